@@ -1,0 +1,44 @@
+# The README's two commands: `make serve` and `make test`. Each does its own set-up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: setup serve test test-sqlite test-postgres lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create the virtual environment and install autoplat
+
+serve: setup ## migrate the embedded SQLite database and run the platform
+	$(BIN)/autoplat migrate
+	exec $(BIN)/autoplat serve
+
+test: setup ## the whole suite on SQLite, then on a private PostgreSQL
+	@rc=0; \
+	$(MAKE) --no-print-directory test-sqlite || rc=1; \
+	$(MAKE) --no-print-directory test-postgres || rc=1; \
+	exit $$rc
+
+test-sqlite: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests
+
+test-postgres: setup
+	scripts/with-postgres.sh $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration tests/api
+
+lint: setup ## ruff and mypy --strict
+	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/ruff format --check src tests bench migrations
+	$(BIN)/mypy
+
+bench: setup ## benchmarks on SQLite and PostgreSQL, JSON lines on stdout
+	$(BIN)/python -m bench --database sqlite
+	PG_DURABLE=1 scripts/with-postgres.sh $(BIN)/python -m bench --database postgresql
+
+clean:
+	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache

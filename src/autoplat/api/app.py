@@ -1,0 +1,37 @@
+"""The Starlette application, built by a factory from the platform."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import BaseRoute, Mount
+
+from autoplat.api.errors import EXCEPTION_HANDLERS
+from autoplat.api.middleware import RequestContextMiddleware
+from autoplat.api.routes import health
+
+if TYPE_CHECKING:
+    from autoplat.platform import Platform
+
+
+def api_routes() -> list[BaseRoute]:
+    """Every route under ``/api``; each domain contributes its own module."""
+    return []
+
+
+def create_app(platform: Platform) -> Starlette:
+    """Build the ASGI app for ``platform``."""
+    routes: list[BaseRoute] = [*health.routes(), Mount("/api", routes=api_routes())]
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(RequestContextMiddleware, max_body_bytes=platform.settings.max_body_bytes),
+            Middleware(GZipMiddleware, minimum_size=1024),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    app.state.platform = platform
+    return app

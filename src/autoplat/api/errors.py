@@ -1,0 +1,72 @@
+"""The one place where errors become HTTP responses: ``{"error": {code, message, details}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from autoplat.errors import AutoplatError
+from autoplat.logging import get_logger
+
+log = get_logger("autoplat.api")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The JSON error envelope used by every route and the WebSocket."""
+    return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+def error_response(exc: AutoplatError) -> JSONResponse:
+    """The response for one of our errors."""
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(
+        error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers
+    )
+
+
+async def handle_autoplat_error(request: Request, exc: Exception) -> Response:
+    """Map an AutoplatError subclass to its status and code."""
+    assert isinstance(exc, AutoplatError)
+    if exc.status >= 500:
+        log.error("api.error", code=exc.code, error=exc.message, path=request.url.path)
+    return error_response(exc)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (unknown route, wrong method) in our envelope."""
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return JSONResponse(
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """A bug: log it with its traceback and answer 500 without leaking internals."""
+    log.error("api.unhandled", path=request.url.path, method=request.method, exc_info=exc)
+    return JSONResponse(
+        error_body("internal_error", "internal server error"), status_code=500
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    AutoplatError: handle_autoplat_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

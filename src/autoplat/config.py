@@ -1,0 +1,130 @@
+"""Settings: read once from ``AUTOPLAT_*`` environment variables and CLI flags, then passed on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from autoplat.errors import ConfigError
+
+LogFormat = Literal["auto", "console", "json"]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
+class Settings(BaseSettings):
+    """Every knob of the platform; an instance is built at start and handed to each component."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AUTOPLAT_", extra="forbid", validate_default=True, frozen=True
+    )
+
+    # --- process ------------------------------------------------------------------------
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL; empty means SQLite in the data dir."
+    )
+    data_dir: Path = Field(default=Path("data"), description="Where the SQLite file lives.")
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(default=8006, ge=0, le=65535, description="HTTP port (0 = any free).")
+    log_level: LogLevel = "info"
+    log_format: LogFormat = Field(
+        default="auto", description="console on a terminal, JSON lines otherwise."
+    )
+    drain_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a stop waits for running work."
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connection pool size.")
+
+    # --- execution ----------------------------------------------------------------------
+    graph_workers: int = Field(default=16, ge=1, description="Graph runs at once per process.")
+    node_concurrency: int = Field(default=8, ge=1, description="Nodes running at once per run.")
+    user_max_running: int = Field(
+        default=8, ge=1, description="Runs of one user running at once; the rest wait queued."
+    )
+    lease_seconds: float = Field(default=30.0, gt=0, description="Claim lease on a graph run.")
+    node_timeout: float = Field(default=300.0, gt=0, description="Default per-node timeout.")
+    node_retries: int = Field(default=2, ge=0, description="Retries on transient block errors.")
+    poll_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between queue polls when no wake-up arrives."
+    )
+
+    # --- API and auth -------------------------------------------------------------------
+    max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Request body limit.")
+    jwt_secret: str = Field(default="", description="HS256 secret for bearer JWTs.")
+    jwt_public_key: str = Field(default="", description="PEM key for RS256/ES256 JWTs.")
+    jwt_audience: str = Field(default="", description="Expected JWT audience, if any.")
+    run_rate_limit: int = Field(
+        default=600, ge=0, description="Run submissions per user per minute (0 = no limit)."
+    )
+
+    # --- credits ------------------------------------------------------------------------
+    credits_enabled: bool = True
+    block_costs: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="JSON: block id -> list of costs (overrides)."
+    )
+    execution_fee: int = Field(default=0, ge=0, description="Credits charged every Nth node.")
+    execution_fee_every: int = Field(default=1, ge=1)
+    low_balance_threshold: int = Field(default=100, ge=0)
+    monthly_refill: int = Field(default=0, ge=0, description="Monthly grant refill (0 = off).")
+
+    # --- blocks -------------------------------------------------------------------------
+    http_allow_private: bool = Field(
+        default=False, description="Let the HTTP block reach loopback/private addresses."
+    )
+    http_timeout: float = Field(default=30.0, gt=0)
+    http_max_response_bytes: int = Field(default=10_000_000, ge=1)
+    llm_base_url: str = Field(default="", description="OpenAI-compatible endpoint base URL.")
+    llm_api_key: str = ""
+    llm_model: str = "gpt-4o-mini"
+
+    # --- scheduler ----------------------------------------------------------------------
+    scheduler_enabled: bool = True
+    schedule_grace_seconds: float = Field(default=300.0, ge=0)
+    stuck_after_seconds: float = Field(default=3600.0, gt=0)
+    retention_days: int = Field(default=30, ge=0, description="0 keeps execution data forever.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data directory."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgres://"):
+                url = "postgresql://" + url[len("postgres://") :]
+            if url.startswith("postgresql://"):
+                url = "postgresql+asyncpg://" + url[len("postgresql://") :]
+            if url.startswith("sqlite://"):
+                url = "sqlite+aiosqlite://" + url[len("sqlite://") :]
+            return url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'autoplat.db').as_posix()}"
+
+    @property
+    def is_postgres(self) -> bool:
+        """True when the database is PostgreSQL."""
+        return self.resolved_database_url.startswith("postgresql")
+
+    @property
+    def auth_configured(self) -> bool:
+        """True when bearer JWTs can be verified; otherwise the server runs in local mode."""
+        return bool(self.jwt_secret or self.jwt_public_key)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment plus explicit overrides, or raise ConfigError."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"AUTOPLAT_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None

@@ -1,0 +1,99 @@
+"""DatabaseManager: the only component that talks SQL; other components call its stores."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from autoplat.config import Settings
+from autoplat.db.engine import create_engine
+from autoplat.errors import ConfigError, DatabaseUnavailable
+from autoplat.logging import get_logger
+
+log = get_logger("autoplat.db")
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """A one-line reason for a database failure, without the traceback."""
+    inner = getattr(exc, "orig", None) or exc
+    reason = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
+    return f"{type(inner).__name__}: {reason}"
+
+
+class DatabaseManager:
+    """Owns the engine and offers the data methods, grouped by domain in its stores."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Create the engine and check that the database answers."""
+        try:
+            self._engine = create_engine(self.settings)
+        except Exception as exc:  # bad URL, missing driver: one clear line, no traceback
+            raise ConfigError(f"bad database URL: {describe_db_error(exc)}") from None
+        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+        try:
+            await self.health_check()
+        except DatabaseUnavailable:
+            await self.disconnect()
+            raise
+        log.info("db.connected", dialect=self.dialect)
+
+    async def disconnect(self) -> None:
+        """Close every pooled connection."""
+        if self._engine is not None:
+            await self._engine.dispose()
+            log.info("db.disconnected")
+        self._engine = None
+        self._sessions = None
+
+    async def health_check(self) -> None:
+        """Run ``SELECT 1``; raise DatabaseUnavailable when the database does not answer."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:  # every driver failure means the same thing here
+            raise DatabaseUnavailable(f"database unavailable: {describe_db_error(exc)}") from exc
+
+    # --- access -------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine; only valid between connect() and disconnect()."""
+        if self._engine is None:
+            raise DatabaseUnavailable("database is not connected")
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @property
+    def is_postgres(self) -> bool:
+        """True on PostgreSQL."""
+        return self.dialect == "postgresql"
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection inside one transaction (committed on success)."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """An ORM session inside one transaction (committed on success)."""
+        if self._sessions is None:
+            raise DatabaseUnavailable("database is not connected")
+        async with self._sessions() as session, session.begin():
+            yield session

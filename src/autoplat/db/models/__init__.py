@@ -1,0 +1,27 @@
+"""The data model: every table of autoplat, importable from one place."""
+
+from __future__ import annotations
+
+from autoplat.db.models.base import Base
+from autoplat.db.models.credits import CreditTransaction, UserBalance
+from autoplat.db.models.executions import GraphExecution, NodeExecution
+from autoplat.db.models.graphs import GraphVersion, LibraryAgent
+from autoplat.db.models.schedules import Schedule, ScheduleFire
+from autoplat.db.models.system import Notification, SystemJob
+from autoplat.db.models.users import ApiKey, User
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "CreditTransaction",
+    "GraphExecution",
+    "GraphVersion",
+    "LibraryAgent",
+    "NodeExecution",
+    "Notification",
+    "Schedule",
+    "ScheduleFire",
+    "SystemJob",
+    "User",
+    "UserBalance",
+]

@@ -1,0 +1,50 @@
+"""Cron schedules of graph runs and the record of each fire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from autoplat.db.models.base import Base
+from autoplat.db.types import JSONType, UTCDateTime, utcnow
+
+
+class Schedule(Base):
+    """A cron schedule that runs a graph version with fixed inputs."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        Index("ix_schedules_user", "user_id"),
+        Index("ix_schedules_graph", "graph_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    graph_id: Mapped[str] = mapped_column(String(36))
+    graph_version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    cron: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    last_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ScheduleFire(Base):
+    """One fire of a schedule; the unique (schedule, fire time) pair makes it happen once."""
+
+    __tablename__ = "schedule_fires"
+    __table_args__ = (UniqueConstraint("schedule_id", "fire_time"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    schedule_id: Mapped[str] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    fire_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    graph_exec_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,163 @@
+"""The exception tree of autoplat.
+
+Every error the platform raises on purpose derives from :class:`AutoplatError`. Each class
+carries a stable ``code`` (used in JSON error bodies and WebSocket messages) and an HTTP
+``status``; ``autoplat.api.errors`` is the one place that turns them into responses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AutoplatError(Exception):
+    """Root of all deliberate autoplat errors."""
+
+    code: str = "internal_error"
+    status: int = 500
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+# --- configuration and infrastructure -------------------------------------------------
+
+
+class ConfigError(AutoplatError):
+    """A setting has a bad value; raised before anything starts."""
+
+    code = "config_error"
+
+
+class DatabaseUnavailable(AutoplatError):
+    """The database cannot be reached or does not answer."""
+
+    code = "database_unavailable"
+    status = 503
+
+
+# --- request problems (4xx) ------------------------------------------------------------
+
+
+class BadRequest(AutoplatError):
+    """The request is malformed (bad JSON, wrong content type, bad query parameter)."""
+
+    code = "bad_request"
+    status = 400
+
+
+class ValidationFailed(AutoplatError):
+    """Input failed validation; ``details`` lists one entry per field or node pin."""
+
+    code = "validation_error"
+    status = 422
+
+
+class PayloadTooLarge(AutoplatError):
+    """The request body is over the configured limit."""
+
+    code = "payload_too_large"
+    status = 413
+
+
+class NotAuthenticated(AutoplatError):
+    """No valid credentials were presented."""
+
+    code = "not_authenticated"
+    status = 401
+
+
+class PermissionDenied(AutoplatError):
+    """The caller is known but may not do this."""
+
+    code = "permission_denied"
+    status = 403
+
+
+class NotFound(AutoplatError):
+    """A resource does not exist (or belongs to someone else)."""
+
+    code = "not_found"
+    status = 404
+
+
+class Conflict(AutoplatError):
+    """The request conflicts with the current state of a resource."""
+
+    code = "conflict"
+    status = 409
+
+
+class RateLimited(AutoplatError):
+    """Too many requests of this kind in the current window."""
+
+    code = "rate_limited"
+    status = 429
+
+
+class InsufficientCredits(AutoplatError):
+    """A charge does not fit the user's balance; nothing was written."""
+
+    code = "insufficient_credits"
+    status = 402
+
+
+# --- blocks and execution --------------------------------------------------------------
+
+
+class BlockError(AutoplatError):
+    """A block could not run; the node execution fails with this message."""
+
+    code = "block_error"
+    status = 422
+
+
+class BlockInputError(BlockError):
+    """A block's input does not match its input schema."""
+
+    code = "block_input_error"
+
+
+class BlockOutputError(BlockError):
+    """A block yielded a value on an unknown pin or of the wrong type."""
+
+    code = "block_output_error"
+
+
+class BlockRunError(BlockError):
+    """A block reported an error (yielded on its ``error`` pin or raised)."""
+
+    code = "block_run_error"
+
+
+class TransientBlockError(BlockError):
+    """A block failed in a way worth retrying (network hiccup, 5xx, timeout)."""
+
+    code = "block_transient_error"
+
+
+class InvalidTransition(AutoplatError):
+    """An execution status change that the transition table forbids."""
+
+    code = "invalid_transition"
+    status = 409
+
+
+class BlockNotFound(NotFound):
+    """No block with the requested id is registered."""
+
+    code = "block_not_found"
+
+
+class PinPathError(BlockInputError, ValueError):
+    """A dynamic pin path (``_$_``/``_#_``/``_@_``) cannot be applied, e.g. a non-integer index."""
+
+    code = "pin_path_error"
+
+
+class PinIndexError(PinPathError, IndexError):
+    """A dynamic pin path uses a list index out of range (negative or too negative)."""
+
+    code = "pin_index_error"

@@ -1,0 +1,93 @@
+"""The composition root: builds every component from explicit settings and runs them."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from types import TracebackType
+
+import httpx
+from starlette.applications import Starlette
+
+from autoplat.api.app import create_app
+from autoplat.api.server import HttpServer
+from autoplat.blocks.registry import BlockRegistry
+from autoplat.config import Settings
+from autoplat.db.manager import DatabaseManager
+from autoplat.db.migrate import current_revision, head_revision
+from autoplat.errors import ConfigError
+from autoplat.executions.manager import ExecutionManager
+from autoplat.logging import get_logger
+from autoplat.scheduler.scheduler import Scheduler
+
+log = get_logger("autoplat.platform")
+
+
+class Platform:
+    """``async with Platform(settings) as platform:`` runs the whole platform in this loop.
+
+    Components start in order (database, executions, scheduler, HTTP server) and stop in
+    reverse, each stop bounded by ``settings.drain_timeout``.
+    """
+
+    def __init__(self, settings: Settings, *, serve_http: bool = True) -> None:
+        self.settings = settings
+        self.serve_http = serve_http
+        self.blocks = BlockRegistry.builtin().with_cost_overrides(settings.block_costs)
+        self.db = DatabaseManager(settings)
+        self.http = httpx.AsyncClient(timeout=settings.http_timeout, follow_redirects=False)
+        self.executions = ExecutionManager(settings, self.db, self.blocks)
+        self.scheduler = Scheduler(settings, self.db, self.executions)
+        self.app: Starlette = create_app(self)
+        self.server: HttpServer | None = None
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Platform:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        log.info("platform.stopping")
+        await self._stack.aclose()
+        log.info("platform.stopped")
+
+    async def _start(self) -> None:
+        drain = self.settings.drain_timeout
+        self._stack.push_async_callback(self.http.aclose)
+        await self.db.connect()
+        self._stack.push_async_callback(self.db.disconnect)
+        await self._check_schema()
+        await self.executions.start()
+        self._stack.push_async_callback(self.executions.stop, drain)
+        if self.settings.scheduler_enabled:
+            await self.scheduler.start()
+            self._stack.push_async_callback(self.scheduler.stop, drain)
+        if self.serve_http:
+            self.server = HttpServer(self.app, self.settings)
+            await self.server.start()
+            self._stack.push_async_callback(self.server.stop, drain)
+        log.info("platform.started", database=self.db.dialect)
+
+    async def _check_schema(self) -> None:
+        current = await current_revision(self.db.engine)
+        head = head_revision()
+        if current != head:
+            state = "empty" if current is None else f"at revision {current}"
+            raise ConfigError(
+                f"database schema is {state}, expected {head}: run `autoplat migrate` first"
+            )
+
+    @property
+    def url(self) -> str:
+        """The base URL of the HTTP server."""
+        if self.server is None:
+            raise ConfigError("the HTTP server is not running")
+        return self.server.url

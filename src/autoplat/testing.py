@@ -1,0 +1,165 @@
+"""Pytest fixtures that run the whole platform in-process on a fresh database.
+
+Enable with ``pytest_plugins = ["autoplat.testing"]``. The database is SQLite unless
+``AUTOPLAT_TEST_PG_URL`` names a PostgreSQL server (``make test`` starts one): each test
+gets a fresh database cloned from a template migrated once per session — a file copy on
+SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from autoplat.config import Settings
+from autoplat.db import migrate
+from autoplat.db.engine import create_engine
+from autoplat.platform import Platform
+
+PG_ENV = "AUTOPLAT_TEST_PG_URL"
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a test platform: a free port, quiet logs, the given database."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "host": "127.0.0.1",
+        "port": 0,
+        "log_level": "warning",
+        "log_format": "console",
+        "drain_timeout": 5.0,
+        "poll_interval": 0.2,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+class DatabaseFactory:
+    """Makes fresh, migrated databases for tests, from a template migrated once."""
+
+    def __init__(self, workdir: Path, pg_admin_url: str | None) -> None:
+        self.workdir = workdir
+        self.pg_admin_url = pg_admin_url
+        self.template = f"autoplat_tpl_{uuid.uuid4().hex[:8]}"
+        self._template_file = workdir / "template.db"
+
+    @property
+    def dialect(self) -> str:
+        """``postgresql`` or ``sqlite``."""
+        return "postgresql" if self.pg_admin_url else "sqlite"
+
+    def prepare(self) -> None:
+        """Create and migrate the template (once per session)."""
+        asyncio.run(self._prepare())
+
+    async def _prepare(self) -> None:
+        if self.pg_admin_url:
+            await self._pg_admin(f'CREATE DATABASE "{self.template}"')
+            url = self._pg_url(self.template)
+        else:
+            url = f"sqlite+aiosqlite:///{self._template_file}"
+        engine = create_engine(make_settings(url, self.workdir))
+        await migrate.upgrade(engine)
+        await engine.dispose()
+
+    async def create(self) -> str:
+        """A new database URL holding the migrated, empty schema."""
+        name = f"autoplat_t_{uuid.uuid4().hex[:12]}"
+        if self.pg_admin_url:
+            await self._pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+            return self._pg_url(name)
+        path = self.workdir / f"{name}.db"
+        shutil.copyfile(self._template_file, path)
+        return f"sqlite+aiosqlite:///{path}"
+
+    async def drop(self, url: str) -> None:
+        """Remove a database made by :meth:`create`."""
+        name = make_url(url).database or ""
+        if self.pg_admin_url:
+            await self._pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            for suffix in ("", "-wal", "-shm"):
+                Path(name + suffix).unlink(missing_ok=True)
+
+    def _pg_url(self, database: str) -> str:
+        assert self.pg_admin_url is not None
+        return make_url(self.pg_admin_url).set(database=database).render_as_string(
+            hide_password=False
+        )
+
+    async def _pg_admin(self, sql: str) -> None:
+        import asyncpg
+
+        assert self.pg_admin_url is not None
+        dsn = make_url(self.pg_admin_url).set(drivername="postgresql")
+        conn = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+
+@asynccontextmanager
+async def running_platform(
+    settings: Settings,
+) -> AsyncIterator[tuple[Platform, httpx.AsyncClient]]:
+    """Start a platform with ``settings`` and an HTTP client bound to its server."""
+    async with (
+        Platform(settings) as platform,
+        httpx.AsyncClient(base_url=platform.url, timeout=30) as client,
+    ):
+        yield platform, client
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which database the suite runs on."""
+    return f"autoplat database: {'postgresql' if os.environ.get(PG_ENV) else 'sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def autoplat_db_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    """The session's database factory (template migrated once)."""
+    factory = DatabaseFactory(tmp_path_factory.mktemp("autoplat-db"), os.environ.get(PG_ENV))
+    factory.prepare()
+    yield factory
+    if factory.pg_admin_url:
+        asyncio.run(factory._pg_admin(f'DROP DATABASE IF EXISTS "{factory.template}"'))
+
+
+@pytest.fixture
+async def autoplat_database_url(autoplat_db_factory: DatabaseFactory) -> AsyncIterator[str]:
+    """A fresh, migrated, empty database for one test."""
+    url = await autoplat_db_factory.create()
+    yield url
+    await autoplat_db_factory.drop(url)
+
+
+@pytest.fixture
+def autoplat_settings(autoplat_database_url: str, tmp_path: Path) -> Settings:
+    """Settings for an in-process platform on the test's fresh database."""
+    return make_settings(autoplat_database_url, tmp_path)
+
+
+@pytest.fixture
+async def autoplat_platform(autoplat_settings: Settings) -> AsyncIterator[Platform]:
+    """The whole platform, started in this event loop, with its HTTP server on a free port."""
+    async with Platform(autoplat_settings) as platform:
+        yield platform
+
+
+@pytest.fixture
+async def autoplat_client(autoplat_platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client bound to the running platform's server."""
+    async with httpx.AsyncClient(base_url=autoplat_platform.url, timeout=30) as client:
+        yield client

@@ -1,0 +1,5 @@
+"""Shared test set-up: the platform fixtures of autoplat.testing."""
+
+from __future__ import annotations
+
+pytest_plugins = ["autoplat.testing"]
