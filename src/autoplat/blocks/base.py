@@ -177,7 +177,9 @@ class Block(ABC, Generic[InputT]):
                 for err in exc.errors()
             ]
             summary = "; ".join(f"{d['pin']}: {d['message']}" for d in details)
-            raise BlockInputError(f"invalid input for {self.name}: {summary}", details=details)
+            raise BlockInputError(
+                f"invalid input for {self.name}: {summary}", details=details
+            ) from None
 
     async def execute(self, data: Mapping[str, Any], context: BlockContext) -> BlockOutput:
         """Validate, run and check one block run; an ``error`` yield becomes BlockRunError."""
