@@ -8,10 +8,12 @@ from types import TracebackType
 import httpx
 from starlette.applications import Starlette
 
+from autoplat.accounts.auth import Authenticator
 from autoplat.api.app import create_app
 from autoplat.api.server import HttpServer
 from autoplat.blocks.registry import BlockRegistry
 from autoplat.config import Settings
+from autoplat.credits.service import CreditService
 from autoplat.db.manager import DatabaseManager
 from autoplat.db.migrate import current_revision, head_revision
 from autoplat.errors import ConfigError
@@ -35,6 +37,8 @@ class Platform:
         self.blocks = BlockRegistry.builtin().with_cost_overrides(settings.block_costs)
         self.db = DatabaseManager(settings)
         self.http = httpx.AsyncClient(timeout=settings.http_timeout, follow_redirects=False)
+        self.auth = Authenticator(settings, self.db)
+        self.credits = CreditService(settings, self.db, self.blocks)
         self.executions = ExecutionManager(settings, self.db, self.blocks)
         self.scheduler = Scheduler(settings, self.db, self.executions)
         self.app: Starlette = create_app(self)

@@ -27,6 +27,25 @@ from autoplat.db.engine import create_engine
 from autoplat.platform import Platform
 
 PG_ENV = "AUTOPLAT_TEST_PG_URL"
+TEST_JWT_SECRET = "autoplat-test-secret-with-enough-bytes-for-hs256"
+#: The user ``autoplat_client`` acts as.
+TEST_USER_ID = "user-a"
+
+
+def make_token(user_id: str, *, role: str = "user", secret: str = TEST_JWT_SECRET) -> str:
+    """A signed HS256 bearer token for ``user_id``."""
+    import jwt
+
+    return jwt.encode({"sub": user_id, "role": role, "email": f"{user_id}@example.test"}, secret)
+
+
+def client_for(platform: Platform, user_id: str, *, role: str = "user") -> httpx.AsyncClient:
+    """An HTTP client bound to ``platform`` that authenticates as ``user_id``."""
+    return httpx.AsyncClient(
+        base_url=platform.url,
+        timeout=30,
+        headers={"Authorization": f"Bearer {make_token(user_id, role=role)}"},
+    )
 
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
@@ -40,6 +59,7 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "log_format": "console",
         "drain_timeout": 5.0,
         "poll_interval": 0.2,
+        "jwt_secret": TEST_JWT_SECRET,
     }
     values.update(overrides)
     return Settings(**values)
@@ -94,8 +114,8 @@ class DatabaseFactory:
 
     def _pg_url(self, database: str) -> str:
         assert self.pg_admin_url is not None
-        return make_url(self.pg_admin_url).set(database=database).render_as_string(
-            hide_password=False
+        return (
+            make_url(self.pg_admin_url).set(database=database).render_as_string(hide_password=False)
         )
 
     async def _pg_admin(self, sql: str) -> None:
@@ -115,10 +135,7 @@ async def running_platform(
     settings: Settings,
 ) -> AsyncIterator[tuple[Platform, httpx.AsyncClient]]:
     """Start a platform with ``settings`` and an HTTP client bound to its server."""
-    async with (
-        Platform(settings) as platform,
-        httpx.AsyncClient(base_url=platform.url, timeout=30) as client,
-    ):
+    async with Platform(settings) as platform, client_for(platform, TEST_USER_ID) as client:
         yield platform, client
 
 
@@ -160,6 +177,6 @@ async def autoplat_platform(autoplat_settings: Settings) -> AsyncIterator[Platfo
 
 @pytest.fixture
 async def autoplat_client(autoplat_platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client bound to the running platform's server."""
-    async with httpx.AsyncClient(base_url=autoplat_platform.url, timeout=30) as client:
+    """An HTTP client bound to the running platform's server, authenticated as TEST_USER_ID."""
+    async with client_for(autoplat_platform, TEST_USER_ID) as client:
         yield client

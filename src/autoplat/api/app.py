@@ -11,7 +11,17 @@ from starlette.routing import BaseRoute, Mount
 
 from autoplat.api.errors import EXCEPTION_HANDLERS
 from autoplat.api.middleware import RequestContextMiddleware
-from autoplat.api.routes import health
+from autoplat.api.routes import (
+    admin,
+    api_keys,
+    auth,
+    blocks,
+    credits,
+    executions,
+    graphs,
+    health,
+    schedules,
+)
 
 if TYPE_CHECKING:
     from autoplat.platform import Platform
@@ -19,7 +29,8 @@ if TYPE_CHECKING:
 
 def api_routes() -> list[BaseRoute]:
     """Every route under ``/api``; each domain contributes its own module."""
-    return []
+    modules = (auth, api_keys, blocks, graphs, executions, schedules, credits, admin)
+    return [route for module in modules for route in module.routes()]
 
 
 def create_app(platform: Platform) -> Starlette:

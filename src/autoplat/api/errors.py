@@ -27,7 +27,9 @@ _HTTP_CODES = {
 }
 
 
-def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The JSON error envelope used by every route and the WebSocket."""
     return {"error": {"code": code, "message": message, "details": details or []}}
 
@@ -60,9 +62,7 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """A bug: log it with its traceback and answer 500 without leaking internals."""
     log.error("api.unhandled", path=request.url.path, method=request.method, exc_info=exc)
-    return JSONResponse(
-        error_body("internal_error", "internal server error"), status_code=500
-    )
+    return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

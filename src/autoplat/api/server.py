@@ -76,4 +76,3 @@ class HttpServer:
             with contextlib.suppress(BaseException):
                 await self._task
         self._task = None
-

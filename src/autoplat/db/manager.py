@@ -9,7 +9,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from autoplat.config import Settings
+from autoplat.db.credits import CreditStore
 from autoplat.db.engine import create_engine
+from autoplat.db.executions import ExecutionStore
+from autoplat.db.graphs import GraphStore
+from autoplat.db.notifications import NotificationStore
+from autoplat.db.schedules import ScheduleStore
+from autoplat.db.users import UserStore
 from autoplat.errors import ConfigError, DatabaseUnavailable
 from autoplat.logging import get_logger
 
@@ -30,6 +36,13 @@ class DatabaseManager:
         self.settings = settings
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        # Domain groups of data methods; each store holds this manager and uses its engine.
+        self.users = UserStore(self)
+        self.graphs = GraphStore(self)
+        self.executions = ExecutionStore(self)
+        self.credits = CreditStore(self)
+        self.schedules = ScheduleStore(self)
+        self.notifications = NotificationStore(self)
 
     # --- lifecycle ----------------------------------------------------------------------
 
