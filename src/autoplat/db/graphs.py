@@ -2,10 +2,48 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, func, select, update
+
+from autoplat.db.models import GraphVersion, LibraryAgent
+from autoplat.db.types import utcnow
+from autoplat.graphs.model import Graph, Link, Node
 
 if TYPE_CHECKING:
     from autoplat.db.manager import DatabaseManager
+
+
+def _to_graph(row: GraphVersion) -> Graph:
+    return Graph(
+        id=row.id,
+        version=row.version,
+        is_active=row.is_active,
+        name=row.name,
+        description=row.description,
+        instructions=row.instructions,
+        recommended_schedule_cron=row.recommended_schedule_cron,
+        forked_from_id=row.forked_from_id,
+        forked_from_version=row.forked_from_version,
+        user_id=row.user_id,
+        created_at=row.created_at,
+        nodes=[Node.model_validate(n) for n in row.nodes],
+        links=[Link.model_validate(link) for link in row.links],
+    )
+
+
+def _row_values(graph: Graph) -> dict[str, Any]:
+    return {
+        "name": graph.name,
+        "description": graph.description,
+        "instructions": graph.instructions,
+        "recommended_schedule_cron": graph.recommended_schedule_cron,
+        "forked_from_id": graph.forked_from_id,
+        "forked_from_version": graph.forked_from_version,
+        "nodes": [n.model_dump(mode="json") for n in graph.nodes],
+        "links": [link.model_dump(mode="json") for link in graph.links],
+    }
 
 
 class GraphStore:
@@ -13,3 +51,146 @@ class GraphStore:
 
     def __init__(self, db: DatabaseManager) -> None:
         self.db = db
+
+    async def create_version(self, user_id: str, graph: Graph, *, activate: bool = True) -> Graph:
+        """Store ``graph`` as the next version of ``graph.id`` (version 1 if it is new).
+
+        The caller validates the graph first; this only persists it. When ``activate`` is
+        set, the new version becomes the only active one.
+        """
+        async with self.db.session() as session:
+            latest = (
+                await session.execute(
+                    select(func.max(GraphVersion.version)).where(GraphVersion.id == graph.id)
+                )
+            ).scalar_one_or_none()
+            if latest is not None:
+                owner = (
+                    await session.execute(
+                        select(GraphVersion.user_id).where(GraphVersion.id == graph.id).limit(1)
+                    )
+                ).scalar_one()
+                if owner != user_id:
+                    # Same id owned by someone else: never reveal it, just use a new id.
+                    graph = graph.model_copy(update={"id": str(uuid.uuid4())})
+                    latest = None
+            version = (latest or 0) + 1
+            if activate and latest is not None:
+                await session.execute(
+                    update(GraphVersion).where(GraphVersion.id == graph.id).values(is_active=False)
+                )
+            row = GraphVersion(
+                id=graph.id,
+                version=version,
+                user_id=user_id,
+                is_active=activate or latest is None,
+                created_at=utcnow(),
+                sub_graph_refs=[],
+                **_row_values(graph),
+            )
+            session.add(row)
+            library = (
+                await session.execute(
+                    select(LibraryAgent).where(
+                        LibraryAgent.user_id == user_id, LibraryAgent.graph_id == graph.id
+                    )
+                )
+            ).scalar_one_or_none()
+            if library is None:
+                session.add(
+                    LibraryAgent(
+                        id=str(uuid.uuid4()),
+                        user_id=user_id,
+                        graph_id=graph.id,
+                        graph_version=version,
+                    )
+                )
+            elif row.is_active:
+                library.graph_version = version
+            await session.flush()
+            return _to_graph(row)
+
+    async def get(
+        self, graph_id: str, version: int | None = None, *, user_id: str | None = None
+    ) -> Graph | None:
+        """A graph version (the active one when ``version`` is None), optionally owner-checked."""
+        stmt = select(GraphVersion).where(GraphVersion.id == graph_id)
+        if user_id is not None:
+            stmt = stmt.where(GraphVersion.user_id == user_id)
+        if version is not None:
+            stmt = stmt.where(GraphVersion.version == version)
+        else:
+            stmt = stmt.order_by(GraphVersion.is_active.desc(), GraphVersion.version.desc())
+        async with self.db.session() as session:
+            row = (await session.execute(stmt.limit(1))).scalar_one_or_none()
+            return _to_graph(row) if row is not None else None
+
+    async def list_versions(self, graph_id: str, *, user_id: str) -> list[Graph]:
+        """Every version of a graph owned by ``user_id``, newest first."""
+        stmt = (
+            select(GraphVersion)
+            .where(GraphVersion.id == graph_id, GraphVersion.user_id == user_id)
+            .order_by(GraphVersion.version.desc())
+        )
+        async with self.db.session() as session:
+            return [_to_graph(r) for r in (await session.execute(stmt)).scalars()]
+
+    async def list_graphs(
+        self, *, user_id: str, offset: int = 0, limit: int = 50
+    ) -> tuple[list[Graph], int]:
+        """The active version of each of the user's graphs, newest first, and the total."""
+        where = (GraphVersion.user_id == user_id, GraphVersion.is_active.is_(True))
+        stmt = (
+            select(GraphVersion)
+            .where(*where)
+            .order_by(GraphVersion.created_at.desc(), GraphVersion.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        async with self.db.session() as session:
+            total = (
+                await session.execute(select(func.count()).select_from(GraphVersion).where(*where))
+            ).scalar_one()
+            rows = (await session.execute(stmt)).scalars().all()
+            return [_to_graph(r) for r in rows], int(total)
+
+    async def set_active(self, graph_id: str, version: int, *, user_id: str) -> bool:
+        """Make ``version`` the active one; False when it does not exist for this user."""
+        async with self.db.session() as session:
+            exists = (
+                await session.execute(
+                    select(GraphVersion.version).where(
+                        GraphVersion.id == graph_id,
+                        GraphVersion.version == version,
+                        GraphVersion.user_id == user_id,
+                    )
+                )
+            ).scalar_one_or_none()
+            if exists is None:
+                return False
+            await session.execute(
+                update(GraphVersion)
+                .where(GraphVersion.id == graph_id)
+                .values(is_active=GraphVersion.version == version)
+            )
+            await session.execute(
+                update(LibraryAgent)
+                .where(LibraryAgent.graph_id == graph_id, LibraryAgent.user_id == user_id)
+                .values(graph_version=version)
+            )
+            return True
+
+    async def delete(self, graph_id: str, *, user_id: str) -> int:
+        """Delete every version of a graph; return how many versions were removed."""
+        async with self.db.session() as session:
+            result = await session.execute(
+                delete(GraphVersion).where(
+                    GraphVersion.id == graph_id, GraphVersion.user_id == user_id
+                )
+            )
+            await session.execute(
+                delete(LibraryAgent).where(
+                    LibraryAgent.graph_id == graph_id, LibraryAgent.user_id == user_id
+                )
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
