@@ -1,0 +1,266 @@
+"""HTTP request block (blocks.md §3.11), guarded against reaching internal networks.
+
+Graph authors choose the URL, so unless ``settings.http_allow_private`` is set every hop
+(the first URL and each redirect target) must resolve only to public addresses. Redirects
+are followed by hand, a few at most, so each target is checked. Known limit: the name is
+resolved again by the HTTP client when connecting, so a DNS server that answers differently
+within that instant (DNS rebinding) is not caught; deployments that need that guarantee
+should also filter egress at the network level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import enum
+import ipaddress
+import json
+import socket
+import urllib.parse
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from autoplat.blocks.base import (
+    Block,
+    BlockCategory,
+    BlockContext,
+    BlockOutput,
+    BlockOutputSchema,
+    BlockSchema,
+)
+from autoplat.blocks.schema import pin
+from autoplat.errors import BlockRunError, TransientBlockError
+
+if TYPE_CHECKING:
+    from autoplat.config import Settings
+
+MAX_REDIRECTS = 5
+MAX_BODY_TEXT = 10_000_000
+_REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+_SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+class HttpMethod(enum.StrEnum):
+    """Request methods of SendWebRequestBlock."""
+
+    GET = "GET"
+    POST = "POST"
+    PUT = "PUT"
+    DELETE = "DELETE"
+    PATCH = "PATCH"
+    OPTIONS = "OPTIONS"
+    HEAD = "HEAD"
+
+
+class ForbiddenAddress(BlockRunError):
+    """The URL points at a loopback, private or otherwise non-public address."""
+
+    code = "forbidden_address"
+
+
+def is_forbidden_ip(address: str) -> bool:
+    """True for loopback, private, link-local, multicast, reserved and unspecified addresses."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global
+    )
+
+
+async def check_url_allowed(url: httpx.URL, settings: Settings) -> None:
+    """Refuse non-http(s) URLs and, unless allowed, hosts with any non-public address."""
+    if url.scheme not in ("http", "https"):
+        raise BlockRunError(f"only http and https URLs are supported, not {url.scheme!r}")
+    host = url.host
+    if not host:
+        raise BlockRunError("the URL has no host")
+    if settings.http_allow_private:
+        return
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, url.port or (443 if url.scheme == "https" else 80), type=socket.SOCK_STREAM
+            )
+        except (socket.gaierror, UnicodeError) as exc:
+            raise TransientBlockError(f"cannot resolve host {host!r}: {exc}") from exc
+        addresses = [str(info[4][0]) for info in infos]
+    if not addresses or any(is_forbidden_ip(a) for a in addresses):
+        raise ForbiddenAddress(
+            f"requests to {host} are not allowed: it resolves to a loopback, private or "
+            "reserved address"
+        )
+
+
+def _decode_data_uri(uri: str) -> tuple[str, bytes]:
+    """``data:`` URI → (mime type, bytes)."""
+    if not uri.startswith("data:") or "," not in uri:
+        raise BlockRunError("files must be data: URIs")
+    header, payload = uri[len("data:") :].split(",", 1)
+    if header.endswith(";base64"):
+        try:
+            return header[: -len(";base64")] or "application/octet-stream", base64.b64decode(
+                payload, validate=True
+            )
+        except ValueError as exc:
+            raise BlockRunError(f"invalid base64 in data: URI: {exc}") from exc
+    return header or "text/plain", urllib.parse.unquote_to_bytes(payload)
+
+
+def _body_arguments(
+    body: Any, json_format: bool, files: list[str], files_name: str
+) -> dict[str, Any]:
+    """httpx keyword arguments carrying the request body."""
+    if isinstance(body, str):
+        if len(body) > MAX_BODY_TEXT:
+            raise BlockRunError("body is larger than 10 MB")
+        try:
+            body = json.loads(body)
+        except ValueError:
+            # Not JSON: send the text as it is, like a form post would.
+            return {"content": body.encode()}
+    if files:
+        if json_format:
+            raise BlockRunError("files cannot be sent with json_format on; turn it off")
+        parts = []
+        for index, uri in enumerate(files):
+            mime, data = _decode_data_uri(uri)
+            parts.append((files_name, (f"file{index}", data, mime)))
+        form = body if isinstance(body, dict) else {}
+        return {"files": parts, "data": {k: str(v) for k, v in form.items()}}
+    if body is None:
+        return {}
+    if json_format:
+        return {"json": body}
+    if isinstance(body, dict):
+        return {"data": {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}}
+    return {"content": json.dumps(body).encode()}
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise BlockRunError(f"response body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_body(response: httpx.Response, content: bytes) -> Any:
+    """JSON when the server says so (null when empty), else text."""
+    text = content.decode(response.encoding or "utf-8", errors="replace")
+    if response.headers.get("content-type", "").startswith("application/json"):
+        if not content.strip():
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+async def send_request(
+    context: BlockContext,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body_arguments: dict[str, Any],
+) -> tuple[httpx.Response, bytes]:
+    """Send a request, following a few checked redirects; return the response and its body."""
+    settings = context.settings
+    target = httpx.URL(url)
+    headers = dict(headers)
+    for _ in range(MAX_REDIRECTS + 1):
+        await check_url_allowed(target, settings)
+        request = context.http.build_request(
+            method, target, headers=headers, timeout=settings.http_timeout, **body_arguments
+        )
+        try:
+            response = await context.http.send(request, stream=True, follow_redirects=False)
+        except httpx.TransportError as exc:
+            raise TransientBlockError(f"request to {target.host} failed: {exc!r}") from exc
+        try:
+            location = response.headers.get("location")
+            if response.status_code in _REDIRECT_CODES and location:
+                next_target = target.join(location)
+                if response.status_code == 303 or (
+                    response.status_code in (301, 302) and method not in ("GET", "HEAD")
+                ):
+                    method, body_arguments = "GET", {}
+                if next_target.host != target.host:
+                    headers = {
+                        k: v for k, v in headers.items() if k.lower() not in _SENSITIVE_HEADERS
+                    }
+                target = next_target
+                continue
+            try:
+                content = await _read_capped(response, settings.http_max_response_bytes)
+            except httpx.TransportError as exc:
+                raise TransientBlockError(f"reading from {target.host} failed: {exc!r}") from exc
+            return response, content
+        finally:
+            await response.aclose()
+    raise BlockRunError(f"more than {MAX_REDIRECTS} redirects")
+
+
+class SendWebRequestBlock(Block["SendWebRequestBlock.Input"]):
+    """Send an HTTP request; the answer goes to response, client_error or server_error."""
+
+    class Input(BlockSchema):
+        url: str = pin(description="URL to request (http or https).")
+        method: HttpMethod = pin(HttpMethod.POST, description="HTTP method.")
+        headers: dict[str, str] = pin(default_factory=dict, description="Request headers.")
+        json_format: bool = pin(True, title="JSON format", description="Send the body as JSON.")
+        body: Any = pin(None, description="Request body (object, or JSON/form text).")
+        files_name: str = pin("file", description="Form field name of the files.")
+        files: list[str] = pin(default_factory=list, description="Files as data: URIs.")
+
+    class Output(BlockOutputSchema):
+        response: Any = pin(description="Body of a 2xx answer.")
+        client_error: Any = pin(description="Body of a 4xx answer.")
+        server_error: Any = pin(description="Body of any other answer.")
+
+    id = "6595ae1f-b924-42cb-9a41-551a0611c4b4"
+    description = "Sends an HTTP request and emits the response."
+    categories = (BlockCategory.OUTPUT,)
+    input_schema = Input
+    output_schema = Output
+    # Offline vectors: the address guard answers before any packet is sent.
+    test_input = [
+        {"url": "http://127.0.0.1:9/x", "method": "GET"},
+        {"url": "http://[::1]/", "method": "GET"},
+        {"url": "file:///etc/passwd", "method": "GET"},
+        {"url": "http://10.1.2.3/", "files": ["data:text/plain,hi"]},
+    ]
+    test_output = [
+        ("error", lambda msg: "not allowed" in msg),
+        ("error", lambda msg: "not allowed" in msg),
+        ("error", lambda msg: "only http and https" in msg),
+        ("error", lambda msg: "json_format" in msg),
+    ]
+
+    async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
+        body_arguments = _body_arguments(
+            input_data.body, input_data.json_format, input_data.files, input_data.files_name
+        )
+        response, content = await send_request(
+            context, input_data.method.value, input_data.url, input_data.headers, body_arguments
+        )
+        result = _parse_body(response, content)
+        if 200 <= response.status_code < 300:
+            yield "response", result
+        elif 400 <= response.status_code < 500:
+            yield "client_error", result
+        else:
+            yield "server_error", result
