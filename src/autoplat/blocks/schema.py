@@ -23,10 +23,7 @@ def pin(
     extra: dict[str, Any] = {"advanced": has_default if advanced is None else advanced}
     extra.update(schema_extra)
     if default_factory is not None:
-        return Field(
-            default_factory=default_factory,
-            title=title,
-            description=description,
-            json_schema_extra=extra,
-        )
+        # A concrete default shows up in the JSON schema; pydantic copies mutable defaults
+        # for every instance, so nothing is shared between runs.
+        default = default_factory()
     return Field(default, title=title, description=description, json_schema_extra=extra)

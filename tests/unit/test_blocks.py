@@ -1,0 +1,287 @@
+"""The block library: catalogue, metadata, self-test vectors, registry and selected behaviour."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+import pytest
+
+from autoplat.blocks.base import Block, BlockContext, BlockCost, BlockType
+from autoplat.blocks.registry import BlockRegistry, block_classes
+from autoplat.blocks.selftest import collect_outputs, expected_matches, run_self_test
+from autoplat.config import Settings
+from autoplat.errors import BlockNotFound, BlockRunError, ConfigError
+
+# blocks.md §2 plus the LLM blocks used by the sample agents: facts, not code.
+CATALOGUE = {
+    "1ff065e9-88e8-4358-9d82-8dc91f622ba9": "StoreValueBlock",
+    "f3b1c1b2-4c4f-4f0d-8d2f-4c4f0d8d2f4c": "PrintToConsoleBlock",
+    "cc10ff7b-7753-4ff2-9af6-9399b1a7eddc": "NoteBlock",
+    "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b": "AgentInputBlock",
+    "7fcd3bcb-8e1b-4e69-903d-32d3d4a92158": "AgentShortTextInputBlock",
+    "90a56ffb-7024-4b2b-ab50-e26c5e5ab8ba": "AgentLongTextInputBlock",
+    "96dae2bb-97a2-41c2-bd2f-13a3b5a8ea98": "AgentNumberInputBlock",
+    "7e198b09-4994-47db-8b4d-952d98241817": "AgentDateInputBlock",
+    "2a1c757e-86cf-4c7e-aacf-060dc382e434": "AgentTimeInputBlock",
+    "655d6fdf-a334-421c-b733-520549c07cd1": "AgentDropdownInputBlock",
+    "cbf36ab5-df4a-43b6-8a7f-f7ed8652116e": "AgentToggleInputBlock",
+    "5603b273-f41e-4020-af7d-fbc9c6a8d928": "AgentTableInputBlock",
+    "363ae599-353e-4804-937e-b2ee3cef3da4": "AgentOutputBlock",
+    "95ead23f-8283-4654-aef3-10c053b74a31": "AgentFileInputBlock",
+    "d3b32f15-6fd7-40e3-be52-e083f51b19a2": "AgentGoogleDriveFileInputBlock",
+    "0e50422c-6dee-4145-83d6-3a5a392f65de": "FindInDictionaryBlock",
+    "b924ddf4-de4f-4b56-9a85-358930dcbc91": "CreateDictionaryBlock",
+    "31d1064e-7446-4693-a7d4-65e5ca1180d1": "AddToDictionaryBlock",
+    "46afe2ea-c613-43f8-95ff-6692c3ef6876": "RemoveFromDictionaryBlock",
+    "27e31876-18b6-44f3-ab97-f6226d8b3889": "ReplaceDictionaryValueBlock",
+    "a3cf3f64-6bb9-4cc6-9900-608a0b3359b0": "DictionaryIsEmptyBlock",
+    "a912d5c7-6e00-4542-b2a9-8034136930e4": "CreateListBlock",
+    "aeb08fc1-2fc1-4141-bc8e-f758f183a822": "AddToListBlock",
+    "5e2c6d0a-1e37-489f-b1d0-8e1812b23333": "FindInListBlock",
+    "262ca24c-1025-43cf-a578-534e23234e97": "GetListItemBlock",
+    "d93c5a93-ac7e-41c1-ae5c-ef67e6e9b826": "RemoveFromListBlock",
+    "fbf62922-bea1-4a3d-8bac-23587f810b38": "ReplaceListItemBlock",
+    "896ed73b-27d0-41be-813c-c1c1dc856c03": "ListIsEmptyBlock",
+    "95d1b990-ce13-4d88-9737-ba5c2070c97b": "UniversalTypeConverterBlock",
+    "3060088f-6ed9-4928-9ba7-9c92823a7ccd": "MatchTextPatternBlock",
+    "3146e4fe-2cdd-4f29-bd12-0c9d5bb4deb0": "ExtractTextInformationBlock",
+    "db7d8f02-2f44-4c55-ab7a-eae0941f0c30": "FillTextTemplateBlock",
+    "e30a4d42-7b7d-4e6a-b36e-1f9b8e3b7d85": "CombineTextsBlock",
+    "d5ea33c8-a575-477a-b42f-2fe3be5055ec": "TextSplitBlock",
+    "7e7c87ab-3469-4bcc-9abe-67705091b713": "TextReplaceBlock",
+    "715696a0-e1da-45c8-b209-c2fa9c3b0be6": "ConditionBlock",
+    "6dbbc4b3-ca6c-42b6-b508-da52d23e13f2": "IfInputMatchesBlock",
+    "b1ab9b19-67a6-406d-abf5-2dba76d00c79": "CalculatorBlock",
+    "3c9c2f42-b0c3-435f-ba35-05f7a25c772a": "CountItemsBlock",
+    "f66a3543-28d3-4ab5-8945-9b336371e2ce": "StepThroughItemsBlock",
+    "a892b8d9-3e4e-4e9c-9c1e-75f8efcf1bfa": "GetCurrentTimeBlock",
+    "b29c1b50-5d0e-4d9f-8f9d-1b0e6fcbf0b1": "GetCurrentDateBlock",
+    "716a67b3-6760-42e7-86dc-18645c6e00fc": "GetCurrentDateAndTimeBlock",
+    "d67a9c52-5e4e-11e2-bcfd-0800200c9a71": "CountdownTimerBlock",
+    "6595ae1f-b924-42cb-9a41-551a0611c4b4": "SendWebRequestBlock",
+    "e189baac-8c20-45a1-94a7-55177ea42565": "AgentExecutorBlock",
+    "286380af-9529-4b55-8be0-1d7c854abdb5": "XMLParserBlock",
+    "1f292d4a-41a4-4977-9684-7c8d560b9f91": "AITextGeneratorBlock",
+    "ed55ac19-356e-4243-a6cb-bc599e9b716f": "AIStructuredResponseGeneratorBlock",
+    "cbb50872-625b-42f0-8203-a2ae78242d8a": "FileStoreBlock",
+    "422cb708-3109-4277-bfe3-bc2ae5812777": "ReverseListOrderBlock",
+    "3cf9298b-5817-4141-9d80-7c2cc5199c8e": "ConcatenateListsBlock",
+    "32a87eab-381e-4dd4-bdb8-4c47151be35a": "AIConversationBlock",
+    "a0a69be1-4528-491c-a85a-a4ab6873e3f0": "AITextSummarizerBlock",
+    "9c0b0450-d199-458b-a731-072189dd6593": "AIListGeneratorBlock",
+}
+
+STATIC_OUTPUT = {
+    "StoreValueBlock",
+    "AgentOutputBlock",
+    "FileStoreBlock",
+    *(n for n in CATALOGUE.values() if n.startswith("Agent") and n.endswith("InputBlock")),
+}
+
+BLOCK_CLASSES = block_classes()
+
+
+@pytest.fixture
+async def context() -> AsyncIterator[BlockContext]:
+    """A default, offline block context (no private HTTP, no LLM endpoint)."""
+    settings = Settings(llm_base_url="", http_allow_private=False)
+    async with httpx.AsyncClient() as http:
+        yield BlockContext(
+            settings=settings,
+            http=http,
+            user_id="user-1",
+            graph_exec_id=str(uuid.uuid4()),
+            node_exec_id=str(uuid.uuid4()),
+        )
+
+
+@pytest.mark.parametrize("block_cls", BLOCK_CLASSES, ids=lambda cls: cls.__name__)
+async def test_block_self_test(block_cls: type[Block[Any]], context: BlockContext) -> None:
+    await run_self_test(block_cls(), context)
+
+
+def test_catalogue_is_complete() -> None:
+    registry = BlockRegistry.builtin()
+    present = {block.id: block.name for block in registry}
+    missing = {i: n for i, n in CATALOGUE.items() if present.get(i) != n}
+    assert not missing, f"missing or misnamed blocks: {missing}"
+
+
+def test_ids_are_unique_uuids_and_names_unique() -> None:
+    blocks = [cls() for cls in BLOCK_CLASSES]
+    ids = [b.id for b in blocks]
+    names = [b.name for b in blocks]
+    assert len(set(ids)) == len(ids)
+    assert len(set(names)) == len(names)
+    for block_id in ids:
+        assert str(uuid.UUID(block_id)) == block_id
+
+
+def test_static_output_and_types_follow_spec() -> None:
+    registry = BlockRegistry.builtin()
+    for block in registry:
+        assert block.static_output == (block.name in STATIC_OUTPUT), block.name
+    assert registry.require("cc10ff7b-7753-4ff2-9af6-9399b1a7eddc").block_type == BlockType.NOTE
+    assert registry.require("e189baac-8c20-45a1-94a7-55177ea42565").block_type == BlockType.AGENT
+    assert registry.require("363ae599-353e-4804-937e-b2ee3cef3da4").block_type == BlockType.OUTPUT
+    assert registry.require("f3b1c1b2-4c4f-4f0d-8d2f-4c4f0d8d2f4c").disabled
+    inputs = [b for b in registry if b.name.endswith("InputBlock")]
+    assert inputs and all(b.block_type == BlockType.INPUT for b in inputs)
+    # IO blocks and the sub-agent block use plain schemas: no implicit error pin.
+    for block in (*inputs, registry.require("363ae599-353e-4804-937e-b2ee3cef3da4")):
+        assert "error" not in block.output_schema.pin_names()
+    assert (
+        "error"
+        in registry.require("b1ab9b19-67a6-406d-abf5-2dba76d00c79").output_schema.pin_names()
+    )
+
+
+@pytest.mark.parametrize("block_cls", BLOCK_CLASSES, ids=lambda cls: cls.__name__)
+def test_info_is_json_with_valid_schemas(block_cls: type[Block[Any]]) -> None:
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")
+    info = json.loads(json.dumps(block_cls().info()))
+    assert info["id"] == block_cls.id and info["name"] == block_cls.__name__
+    for key in ("inputSchema", "outputSchema"):
+        assert jsonschema_rs.meta.is_valid(info[key]), f"{key} of {info['name']}"
+        assert info[key]["type"] == "object"
+    for name, prop in info["inputSchema"].get("properties", {}).items():
+        required = name in info["inputSchema"].get("required", [])
+        assert "advanced" in prop, f"{info['name']}.{name} lacks the advanced flag"
+        if required:
+            assert prop["advanced"] is False, f"{info['name']}.{name}"
+
+
+def test_pin_defaults_match_spec_samples() -> None:
+    registry = BlockRegistry.builtin()
+    sendweb = registry.require("6595ae1f-b924-42cb-9a41-551a0611c4b4").input_schema.json_schema()
+    assert sendweb["properties"]["method"]["default"] == "POST"
+    assert sendweb["required"] == ["url"]
+    table = registry.require("5603b273-f41e-4020-af7d-fbc9c6a8d928").input_schema.json_schema()
+    assert table["properties"]["column_headers"]["default"] == ["Column 1", "Column 2", "Column 3"]
+    llm = registry.require("1f292d4a-41a4-4977-9684-7c8d560b9f91").input_schema.json_schema()
+    assert llm["properties"]["model"]["default"] == "gpt-5.2-2025-12-11"
+    assert set(llm["required"]) == {"prompt"}
+
+
+def test_registry_lookup() -> None:
+    registry = BlockRegistry.builtin()
+    assert len(registry) == len(CATALOGUE)
+    assert "1ff065e9-88e8-4358-9d82-8dc91f622ba9" in registry
+    assert "nope" not in registry
+    assert registry.get("nope") is None
+    with pytest.raises(BlockNotFound) as caught:
+        registry.require("nope")
+    assert caught.value.code == "block_not_found" and caught.value.status == 404
+
+
+def test_registry_cost_overrides() -> None:
+    registry = BlockRegistry.builtin()
+    calc = "b1ab9b19-67a6-406d-abf5-2dba76d00c79"
+    llm = "1f292d4a-41a4-4977-9684-7c8d560b9f91"
+    assert registry.costs_for(calc) == ()
+    assert registry.costs_for(llm)[0].cost_filter == {"model": "gpt-5.2-2025-12-11"}
+    priced = registry.with_cost_overrides({calc: [{"cost_amount": 2}]})
+    assert priced.costs_for(calc) == (BlockCost(cost_amount=2),)
+    assert priced.costs_for(llm) == registry.costs_for(llm)
+    assert priced.info(priced.require(calc))["costs"][0]["cost_amount"] == 2
+    with pytest.raises(ConfigError):
+        registry.with_cost_overrides({"unknown": [{"cost_amount": 1}]})
+    with pytest.raises(ConfigError):
+        registry.with_cost_overrides({calc: [{"cost_amount": -1}]})
+
+
+def test_expected_matching_rules() -> None:
+    assert expected_matches(3, 3)
+    assert expected_matches(int, 3)
+    assert not expected_matches(str, 3)
+    assert expected_matches(lambda v: v > 2, 3)
+    assert not expected_matches(lambda v: v.missing, 3)
+
+
+async def test_self_test_reports_a_clear_diff(context: BlockContext) -> None:
+    block = BlockRegistry.builtin().require("e30a4d42-7b7d-4e6a-b36e-1f9b8e3b7d85")
+
+    class Wrong(type(block)):  # type: ignore[misc]
+        test_output = [("output", "not this")]
+
+    with pytest.raises(AssertionError, match=r"#0: expected \('output', 'not this'\)"):
+        await run_self_test(Wrong(), context)
+
+
+async def test_error_pin_fails_the_run(context: BlockContext) -> None:
+    block = BlockRegistry.builtin().require("262ca24c-1025-43cf-a578-534e23234e97")
+    with pytest.raises(BlockRunError, match="Index out of range"):
+        async for _ in block.execute({"list": [], "index": 3}, context):
+            pass
+
+
+class RecordingRunner:
+    """Stands in for the executor: records the call and replays scripted outputs."""
+
+    def __init__(self, outputs: list[tuple[str, Any]]) -> None:
+        self.outputs = outputs
+        self.calls: list[dict[str, Any]] = []
+
+    def run_subgraph(
+        self, *, graph_id: str, graph_version: int, inputs: Mapping[str, Any]
+    ) -> AsyncIterator[tuple[str, Any]]:
+        self.calls.append({"graph_id": graph_id, "graph_version": graph_version, **inputs})
+
+        async def replay() -> AsyncIterator[tuple[str, Any]]:
+            for pair in self.outputs:
+                yield pair
+
+        return replay()
+
+
+AGENT_INPUT = {
+    "user_id": "u",
+    "graph_id": "child",
+    "graph_version": 3,
+    "inputs": {"Business Info": "bakery"},
+    "input_schema": {"type": "object", "properties": {"Business Info": {}}},
+    "output_schema": {"type": "object", "properties": {"Results!": {}, "Error": {}}},
+}
+
+
+async def test_agent_executor_relays_child_outputs(context: BlockContext) -> None:
+    block = BlockRegistry.builtin().require("e189baac-8c20-45a1-94a7-55177ea42565")
+    runner = RecordingRunner([("Results!", "CEO: Ann"), ("Results!", "CEO: Bob")])
+    context.subgraphs = runner
+    outputs = await collect_outputs(block, AGENT_INPUT, context)
+    assert outputs == [("Results!", "CEO: Ann"), ("Results!", "CEO: Bob")]
+    assert runner.calls == [{"graph_id": "child", "graph_version": 3, "Business Info": "bakery"}]
+
+
+async def test_agent_executor_needs_a_runner(context: BlockContext) -> None:
+    block = BlockRegistry.builtin().require("e189baac-8c20-45a1-94a7-55177ea42565")
+    with pytest.raises(BlockRunError, match="sub-agents"):
+        async for _ in block.execute(AGENT_INPUT, context):
+            pass
+
+
+async def test_time_blocks_use_the_user_timezone(context: BlockContext) -> None:
+    block = BlockRegistry.builtin().require("716a67b3-6760-42e7-86dc-18645c6e00fc")
+    context.user_timezone = "Asia/Kathmandu"
+    fmt = {"discriminator": "iso8601", "use_user_timezone": True}
+    [(pin, value)] = await collect_outputs(block, {"trigger": "x", "format_type": fmt}, context)
+    assert pin == "date_time" and value.endswith("+05:45")
+    fmt["use_user_timezone"] = False
+    [(pin, value)] = await collect_outputs(block, {"trigger": "x", "format_type": fmt}, context)
+    assert value.endswith("+00:00")
+
+
+def test_registry_modules_are_not_imported_by_the_package() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, autoplat.blocks.registry, autoplat.blocks.base; "
+        "print(any(m.startswith('autoplat.blocks.builtin.') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
