@@ -161,3 +161,25 @@ class PinIndexError(PinPathError, IndexError):
     """A dynamic pin path uses a list index out of range (negative or too negative)."""
 
     code = "pin_index_error"
+
+
+class BlockDisabled(BlockError):
+    """The block exists but is disabled on this platform."""
+
+    code = "block_disabled"
+    status = 403
+
+
+# --- graphs ----------------------------------------------------------------------------
+
+
+class GraphNotFound(NotFound):
+    """No graph (or version) with this id belongs to the caller."""
+
+    code = "graph_not_found"
+
+
+class MissingBlocks(ValidationFailed):
+    """A graph uses blocks this platform does not have; ``details`` names each node."""
+
+    code = "missing_blocks"
