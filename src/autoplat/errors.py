@@ -183,3 +183,19 @@ class MissingBlocks(ValidationFailed):
     """A graph uses blocks this platform does not have; ``details`` names each node."""
 
     code = "missing_blocks"
+
+
+# --- HTTP API ---------------------------------------------------------------------------
+
+
+class UnsupportedMediaType(BadRequest):
+    """The request body is not in a media type the route accepts (JSON)."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
+class ApiKeyNotFound(NotFound):
+    """No API key with this id belongs to the caller."""
+
+    code = "api_key_not_found"

@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 
 from autoplat.accounts.auth import Authenticator
 from autoplat.api.app import create_app
+from autoplat.api.ratelimit import RateLimiter
 from autoplat.api.server import HttpServer
 from autoplat.blocks.registry import BlockRegistry
 from autoplat.config import Settings
@@ -38,6 +39,7 @@ class Platform:
         self.db = DatabaseManager(settings)
         self.http = httpx.AsyncClient(timeout=settings.http_timeout, follow_redirects=False)
         self.auth = Authenticator(settings, self.db)
+        self.rate_limiter = RateLimiter(settings.run_rate_limit)
         self.credits = CreditService(settings, self.db, self.blocks)
         self.executions = ExecutionManager(settings, self.db, self.blocks)
         self.scheduler = Scheduler(settings, self.db, self.executions)

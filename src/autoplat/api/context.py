@@ -11,6 +11,8 @@ from autoplat.accounts.auth import Principal
 if TYPE_CHECKING:
     from autoplat.platform import Platform
 
+_PRINCIPAL_KEY = "autoplat_principal"
+
 
 def get_platform(conn: HTTPConnection) -> Platform:
     """The platform that built this app."""
@@ -19,8 +21,16 @@ def get_platform(conn: HTTPConnection) -> Platform:
 
 
 async def current_principal(conn: HTTPConnection, permission: str | None = None) -> Principal:
-    """The authenticated caller; with ``permission``, 403 unless the caller holds it."""
-    principal = await get_platform(conn).auth.authenticate(conn.headers)
+    """The authenticated caller; with ``permission``, 403 unless the caller holds it.
+
+    The caller is authenticated once per request (``@endpoint`` does it first) and cached,
+    so handlers may call this freely.
+    """
+    state = conn.scope.setdefault("state", {})
+    principal = state.get(_PRINCIPAL_KEY)
+    if not isinstance(principal, Principal):
+        principal = await get_platform(conn).auth.authenticate(conn.headers)
+        state[_PRINCIPAL_KEY] = principal
     if permission is not None:
         principal.require(permission)
     return principal

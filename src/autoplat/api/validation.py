@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from starlette.requests import Request
 
-from autoplat.errors import BadRequest, ValidationFailed
+from autoplat.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -18,6 +18,25 @@ class StrictBody(BaseModel):
     """Base of request bodies: unknown fields are an error that names the field."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class QueryModel(BaseModel):
+    """Base of query-parameter models: unknown parameters are ignored, as HTTP usually does."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+_PARSED_KEY = "autoplat_parsed"
+
+
+def cache_parsed(request: Request, model: type[BaseModel], value: BaseModel) -> None:
+    """Remember a validated input so the handler's own parse call returns it unchanged."""
+    request.scope.setdefault("state", {}).setdefault(_PARSED_KEY, {})[model] = value
+
+
+def _cached(request: Request, model: type[ModelT]) -> ModelT | None:
+    value = request.scope.get("state", {}).get(_PARSED_KEY, {}).get(model)
+    return value if isinstance(value, model) else None
 
 
 def field_errors(exc: PydanticValidationError, prefix: str = "") -> list[dict[str, Any]]:
@@ -36,21 +55,61 @@ def field_errors(exc: PydanticValidationError, prefix: str = "") -> list[dict[st
 
 
 async def read_json(request: Request) -> Any:
-    """The request body as JSON, or BadRequest saying why it is not."""
+    """The request body as JSON, or BadRequest saying why it is not.
+
+    Refused here so that no route ever sees them: a non-JSON content type (415), an empty
+    or undecodable body, NaN/Infinity (not JSON, and unstorable), nesting too deep for the
+    parser, integers too long to convert, and NUL characters (PostgreSQL cannot store them).
+    """
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media and media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"request body must be application/json, not {media!r}",
+            details=[{"field": "content-type", "message": "expected application/json"}],
+        )
     body = await request.body()
     if not body:
-        raise BadRequest("request body is empty; a JSON document is required")
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(
-            f"request body is not valid JSON: {exc}",
-            details=[{"field": "body", "message": str(exc)}],
+            "request body is empty; a JSON document is required",
+            details=[{"field": "body", "message": "a JSON document is required"}],
+        )
+    try:
+        data = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError, UnicodeDecodeError and over-long integers.
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise BadRequest(
+            f"request body is not valid JSON: {reason}",
+            details=[{"field": "body", "message": reason}],
         ) from None
+    if b"\\u0000" in body and _contains_nul(data):
+        raise BadRequest(
+            "request body contains a NUL character (\\u0000), which cannot be stored",
+            details=[{"field": "body", "message": "NUL characters are not allowed"}],
+        )
+    return data
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(v) for v in value)
+    return False
 
 
 async def parse_body(request: Request, model: type[ModelT]) -> ModelT:
     """Parse and validate the JSON body with ``model``; 422 with field errors otherwise."""
+    cached = _cached(request, model)
+    if cached is not None:
+        return cached
     data = await read_json(request)
     return validate_model(model, data, "body.")
 
@@ -82,6 +141,9 @@ class Page(BaseModel):
 
 def parse_query(request: Request, model: type[ModelT]) -> ModelT:
     """Validate query parameters with ``model``; 422 naming the parameter otherwise."""
+    cached = _cached(request, model)
+    if cached is not None:
+        return cached
     return validate_model(model, dict(request.query_params), "query.")
 
 

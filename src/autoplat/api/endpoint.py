@@ -1,0 +1,216 @@
+"""Declaring a route once: its models, permission and docs, for Starlette AND OpenAPI.
+
+How a route module declares its routes::
+
+    from autoplat.api.endpoint import endpoint
+    from autoplat.api.context import current_principal
+    from autoplat.api.validation import StrictBody, parse_body, page_of, paginated
+
+    class CreateGraph(StrictBody):          # request body: extra fields are a 422
+        name: str
+
+    class GraphOut(BaseModel):              # response model (what the handler returns)
+        id: str
+        name: str
+
+    @endpoint("POST", "/graphs", body=CreateGraph, response=GraphOut,
+              permission="WRITE_GRAPH", summary="Create a graph", tags=["graphs"],
+              errors=[409])
+    async def create_graph(request: Request) -> GraphOut:
+        principal = await current_principal(request)       # already checked: cached
+        body = await parse_body(request, CreateGraph)      # already parsed: cached
+        ...
+        return GraphOut(id=..., name=...)
+
+    @endpoint("GET", "/graphs", response=GraphOut, paginated=True, permission="READ_GRAPH",
+              summary="List graphs", tags=["graphs"])
+    async def list_graphs(request: Request) -> dict[str, Any]:
+        page = page_of(request)
+        return paginated(items, total, page)               # items: GraphOut or dicts
+
+    def routes() -> list[BaseRoute]:
+        return [create_graph, list_graphs]                # the decorator made ApiRoutes
+
+What ``@endpoint`` does before calling the handler, in this order:
+
+1. authenticates the caller (unless ``auth=False``), checks ``permission`` (403) and
+   ``admin`` (403), and caches the Principal for ``current_principal(request)``;
+2. applies the per-user run rate limit when ``rate_limited=True`` (429);
+3. validates ``query`` (a pydantic model of query parameters), pagination (``page``,
+   ``page_size``) when ``paginated=True``, and ``body``; each is cached so that the
+   handler's own ``parse_body``/``parse_query``/``page_of`` calls return the same object.
+
+The handler takes the Request and returns either a Starlette ``Response`` (sent as is) or
+data: a pydantic model, dict or list, validated against ``response`` (or against the
+pagination envelope of ``response`` items when ``paginated=True``) and sent as JSON with
+``status``. ``response=None`` with ``status=204`` sends an empty body.
+
+``autoplat.api.openapi`` reads ``ApiRoute.spec`` to write ``/openapi.json``; so every
+model named here is both what the route validates with and what the spec documents.
+Error statuses are documented from the declaration (401/403 when authenticated, 404 when
+the path has parameters, 413/400 with a body, 422 always, 429 when rate limited); add
+others the handler may raise (402, 409, ...) with ``errors=[...]``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from autoplat.accounts.permissions import check_permission_name
+from autoplat.api.context import current_principal, get_platform
+from autoplat.api.validation import Page, cache_parsed, page_of, parse_body, parse_query
+
+Handler = Callable[[Request], Awaitable[Any]]
+
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """Everything the OpenAPI generator and the request pipeline know about one route."""
+
+    method: str
+    path: str
+    summary: str
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+    paginated: bool = False
+    auth: bool = True
+    permission: str | None = None
+    admin: bool = False
+    rate_limited: bool = False
+    errors: tuple[int, ...] = ()
+    operation_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def response_adapter(self) -> TypeAdapter[Any] | None:
+        """The adapter that validates and serialises what the handler returns."""
+        if self.response is None:
+            return None
+        if self.paginated:
+            return TypeAdapter(paginated_model(self.response))
+        return TypeAdapter(self.response)
+
+
+@functools.cache
+def paginated_model(item: Any) -> type[BaseModel]:
+    """The list envelope ``{"items": [...], "pagination": {...}}`` for ``item``."""
+    from pydantic import create_model
+
+    name = getattr(item, "__name__", "Item")
+    model: type[BaseModel] = create_model(
+        f"{name}Page", items=(list[item], ...), pagination=(Pagination, ...)
+    )
+    return model
+
+
+class Pagination(BaseModel):
+    """Where a page sits in a list."""
+
+    total_items: int
+    total_pages: int
+    current_page: int
+    page_size: int
+
+
+class ApiRoute(Route):
+    """A Starlette Route carrying its EndpointSpec (read by the OpenAPI generator)."""
+
+    spec: EndpointSpec
+
+
+def endpoint(
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    description: str = "",
+    tags: Sequence[str] = (),
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: Any = None,
+    status: int = 200,
+    paginated: bool = False,
+    auth: bool = True,
+    permission: str | None = None,
+    admin: bool = False,
+    rate_limited: bool = False,
+    errors: Sequence[int] = (),
+    operation_id: str = "",
+) -> Callable[[Handler], ApiRoute]:
+    """Declare a route: ``@endpoint("GET", "/graphs/{graph_id}", response=..., ...)``."""
+    method = method.upper()
+    if method not in HTTP_METHODS:
+        raise ValueError(f"unsupported HTTP method {method!r}")
+    if permission is not None:
+        check_permission_name(permission)
+
+    def decorate(handler: Handler) -> ApiRoute:
+        spec = EndpointSpec(
+            method=method,
+            path=path,
+            summary=summary,
+            description=description or (handler.__doc__ or "").strip(),
+            tags=tuple(tags),
+            body=body,
+            query=query,
+            response=response,
+            status=status,
+            paginated=paginated,
+            auth=auth,
+            permission=permission,
+            admin=admin,
+            rate_limited=rate_limited,
+            errors=tuple(errors),
+            operation_id=operation_id or handler.__name__,
+        )
+        adapter = spec.response_adapter()
+
+        async def run(request: Request) -> Response:
+            await _prepare(request, spec)
+            result = await handler(request)
+            if isinstance(result, Response):
+                return result
+            if status == 204 or (result is None and adapter is None):
+                return Response(status_code=status if status != 200 else 204)
+            if adapter is None:
+                return JSONResponse(result, status_code=status)
+            data = adapter.dump_python(adapter.validate_python(result), mode="json")
+            return JSONResponse(data, status_code=status)
+
+        run.__name__ = handler.__name__
+        run.__doc__ = handler.__doc__
+        route = ApiRoute(path, run, methods=[method], name=spec.operation_id)
+        route.spec = spec
+        return route
+
+    return decorate
+
+
+async def _prepare(request: Request, spec: EndpointSpec) -> None:
+    """Authenticate, rate-limit and validate inputs before the handler runs."""
+    if spec.auth:
+        principal = await current_principal(request, spec.permission)
+        if spec.admin:
+            principal.require_admin()
+        if spec.rate_limited:
+            get_platform(request).rate_limiter.check(principal.user_id)
+    if spec.query is not None:
+        cache_parsed(request, spec.query, parse_query(request, spec.query))
+    if spec.paginated:
+        page: Page = page_of(request)
+        cache_parsed(request, Page, page)
+    if spec.body is not None:
+        cache_parsed(request, spec.body, await parse_body(request, spec.body))
