@@ -213,6 +213,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("paused_reason", sa.Text(), nullable=True),
         sa.Column("last_fire_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_fire_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -222,6 +223,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("schedules", schema=None) as batch_op:
         batch_op.create_index("ix_schedules_graph", ["graph_id"], unique=False)
+        batch_op.create_index("ix_schedules_updated", ["updated_at"], unique=False)
         batch_op.create_index("ix_schedules_user", ["user_id"], unique=False)
 
     op.create_table(
@@ -268,11 +270,11 @@ def upgrade() -> None:
 
     op.create_table(
         "schedule_fires",
-        sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("schedule_id", sa.String(length=36), nullable=False),
         sa.Column("fire_time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("graph_exec_id", sa.String(length=36), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["schedule_id"],
@@ -280,14 +282,16 @@ def upgrade() -> None:
             name=op.f("fk_schedule_fires_schedule_id_schedules"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_schedule_fires")),
-        sa.UniqueConstraint(
-            "schedule_id", "fire_time", name=op.f("uq_schedule_fires_schedule_id_fire_time")
-        ),
+        sa.PrimaryKeyConstraint("schedule_id", "fire_time", name=op.f("pk_schedule_fires")),
     )
+    with op.batch_alter_table("schedule_fires", schema=None) as batch_op:
+        batch_op.create_index("ix_schedule_fires_fire_time", ["fire_time"], unique=False)
 
 
 def downgrade() -> None:
+
+    with op.batch_alter_table("schedule_fires", schema=None) as batch_op:
+        batch_op.drop_index("ix_schedule_fires_fire_time")
 
     op.drop_table("schedule_fires")
     with op.batch_alter_table("node_executions", schema=None) as batch_op:
@@ -297,6 +301,7 @@ def downgrade() -> None:
     op.drop_table("user_balances")
     with op.batch_alter_table("schedules", schema=None) as batch_op:
         batch_op.drop_index("ix_schedules_user")
+        batch_op.drop_index("ix_schedules_updated")
         batch_op.drop_index("ix_schedules_graph")
 
     op.drop_table("schedules")

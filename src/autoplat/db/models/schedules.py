@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from autoplat.db.models.base import Base
@@ -19,6 +19,8 @@ class Schedule(Base):
     __table_args__ = (
         Index("ix_schedules_user", "user_id"),
         Index("ix_schedules_graph", "graph_id"),
+        # Schedulers reload what changed since their last look; this keeps that query cheap.
+        Index("ix_schedules_updated", "updated_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -32,19 +34,23 @@ class Schedule(Base):
     status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
     paused_reason: Mapped[str | None] = mapped_column(Text)
     last_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first fire time not yet handled: after downtime, fires from here on are caught up.
+    next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ScheduleFire(Base):
-    """One fire of a schedule; the unique (schedule, fire time) pair makes it happen once."""
+    """One fire of a schedule; the (schedule, fire time) primary key makes it happen once."""
 
     __tablename__ = "schedule_fires"
-    __table_args__ = (UniqueConstraint("schedule_id", "fire_time"),)
+    __table_args__ = (Index("ix_schedule_fires_fire_time", "fire_time"),)
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    schedule_id: Mapped[str] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
-    fire_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    schedule_id: Mapped[str] = mapped_column(
+        ForeignKey("schedules.id", ondelete="CASCADE"), primary_key=True
+    )
+    fire_time: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     graph_exec_id: Mapped[str | None] = mapped_column(String(36))
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
