@@ -9,9 +9,15 @@ from typing import Any
 
 import pytest
 
+from autoplat.blocks.registry import BlockRegistry
 from autoplat.errors import ValidationFailed
 from autoplat.graphs import catalog
-from autoplat.graphs.importer import LEGACY_BLOCK_IDS, parse_agent_export, reassign_ids
+from autoplat.graphs.importer import (
+    LEGACY_BLOCK_IDS,
+    import_graph,
+    parse_agent_export,
+    reassign_ids,
+)
 from autoplat.graphs.model import Graph, Link, Node
 from autoplat.graphs.subgraphs import external_subgraph_refs, resolve_subgraph
 
@@ -567,3 +573,37 @@ def test_reassigned_ids_are_unique_and_links_follow(name: str) -> None:
         assert [(index[lk.source_id], index[lk.sink_id]) for lk in before.links] == [
             (new_index[lk.source_id], new_index[lk.sink_id]) for lk in after.links
         ]
+
+
+def test_keep_graph_ids_renews_only_nodes_and_links() -> None:
+    sub = io_graph("s1", "Sub", 3, ["q"], ["a"])
+    graph = parent_with(executor("e", graph_id="s1", graph_version=3), sub)
+    result = reassign_ids(graph, "me", keep_graph_ids=True)
+    assert (result.id, result.sub_graphs[0].id) == ("parent", "s1")
+    assert result.nodes[0].id != "e"
+    assert result.nodes[0].input_default["graph_id"] == "s1"
+
+
+# --- the whole import, as POST /api/graphs does it -------------------------------------
+
+
+@needs_agents
+def test_import_graph_parses_reassigns_and_validates() -> None:
+    blocks = BlockRegistry.builtin()
+    data = load("calculator-agent.json")
+    data["links"][0]["is_static"] = True  # CalculatorBlock is not static: kept as given
+    data["links"][1]["is_static"] = False  # AgentInputBlock is: forced back on
+    graph = import_graph({"graph": data, "source": "upload"}, "me", blocks)
+    assert graph.id != data["id"]
+    assert graph.user_id == "me"
+    assert [lk.is_static for lk in graph.links] == [True, True]
+
+    poster = load("agent_31daf49d-31d3-476b-aa4c-099abc59b458.json")
+    with pytest.raises(ValidationFailed) as info:
+        import_graph(poster, "me", blocks)
+    ideogram = "6ab085e2-20b3-4055-bc3e-08036e01eca6"
+    assert [d["block_id"] for d in info.value.details] == [ideogram] * 4
+
+    with pytest.raises(ValidationFailed) as info:
+        import_graph({"graph": {"nodes": []}}, "me", blocks)
+    assert info.value.details == [{"field": "graph.name", "message": "field required"}]

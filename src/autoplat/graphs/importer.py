@@ -14,10 +14,18 @@ from pydantic import ValidationError as PydanticValidationError
 
 from autoplat.errors import ValidationFailed
 from autoplat.graphs import catalog
+from autoplat.graphs.catalog import BlockLookup
 from autoplat.graphs.model import Graph, Link, Node, new_id
 from autoplat.graphs.subgraphs import reassign_ids
+from autoplat.graphs.validation import validate_graph
 
-__all__ = ["LEGACY_BLOCK_IDS", "parse_agent_export", "reassign_ids", "strip_credentials"]
+__all__ = [
+    "LEGACY_BLOCK_IDS",
+    "import_graph",
+    "parse_agent_export",
+    "reassign_ids",
+    "strip_credentials",
+]
 
 # Block ids renamed upstream; AutoGPT's frontend importer rewrites them (blocks.md §6).
 LEGACY_BLOCK_IDS: Final = {
@@ -50,48 +58,48 @@ def strip_credentials(value: Any) -> Any:
 
 
 class _Reader:
-    """Collects shape errors while reading one JSON object."""
+    """Collects shape errors while reading one JSON object at ``path``."""
 
     def __init__(self, errors: Details, path: str) -> None:
         self.errors = errors
         self.path = path
 
-    def at(self, key: str | int) -> str:
-        step = f"[{key}]" if isinstance(key, int) else key
-        if not self.path:
-            return str(step)
-        return f"{self.path}{step}" if isinstance(key, int) else f"{self.path}.{step}"
+    def at(self, key: str) -> str:
+        """The path of a field of this object."""
+        return f"{self.path}.{key}" if self.path else key
+
+    def child(self, key: str, index: int) -> _Reader:
+        """A reader for item ``index`` of the array field ``key``."""
+        return _Reader(self.errors, f"{self.at(key)}[{index}]")
 
     def fail(self, field: str, message: str) -> None:
         self.errors.append({"field": field, "message": message})
 
-    def get(
-        self, obj: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any
-    ) -> Any:
+    def get(self, obj: dict[str, Any], key: str, kind: type, default: Any) -> Any:
         """``obj[key]`` if it has type ``kind``; ``default`` when absent or null; else an error.
 
-        ``default`` of ``_MISSING`` makes the field required.
+        A ``default`` of ``_MISSING`` makes the field required (None is returned on error).
         """
         value = obj.get(key)
+        fallback = None if default is _MISSING else default
         if value is None:
             if default is _MISSING:
                 self.fail(self.at(key), "field required")
-            return None if default is _MISSING else default
-        # bool is an int in Python, but never a valid version or count here
-        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _types(kind)):
-            self.fail(self.at(key), f"must be {_kind_name(kind)}")
-            return None if default is _MISSING else default
+            return fallback
+        # bool is an int in Python, but never a valid version
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            self.fail(self.at(key), f"must be {_KIND_NAMES.get(kind, kind.__name__)}")
+            return fallback
         return value
 
 
-def _types(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", bool: "a boolean", dict: "an object"}
-    names[list] = "an array"
-    return " or ".join(names.get(k, k.__name__) for k in _types(kind))
+_KIND_NAMES: Final[dict[type, str]] = {
+    str: "a string",
+    int: "an integer",
+    bool: "a boolean",
+    dict: "an object",
+    list: "an array",
+}
 
 
 def _parse_link(raw: Any, reader: _Reader) -> Link | None:
@@ -160,14 +168,8 @@ def _parse_graph(raw: Any, reader: _Reader, sub_graphs: list[Graph] | None) -> G
     links_raw = _parse_list(raw, "links", reader, required=False)
     if "links" not in raw:
         links_raw = _node_links(nodes_raw)
-    nodes = [
-        _parse_node(n, _Reader(reader.errors, reader.at("nodes") + f"[{i}]"))
-        for i, n in enumerate(nodes_raw)
-    ]
-    links = [
-        _parse_link(lk, _Reader(reader.errors, reader.at("links") + f"[{i}]"))
-        for i, lk in enumerate(links_raw)
-    ]
+    nodes = [_parse_node(n, reader.child("nodes", i)) for i, n in enumerate(nodes_raw)]
+    links = [_parse_link(lk, reader.child("links", i)) for i, lk in enumerate(links_raw)]
     fields = {
         "id": reader.get(raw, "id", str, None) or new_id(),
         "version": reader.get(raw, "version", int, 1),
@@ -180,8 +182,7 @@ def _parse_graph(raw: Any, reader: _Reader, sub_graphs: list[Graph] | None) -> G
     }
     if sub_graphs is not None:
         for i, sub in enumerate(_parse_list(raw, "sub_graphs", reader, required=False)):
-            sub_reader = _Reader(reader.errors, reader.at("sub_graphs") + f"[{i}]")
-            parsed = _parse_graph(sub, sub_reader, sub_graphs)
+            parsed = _parse_graph(sub, reader.child("sub_graphs", i), sub_graphs)
             if parsed is not None:
                 sub_graphs.append(parsed)
     if len(reader.errors) > errors_before:
@@ -230,3 +231,14 @@ def parse_agent_export(data: Any) -> Graph:
         raise ValidationFailed(f"invalid graph JSON: {summary}", details=errors)
     graph.sub_graphs = sub_graphs
     return graph
+
+
+def import_graph(data: Any, user_id: str, blocks: BlockLookup) -> Graph:
+    """Parse, re-id and validate a graph for ``user_id``: what ``POST /api/graphs`` stores.
+
+    Raises ValidationFailed for a bad shape (``field`` details) or an invalid graph (per-node
+    details, one ``Invalid block <id> for node #<node>`` entry per missing block). References
+    to graphs outside the export (:func:`~autoplat.graphs.subgraphs.external_subgraph_refs`)
+    are left for the caller to check against stored graphs.
+    """
+    return validate_graph(reassign_ids(parse_agent_export(data), user_id), blocks)

@@ -108,20 +108,25 @@ def _renumber(graph: Graph, graph_id: str, user_id: str) -> Graph:
     )
 
 
-def reassign_ids(graph: Graph, user_id: str) -> Graph:
+def reassign_ids(graph: Graph, user_id: str, *, keep_graph_ids: bool = False) -> Graph:
     """A copy of ``graph`` with new ids, owned by ``user_id``; the input is not modified.
 
     New ids for the graph, every sub-graph, every node and every link; link endpoints follow
     their nodes. AgentExecutorBlock nodes get ``user_id``, an ``inputs`` object if missing,
-    and ``graph_id`` rewritten to the new id of the sub-graph they resolve to
+    and ``graph_id`` rewritten to the (new) id of the sub-graph they resolve to
     (:func:`resolve_subgraph`); references to graphs outside the export are left as they are.
+    ``keep_graph_ids`` keeps the graph and sub-graph ids (a new version of a stored graph)
+    while nodes and links still get fresh ids.
     """
     originals = list(graph.sub_graphs)
     targets = {
         id(node): resolve_subgraph(node, originals) for _, node in subgraph_references(graph)
     }
     # Keyed by object identity: exports may repeat a graph id among their sub-graphs.
-    renumbered = {id(g): _renumber(g, new_id(), user_id) for g in (graph, *originals)}
+    renumbered = {
+        id(g): _renumber(g, g.id if keep_graph_ids else new_id(), user_id)
+        for g in (graph, *originals)
+    }
     for owner in (graph, *originals):
         copy = renumbered[id(owner)]
         for old, new in zip(owner.nodes, copy.nodes, strict=True):

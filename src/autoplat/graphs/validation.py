@@ -218,7 +218,7 @@ def _run_input_errors(
     provided = inputs.get(name)
     if provided is None and node_value(node, blocks) is None:
         yield _detail(graph, node, name, f"required graph input {name!r} is missing")
-    options = node.input_default.get("options")
+    options = node.input_default.get("options", node.input_default.get("placeholder_values"))
     if not (node.block_id == catalog.DROPDOWN_INPUT and isinstance(options, list)):
         return
     if options and provided is not None and provided not in options:
