@@ -297,7 +297,7 @@ RULES: list[tuple[str, Graph, list[tuple[str | None, str | None, str]]]] = [
     ("input named credentials_x", graph([node("i", INPUT, name="credentials_note")]), []),
     (
         "agent node missing its configuration",
-        graph([node("e", catalog.AGENT_EXECUTOR, user_id="u", inputs={})]),
+        graph([node("e", catalog.AGENT_EXECUTOR)]),
         [
             ("e", "graph_id", "required field 'graph_id' is not set"),
             ("e", "graph_version", "required field 'graph_version' is not set"),

@@ -28,6 +28,8 @@ from autoplat.graphs.typecheck import incompatibility
 Detail = dict[str, Any]
 # Block types whose required fields must be set when the graph is saved (blocks.md §6).
 _CHECKED_ON_SAVE = frozenset({BlockType.INPUT, BlockType.OUTPUT, BlockType.AGENT})
+# AgentExecutorBlock fields that reassign_ids always fills in, so validation may run before it.
+_SET_BY_IMPORT = frozenset({"user_id", "inputs"})
 
 
 def _detail(graph: Graph, node: Node | None, pin: str | None, message: str, **extra: Any) -> Detail:
@@ -109,7 +111,10 @@ def _node_errors(graph: Graph, blocks: BlockLookup) -> Iterator[Detail]:
         if block.disabled:
             yield _detail(graph, node, None, f"Block {block.name} is disabled")
         if block.block_type in _CHECKED_ON_SAVE:
-            for pin in sorted(block.input_schema.required_pins() - _set_pins(node, linked)):
+            unset = block.input_schema.required_pins() - _set_pins(node, linked)
+            if catalog.is_agent_executor(node):
+                unset -= _SET_BY_IMPORT
+            for pin in sorted(unset):
                 yield _detail(graph, node, pin, f"required field {pin!r} is not set")
         name = io_name(node) if block.block_type == BlockType.INPUT else None
         if name is not None and (name == "credentials" or name.endswith("_credentials")):
@@ -192,7 +197,8 @@ def validate_graph(graph: Graph, blocks: BlockLookup) -> Graph:
     :func:`~autoplat.graphs.pins.sanitize_pin_name`, are pins of the blocks
     (AgentExecutorBlock: its ``input_default`` schema copies; the sink of a tool link is not
     checked); plain links are not type-incompatible (:mod:`autoplat.graphs.typecheck`);
-    INPUT, OUTPUT and AGENT nodes have their required fields set by a default or a link;
+    INPUT, OUTPUT and AGENT nodes have their required fields set by a default or a link
+    (except AgentExecutorBlock's ``user_id``/``inputs``, which reassign_ids sets);
     INPUT names are not ``credentials`` / ``*_credentials``.
 
     Normalising forces ``is_static`` on links leaving static-output blocks. The input graph
