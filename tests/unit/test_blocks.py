@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from autoplat.blocks.base import Block, BlockContext, BlockCost, BlockType
 from autoplat.blocks.registry import BlockRegistry, block_classes
 from autoplat.blocks.selftest import collect_outputs, expected_matches, run_self_test
 from autoplat.config import Settings
-from autoplat.errors import BlockNotFound, BlockRunError, ConfigError
+from autoplat.errors import BlockNotFound, BlockOutputError, BlockRunError, ConfigError
 
 # blocks.md §2 plus the LLM blocks used by the sample agents: facts, not code.
 CATALOGUE = {
@@ -285,3 +287,51 @@ def test_registry_modules_are_not_imported_by_the_package() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_agent_executor_packs_link_data_into_inputs() -> None:
+    from autoplat.blocks.builtin.agent import AgentExecutorBlock
+
+    record = {**AGENT_INPUT, "inputs": {"Business Info": "default", "Other": 1}}
+    record["Business Info"] = "from a link"
+    packed = AgentExecutorBlock.pack_inputs(record)
+    assert packed["inputs"] == {"Business Info": "from a link", "Other": 1}
+    assert "Business Info" not in packed and packed["graph_id"] == "child"
+
+
+async def test_bad_output_value_fails_the_run(context: BlockContext) -> None:
+    calculator = BlockRegistry.builtin().require("b1ab9b19-67a6-406d-abf5-2dba76d00c79")
+    # A negative base with a fractional exponent gives a complex number: not a float.
+    with pytest.raises(BlockOutputError, match="bad value on 'result'"):
+        async for _ in calculator.execute({"operation": "Power", "a": -8, "b": 0.5}, context):
+            pass
+
+
+COMPAT = Path(__file__).resolve().parents[3] / "shared" / "compat" / "agents"
+
+
+@pytest.mark.skipif(not COMPAT.is_dir(), reason="shared/compat/agents is not present")
+def test_sample_agent_constants_fit_our_pin_types() -> None:
+    """Every constant input of every known block in the sample exports validates."""
+    registry = BlockRegistry.builtin()
+    checked = 0
+    problems: list[str] = []
+    for path in sorted(COMPAT.glob("*.json")):
+        graph = json.loads(path.read_text())
+        for sub in (graph, *graph.get("sub_graphs", [])):
+            for node in sub["nodes"]:
+                block = registry.get(node["block_id"])
+                if block is None:
+                    continue
+                data = {k: v for k, v in node["input_default"].items() if v is not None}
+                try:
+                    block.input_schema.model_validate(data)
+                except ValidationError as exc:
+                    problems += [
+                        f"{path.name} {block.name}: {err['loc']} {err['msg']}"
+                        for err in exc.errors()
+                        if err["type"] != "missing"  # supplied by links at run time
+                    ]
+                checked += 1
+    assert checked > 100
+    assert not problems, "\n".join(problems)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from autoplat.errors import BlockInputError, BlockOutputError, BlockRunError
@@ -189,9 +189,28 @@ class Block(ABC, Generic[InputT]):
         async for pin, value in self.run(typed, context):
             if pin == "error" and "error" in pins:
                 raise BlockRunError(str(value))
-            if check and pin not in pins:
-                raise BlockOutputError(f"{self.name} yielded on unknown pin {pin!r}")
+            if check:
+                if pin not in pins:
+                    raise BlockOutputError(f"{self.name} yielded on unknown pin {pin!r}")
+                self._check_output(pin, value)
             yield pin, value
+
+    def _check_output(self, pin: str, value: Any) -> None:
+        """Validate one yielded value against its pin type (lax: ``5`` fits a float pin)."""
+        adapters: dict[str, TypeAdapter[Any] | None] = self.__dict__.setdefault("_adapters", {})
+        if pin not in adapters:
+            annotation = self.output_schema.model_fields[pin].annotation
+            adapters[pin] = None if annotation in (Any, None) else TypeAdapter(annotation)
+        adapter = adapters[pin]
+        if adapter is None:
+            return
+        try:
+            adapter.validate_python(value)
+        except PydanticValidationError as exc:
+            problem = exc.errors()[0]["msg"] if exc.errors() else str(exc)
+            raise BlockOutputError(
+                f"{self.name} yielded a bad value on {pin!r}: {problem}"
+            ) from None
 
     def info(self) -> dict[str, Any]:
         """The block as listed by ``GET /api/blocks``."""

@@ -69,6 +69,21 @@ class AgentExecutorBlock(Block["AgentExecutorBlock.Input"]):
     ]
     test_output = [("Question", "why?"), ("n", 2)]
 
+    @classmethod
+    def pack_inputs(cls, record: Mapping[str, Any]) -> dict[str, Any]:
+        """Executor helper: fold link data named after sub-graph inputs into ``inputs``.
+
+        ``record`` is the assembled node input (``input_default`` overlaid with link data);
+        keys that are not pins of this block are sub-graph inputs and win over the defaults
+        stored in ``input_default.inputs``.
+        """
+        pins = cls.Input.pin_names()
+        packed = {key: value for key, value in record.items() if key in pins}
+        inputs = dict(packed.get("inputs") or {})
+        inputs.update({key: value for key, value in record.items() if key not in pins})
+        packed["inputs"] = inputs
+        return packed
+
     @staticmethod
     def test_subgraphs() -> _EchoSubgraphs:
         """A SubgraphRunner for self-tests, standing in for the executor."""
