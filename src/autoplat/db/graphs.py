@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from autoplat.db.models import GraphVersion, LibraryAgent
 from autoplat.db.types import utcnow
+from autoplat.errors import Conflict
+from autoplat.graphs import catalog
 from autoplat.graphs.model import Graph, Link, Node
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from autoplat.db.manager import DatabaseManager
+
+# Two writers racing for the same next version number: the loser retries with a fresh read.
+_VERSION_RACE_ATTEMPTS = 5
 
 
 def _to_graph(row: GraphVersion) -> Graph:
@@ -33,6 +42,22 @@ def _to_graph(row: GraphVersion) -> Graph:
     )
 
 
+def sub_graph_refs(graph: Graph) -> list[dict[str, Any]]:
+    """``[{"id", "version"}]`` of the graphs this graph's sub-agent nodes run, de-duplicated."""
+    refs: list[dict[str, Any]] = []
+    for node in graph.nodes:
+        if not catalog.is_agent_executor(node):
+            continue
+        graph_id, version = (
+            node.input_default.get("graph_id"),
+            node.input_default.get("graph_version"),
+        )
+        ref = {"id": graph_id, "version": version}
+        if isinstance(graph_id, str) and isinstance(version, int) and ref not in refs:
+            refs.append(ref)
+    return refs
+
+
 def _row_values(graph: Graph) -> dict[str, Any]:
     return {
         "name": graph.name,
@@ -43,6 +68,7 @@ def _row_values(graph: Graph) -> dict[str, Any]:
         "forked_from_version": graph.forked_from_version,
         "nodes": [n.model_dump(mode="json") for n in graph.nodes],
         "links": [link.model_dump(mode="json") for link in graph.links],
+        "sub_graph_refs": sub_graph_refs(graph),
     }
 
 
@@ -56,59 +82,79 @@ class GraphStore:
         """Store ``graph`` as the next version of ``graph.id`` (version 1 if it is new).
 
         The caller validates the graph first; this only persists it. When ``activate`` is
-        set, the new version becomes the only active one.
+        set, the new version becomes the only active one. A ``graph.id`` owned by another
+        user is replaced by a fresh id (never revealing the other graph).
         """
-        async with self.db.session() as session:
-            latest = (
-                await session.execute(
-                    select(func.max(GraphVersion.version)).where(GraphVersion.id == graph.id)
-                )
-            ).scalar_one_or_none()
-            if latest is not None:
-                owner = (
-                    await session.execute(
-                        select(GraphVersion.user_id).where(GraphVersion.id == graph.id).limit(1)
-                    )
-                ).scalar_one()
-                if owner != user_id:
-                    # Same id owned by someone else: never reveal it, just use a new id.
-                    graph = graph.model_copy(update={"id": str(uuid.uuid4())})
-                    latest = None
-            version = (latest or 0) + 1
-            if activate and latest is not None:
-                await session.execute(
-                    update(GraphVersion).where(GraphVersion.id == graph.id).values(is_active=False)
-                )
-            row = GraphVersion(
-                id=graph.id,
-                version=version,
-                user_id=user_id,
-                is_active=activate or latest is None,
-                created_at=utcnow(),
-                sub_graph_refs=[],
-                **_row_values(graph),
+        stored = await self.create_graphs(user_id, [graph], activate=activate)
+        return stored[0]
+
+    async def create_graphs(
+        self, user_id: str, graphs: Sequence[Graph], *, activate: bool = True
+    ) -> list[Graph]:
+        """Store several graph versions in one transaction (an import with its sub-graphs)."""
+        for attempt in range(_VERSION_RACE_ATTEMPTS):
+            try:
+                async with self.db.session() as session:
+                    stored = [await self._insert(session, user_id, g, activate) for g in graphs]
+                    await session.flush()
+                return [_to_graph(row) for row in stored]
+            except IntegrityError:
+                if attempt == _VERSION_RACE_ATTEMPTS - 1:
+                    raise Conflict("the graph was changed concurrently; try again") from None
+        raise AssertionError("unreachable")
+
+    async def _insert(
+        self, session: AsyncSession, user_id: str, graph: Graph, activate: bool
+    ) -> GraphVersion:
+        latest = (
+            await session.execute(
+                select(func.max(GraphVersion.version)).where(GraphVersion.id == graph.id)
             )
-            session.add(row)
-            library = (
+        ).scalar_one_or_none()
+        if latest is not None:
+            owner = (
                 await session.execute(
-                    select(LibraryAgent).where(
-                        LibraryAgent.user_id == user_id, LibraryAgent.graph_id == graph.id
-                    )
+                    select(GraphVersion.user_id).where(GraphVersion.id == graph.id).limit(1)
                 )
-            ).scalar_one_or_none()
-            if library is None:
-                session.add(
-                    LibraryAgent(
-                        id=str(uuid.uuid4()),
-                        user_id=user_id,
-                        graph_id=graph.id,
-                        graph_version=version,
-                    )
+            ).scalar_one()
+            if owner != user_id:
+                graph = graph.model_copy(update={"id": str(uuid.uuid4())})
+                latest = None
+        version = (latest or 0) + 1
+        if activate and latest is not None:
+            await session.execute(
+                update(GraphVersion).where(GraphVersion.id == graph.id).values(is_active=False)
+            )
+        row = GraphVersion(
+            id=graph.id,
+            version=version,
+            user_id=user_id,
+            is_active=activate or latest is None,
+            created_at=utcnow(),
+            **_row_values(graph),
+        )
+        session.add(row)
+        # Flush now so a racing writer's identical (id, version) fails inside the retry loop.
+        await session.flush()
+        library = (
+            await session.execute(
+                select(LibraryAgent).where(
+                    LibraryAgent.user_id == user_id, LibraryAgent.graph_id == graph.id
                 )
-            elif row.is_active:
-                library.graph_version = version
-            await session.flush()
-            return _to_graph(row)
+            )
+        ).scalar_one_or_none()
+        if library is None:
+            session.add(
+                LibraryAgent(
+                    id=str(uuid.uuid4()),
+                    user_id=user_id,
+                    graph_id=graph.id,
+                    graph_version=version,
+                )
+            )
+        elif row.is_active:
+            library.graph_version = version
+        return row
 
     async def get(
         self, graph_id: str, version: int | None = None, *, user_id: str | None = None
@@ -125,15 +171,48 @@ class GraphStore:
             row = (await session.execute(stmt.limit(1))).scalar_one_or_none()
             return _to_graph(row) if row is not None else None
 
-    async def list_versions(self, graph_id: str, *, user_id: str) -> list[Graph]:
-        """Every version of a graph owned by ``user_id``, newest first."""
+    async def owner_of(self, graph_id: str) -> str | None:
+        """The user owning ``graph_id``, or None when no such graph exists."""
+        stmt = select(GraphVersion.user_id).where(GraphVersion.id == graph_id).limit(1)
+        async with self.db.session() as session:
+            return (await session.execute(stmt)).scalar_one_or_none()
+
+    async def sub_graph_refs(
+        self, graph_id: str, version: int, *, user_id: str | None = None
+    ) -> list[dict[str, Any]] | None:
+        """The stored sub-graph references of one version (None if there is no such version)."""
+        stmt = select(GraphVersion.sub_graph_refs).where(
+            GraphVersion.id == graph_id, GraphVersion.version == version
+        )
+        if user_id is not None:
+            stmt = stmt.where(GraphVersion.user_id == user_id)
+        async with self.db.session() as session:
+            refs = (await session.execute(stmt)).scalar_one_or_none()
+            return list(refs) if refs is not None else None
+
+    async def list_versions(
+        self, graph_id: str, *, user_id: str, offset: int = 0, limit: int | None = None
+    ) -> list[Graph]:
+        """Versions of a graph owned by ``user_id``, newest first."""
         stmt = (
             select(GraphVersion)
             .where(GraphVersion.id == graph_id, GraphVersion.user_id == user_id)
             .order_by(GraphVersion.version.desc())
+            .offset(offset)
+            .limit(limit)
         )
         async with self.db.session() as session:
             return [_to_graph(r) for r in (await session.execute(stmt)).scalars()]
+
+    async def count_versions(self, graph_id: str, *, user_id: str) -> int:
+        """How many versions of a graph ``user_id`` owns (0 when none or not theirs)."""
+        stmt = (
+            select(func.count())
+            .select_from(GraphVersion)
+            .where(GraphVersion.id == graph_id, GraphVersion.user_id == user_id)
+        )
+        async with self.db.session() as session:
+            return int((await session.execute(stmt)).scalar_one())
 
     async def list_graphs(
         self, *, user_id: str, offset: int = 0, limit: int = 50

@@ -2,9 +2,109 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
 from starlette.routing import BaseRoute
+
+from autoplat.api.context import current_principal, get_platform
+from autoplat.api.endpoint import endpoint
+from autoplat.api.validation import read_json
+from autoplat.blocks.base import Block, BlockContext
+from autoplat.errors import (
+    AutoplatError,
+    BlockDisabled,
+    BlockRunError,
+    TransientBlockError,
+    ValidationFailed,
+)
+from autoplat.logging import get_logger
+
+if TYPE_CHECKING:
+    from autoplat.platform import Platform
+
+log = get_logger("autoplat.api.blocks")
+_TAGS = ["blocks"]
+# A user row keeps this until the user picks a timezone.
+_UNSET_TIMEZONE = "not-set"
+
+
+@endpoint(
+    "GET",
+    "/blocks",
+    summary="List the available blocks with their schemas and costs",
+    tags=_TAGS,
+    permission="READ_BLOCK",
+)
+async def list_blocks(request: Request) -> list[dict[str, Any]]:
+    """Every enabled block (AutoGPT's format: an array), with the costs in force."""
+    registry = get_platform(request).blocks
+    return [registry.info(block) for block in registry if not block.disabled]
+
+
+async def _user_timezone(platform: Platform, user_id: str) -> str:
+    user = await platform.db.users.get(user_id)
+    timezone = getattr(user, "timezone", None) if user is not None else None
+    return timezone if isinstance(timezone, str) and timezone != _UNSET_TIMEZONE else "UTC"
+
+
+async def run_block(
+    block: Block[Any], data: Mapping[str, Any], context: BlockContext, timeout: float
+) -> dict[str, list[Any]]:
+    """Run one block and gather its outputs as ``{pin: [values]}``.
+
+    Our own errors pass through (input errors are 422); a crash inside the block becomes a
+    BlockRunError so a faulty block never answers 500.
+    """
+    outputs: dict[str, list[Any]] = {}
+    try:
+        async with asyncio.timeout(timeout):
+            async for pin, value in block.execute(data, context):
+                outputs.setdefault(pin, []).append(value)
+    except AutoplatError:
+        raise
+    except TimeoutError:
+        raise TransientBlockError(f"{block.name} did not finish within {timeout:g}s") from None
+    except Exception as exc:
+        log.warning("block.crashed", block_id=block.id, block=block.name, error=str(exc))
+        raise BlockRunError(f"{block.name} failed: {exc}") from None
+    return outputs
+
+
+@endpoint(
+    "POST",
+    "/blocks/{block_id}/execute",
+    summary="Run one block with the given input",
+    tags=_TAGS,
+    permission="EXECUTE_BLOCK",
+    errors=[403],
+)
+async def execute_block(request: Request) -> dict[str, list[Any]]:
+    """Run the block once; the body is its input object. Answers ``{pin: [values]}``."""
+    principal = await current_principal(request)
+    platform = get_platform(request)
+    block = platform.blocks.require(str(request.path_params["block_id"]))
+    if block.disabled:
+        raise BlockDisabled(f"block {block.name} is disabled")
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise ValidationFailed(
+            "the body must be a JSON object of block inputs",
+            details=[{"field": "body", "message": "must be an object"}],
+        )
+    context = BlockContext(
+        settings=platform.settings,
+        http=platform.http,
+        user_id=principal.user_id,
+        user_timezone=await _user_timezone(platform, principal.user_id),
+    )
+    timeout = block.timeout or platform.settings.node_timeout
+    log.info("block.executing", block_id=block.id, block=block.name, user_id=principal.user_id)
+    return await run_block(block, data, context, timeout)
 
 
 def routes() -> list[BaseRoute]:
     """The routes of this module, relative to /api."""
-    return []
+    return [list_blocks, execute_block]
