@@ -367,6 +367,13 @@ def test_shape_errors(data: Any, expected: list[tuple[str, str]]) -> None:
     assert info.value.status == 422
 
 
+@pytest.mark.parametrize("body", [{"graph": "x"}, {"graph": None, "source": "upload"}])
+def test_request_body_without_a_graph_object(body: dict[str, Any]) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        parse_agent_export(body)
+    assert info.value.details == [{"field": "graph", "message": "must be an object"}]
+
+
 def test_shape_errors_in_request_body_are_prefixed() -> None:
     with pytest.raises(ValidationFailed) as info:
         parse_agent_export({"graph": {"nodes": [{"block_id": 1}]}, "source": "upload"})

@@ -269,6 +269,12 @@ MERGES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"values": {"a": 1}, "values_$_": 2},
         {"values": {"a": 1}, "values_$_": 2},
     ),
+    (
+        "nested path into a seeded list element",
+        {"rows": [{"a": 1}], "rows_$_0_#_b": 2},
+        {"rows": [{"a": 1, "b": 2}], "rows_$_0_#_b": 2},
+    ),
+    ("empty base name", {"_#_a": 1}, {"_#_a": 1, "": {"a": 1}}),
     ("null values are placed too", {"v_#_a": None}, {"v_#_a": None, "v": {"a": None}}),
     ("empty record", {}, {}),
 ]

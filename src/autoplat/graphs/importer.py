@@ -203,7 +203,7 @@ def _build(reader: _Reader, **fields: Any) -> Graph | None:
 def _unwrap(data: Any) -> tuple[Any, str]:
     """The graph object and its path: a request body ``{"graph": {...}, "source": ...}``
     or a bare exported graph."""
-    if isinstance(data, dict) and isinstance(data.get("graph"), dict) and "nodes" not in data:
+    if isinstance(data, dict) and "graph" in data and "nodes" not in data:
         return data["graph"], "graph"
     return data, ""
 
