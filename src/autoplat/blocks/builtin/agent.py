@@ -56,6 +56,8 @@ class AgentExecutorBlock(Block["AgentExecutorBlock.Input"]):
     block_type = BlockType.AGENT
     input_schema = Input
     output_schema = Output
+    # A whole child run happens inside this node; its own nodes have their own timeouts.
+    timeout = 86400.0
     # The self-test runs with the echo stand-in bound by ``test_context_subgraphs``.
     test_input = [
         {

@@ -102,6 +102,7 @@ class ExtractTextInformationBlock(Block["ExtractTextInformationBlock.Input"]):
         {"text": "a1 b22", "pattern": r"\d+"},
         {"text": "no digits", "pattern": r"\d"},
         {"text": "abc", "pattern": "(unclosed"},
+        {"text": {"n": 1}, "pattern": "x"},
     ]
     test_output = [
         ("positive", "1"),
@@ -118,12 +119,16 @@ class ExtractTextInformationBlock(Block["ExtractTextInformationBlock.Input"]):
         ("negative", "abc"),
         ("matched_results", []),
         ("matched_count", 0),
+        ("negative", '{"n": 1}'),
+        ("matched_results", []),
+        ("matched_count", 0),
     ]
 
     async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
+        subject = _subject(input_data.text)
         extraction = await safe_regex.extract(
             input_data.pattern,
-            _subject(input_data.text),
+            subject,
             _flags(input_data.case_sensitive, input_data.dot_all),
             input_data.group,
             input_data.find_all,
@@ -131,7 +136,8 @@ class ExtractTextInformationBlock(Block["ExtractTextInformationBlock.Input"]):
         for piece in extraction.pieces:
             yield "positive", piece
         if not extraction.pieces:
-            yield "negative", input_data.text
+            # The pin is text: a non-string input goes out as the JSON it was searched as.
+            yield "negative", subject
         yield "matched_results", extraction.pieces
         yield "matched_count", len(extraction.pieces)
 

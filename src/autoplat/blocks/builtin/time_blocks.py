@@ -274,6 +274,8 @@ class CountdownTimerBlock(Block["CountdownTimerBlock.Input"]):
     categories = (BlockCategory.TEXT,)
     input_schema = Input
     output_schema = Output
+    # Waiting is the job: allow long timers instead of the platform's per-node default.
+    timeout = 30 * 86400.0
     test_input = [
         {},
         {"input_message": "tick", "seconds": "0", "repeat": 2},
