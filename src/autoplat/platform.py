@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 
 from autoplat.accounts.auth import Authenticator
 from autoplat.api.app import create_app
+from autoplat.api.metrics import Metrics
 from autoplat.api.ratelimit import RateLimiter
 from autoplat.api.server import HttpServer
 from autoplat.blocks.registry import BlockRegistry
@@ -40,6 +41,7 @@ class Platform:
         self.http = httpx.AsyncClient(timeout=settings.http_timeout, follow_redirects=False)
         self.auth = Authenticator(settings, self.db)
         self.rate_limiter = RateLimiter(settings.run_rate_limit)
+        self.metrics = Metrics(self.db)
         self.credits = CreditService(settings, self.db, self.blocks)
         self.executions = ExecutionManager(settings, self.db, self.blocks)
         self.scheduler = Scheduler(settings, self.db, self.executions)

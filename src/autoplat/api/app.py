@@ -9,6 +9,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, Mount
 
+from autoplat.api import docs, metrics
 from autoplat.api.errors import EXCEPTION_HANDLERS
 from autoplat.api.middleware import RequestContextMiddleware
 from autoplat.api.routes import (
@@ -35,11 +36,20 @@ def api_routes() -> list[BaseRoute]:
 
 def create_app(platform: Platform) -> Starlette:
     """Build the ASGI app for ``platform``."""
-    routes: list[BaseRoute] = [*health.routes(), Mount("/api", routes=api_routes())]
+    routes: list[BaseRoute] = [
+        *health.routes(),
+        *metrics.routes(),
+        *docs.routes(),
+        Mount("/api", routes=api_routes()),
+    ]
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(RequestContextMiddleware, max_body_bytes=platform.settings.max_body_bytes),
+            Middleware(
+                RequestContextMiddleware,
+                max_body_bytes=platform.settings.max_body_bytes,
+                metrics=platform.metrics,
+            ),
             Middleware(GZipMiddleware, minimum_size=1024),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -25,6 +27,20 @@ _HTTP_CODES = {
     422: "validation_error",
     429: "rate_limited",
 }
+
+
+class ErrorInfo(BaseModel):
+    """What went wrong: a stable machine code and a human message."""
+
+    code: str = Field(examples=["graph_not_found"])
+    message: str
+    details: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorInfo
 
 
 def error_body(
@@ -59,6 +75,19 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     )
 
 
+async def handle_data_error(request: Request, exc: Exception) -> Response:
+    """The database refused a value (too long, out of range): the input's fault, so 422.
+
+    Routes should validate such limits themselves; this is the safety net that keeps a
+    missed limit from becoming a 500, logged so that the missing validation gets added.
+    """
+    log.warning("api.data_error", path=request.url.path, error=str(exc).splitlines()[0])
+    return JSONResponse(
+        error_body("validation_error", "a value is out of range for the database"),
+        status_code=422,
+    )
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """A bug: log it with its traceback and answer 500 without leaking internals."""
     log.error("api.unhandled", path=request.url.path, method=request.method, exc_info=exc)
@@ -68,5 +97,6 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     AutoplatError: handle_autoplat_error,
     HTTPException: handle_http_exception,
+    DataError: handle_data_error,
     Exception: handle_unexpected,
 }

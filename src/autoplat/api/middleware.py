@@ -1,9 +1,12 @@
-"""Request ids, access logs and the body size limit, as plain ASGI middleware."""
+"""Request ids, access logs, request metrics and input limits, as plain ASGI middleware."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -11,31 +14,47 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from autoplat.api.errors import error_body
 from autoplat.logging import get_logger
 
+if TYPE_CHECKING:
+    from autoplat.api.metrics import Metrics
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
 log = get_logger("autoplat.api.access")
 
 
 class RequestContextMiddleware:
-    """Binds a request id, logs each request once, and refuses oversized bodies with 413."""
+    """Binds a request id, logs and counts each request once, and refuses bad input early.
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    Refused before routing: bodies over ``max_body_bytes`` (413) and NUL characters in the
+    path or query string (400), which no route accepts and PostgreSQL cannot store.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        offered = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = offered if _SAFE_REQUEST_ID.match(offered) else uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request_id)
         start = time.perf_counter()
         status = 0
 
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _send_too_large(send, self.max_body_bytes, request_id)
-            _log(scope, 413, start)
-            structlog.contextvars.unbind_contextvars("request_id")
+            message = f"request body is over the limit of {self.max_body_bytes} bytes"
+            await _send_error(send, 413, "payload_too_large", message, request_id)
+            self._done(scope, 413, start)
+            return
+        if scope["type"] == "http" and _has_nul(scope):
+            message = "the path or query string contains a NUL character (%00)"
+            await _send_error(send, 400, "bad_request", message, request_id)
+            self._done(scope, 400, start)
             return
 
         received = 0
@@ -61,28 +80,61 @@ class RequestContextMiddleware:
             await self.app(scope, limited_receive, send_with_id)
         except _BodyTooLarge:
             if status == 0:
-                await _send_too_large(send, self.max_body_bytes, request_id)
+                message = f"request body is over the limit of {self.max_body_bytes} bytes"
+                await _send_error(send, 413, "payload_too_large", message, request_id)
             status = 413
+        except BaseException:
+            # ServerErrorMiddleware (outside us) answers 500; count it as such.
+            status = status or 500
+            raise
         finally:
-            if scope["type"] == "http":
-                _log(scope, status, start)
-            structlog.contextvars.unbind_contextvars("request_id")
+            self._done(scope, status, start)
+
+    def _done(self, scope: Scope, status: int, start: float) -> None:
+        if scope["type"] == "http":
+            seconds = time.perf_counter() - start
+            route = route_template(scope)
+            log.info(
+                "http.request",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                route=route,
+                status=status,
+                duration_ms=round(seconds * 1000, 2),
+            )
+            if self.metrics is not None:
+                self.metrics.observe_request(str(scope.get("method")), route, status, seconds)
+        structlog.contextvars.unbind_contextvars("request_id")
 
 
 class _BodyTooLarge(Exception):
     pass
 
 
-async def _send_too_large(send: Send, limit: int, request_id: str) -> None:
-    import json
+def route_template(scope: Scope) -> str:
+    """The matched route template (``/api/graphs/{graph_id}``): a low-cardinality label."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        return "unmatched"
+    prefix = str(scope.get("root_path", ""))
+    app_root = str(scope.get("app_root_path", ""))
+    if app_root and prefix.startswith(app_root):
+        prefix = prefix[len(app_root) :]
+    return prefix + path
 
-    body = json.dumps(
-        error_body("payload_too_large", f"request body is over the limit of {limit} bytes")
-    ).encode()
+
+def _has_nul(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in str(scope.get("path", "")) or b"%00" in query or b"\x00" in query
+
+
+async def _send_error(send: Send, status: int, code: str, message: str, request_id: str) -> None:
+    body = json.dumps(error_body(code, message)).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
@@ -91,13 +143,3 @@ async def _send_too_large(send: Send, limit: int, request_id: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-def _log(scope: Scope, status: int, start: float) -> None:
-    log.info(
-        "http.request",
-        method=scope.get("method"),
-        path=scope.get("path"),
-        status=status,
-        duration_ms=round((time.perf_counter() - start) * 1000, 2),
-    )

@@ -15,6 +15,7 @@ from autoplat.db.executions import ExecutionStore
 from autoplat.db.graphs import GraphStore
 from autoplat.db.notifications import NotificationStore
 from autoplat.db.schedules import ScheduleStore
+from autoplat.db.stats import StatsStore
 from autoplat.db.users import UserStore
 from autoplat.errors import ConfigError, DatabaseUnavailable
 from autoplat.logging import get_logger
@@ -43,6 +44,7 @@ class DatabaseManager:
         self.credits = CreditStore(self)
         self.schedules = ScheduleStore(self)
         self.notifications = NotificationStore(self)
+        self.stats = StatsStore(self)
 
     # --- lifecycle ----------------------------------------------------------------------
 

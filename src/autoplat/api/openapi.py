@@ -1,0 +1,217 @@
+"""``/openapi.json`` (OpenAPI 3.1), written from the same pydantic models the routes validate with.
+
+Every :class:`~autoplat.api.endpoint.ApiRoute` contributes one operation from its
+EndpointSpec; plain Starlette routes (not declared with ``@endpoint``) are listed with a
+minimal operation so that nothing is silently missing. WebSocket routes are not part of
+OpenAPI and are left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from http import HTTPStatus
+from typing import Any
+
+from pydantic import TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
+from starlette.routing import BaseRoute, Mount, Route
+
+from autoplat import __version__
+from autoplat.api.endpoint import ApiRoute, EndpointSpec, paginated_model
+from autoplat.api.errors import ErrorResponse
+from autoplat.api.validation import Page
+
+_REF = "#/components/schemas/{model}"
+_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-z]+))?}")
+_INT_MAX = 2_147_483_647
+
+SchemaKey = tuple[str, str]
+
+DESCRIPTION = """\
+Build and run AI agents as graphs of blocks.
+
+**Authentication.** Send `Authorization: Bearer <JWT>` (the `sub` claim is the user id) or
+`X-API-Key: <key>` (made with `POST /api/api-keys` or `autoplat apikey create`). An API key
+may only use the routes its permissions allow; every other error is a JSON document
+`{"error": {"code", "message", "details"}}`.
+
+**Lists** take `page` (from 1) and `page_size` (1-250) and answer
+`{"items": [...], "pagination": {...}}`.
+"""
+
+
+def walk_routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, Route]]:
+    """Every HTTP route of an app with its full path template (mount prefixes included)."""
+    for route in routes:
+        if isinstance(route, Mount):
+            yield from walk_routes(list(route.routes), prefix + route.path)
+        elif isinstance(route, Route) and route.include_in_schema:
+            yield prefix + route.path, route
+
+
+def openapi_path(path: str) -> str:
+    """A Starlette path template as an OpenAPI path (``{version:int}`` → ``{version}``)."""
+    return _PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
+
+
+def build_openapi(routes: list[BaseRoute], *, title: str = "autoplat") -> dict[str, Any]:
+    """The OpenAPI 3.1 document for these routes."""
+    found = sorted(walk_routes(routes), key=lambda item: item[0])
+    specs = [(path, route.spec) for path, route in found if isinstance(route, ApiRoute)]
+    schemas, components = _schemas(spec for _, spec in specs)
+    paths: dict[str, dict[str, Any]] = {}
+    for path, route in found:
+        ops = paths.setdefault(openapi_path(path), {})
+        if isinstance(route, ApiRoute):
+            ops[route.spec.method.lower()] = _operation(path, route.spec, schemas)
+        else:
+            for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
+                ops[method.lower()] = _plain_operation(path, route)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": __version__, "description": DESCRIPTION},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
+        },
+    }
+
+
+def _schemas(
+    specs: Iterator[EndpointSpec],
+) -> tuple[dict[tuple[SchemaKey, str], Any], dict[str, Any]]:
+    """JSON schemas of every model named by the specs, sharing one set of components."""
+    inputs: list[tuple[SchemaKey, JsonSchemaMode, TypeAdapter[Any]]] = [
+        (("error", ""), "serialization", TypeAdapter(ErrorResponse)),
+        (("page", ""), "validation", TypeAdapter(Page)),
+    ]
+    for spec in specs:
+        key = spec.operation_id
+        if spec.body is not None:
+            inputs.append(((key, "body"), "validation", TypeAdapter(spec.body)))
+        if spec.query is not None:
+            inputs.append(((key, "query"), "validation", TypeAdapter(spec.query)))
+        if spec.response is not None:
+            response = paginated_model(spec.response) if spec.paginated else spec.response
+            inputs.append(((key, "response"), "serialization", TypeAdapter(response)))
+    by_key, defs = TypeAdapter.json_schemas(inputs, ref_template=_REF)
+    schemas: dict[tuple[SchemaKey, str], Any] = {key: value for key, value in by_key.items()}
+    return schemas, dict(sorted(defs.get("$defs", {}).items()))
+
+
+def _operation(
+    path: str, spec: EndpointSpec, schemas: dict[tuple[SchemaKey, str], Any]
+) -> dict[str, Any]:
+    key = spec.operation_id
+    op: dict[str, Any] = {"operationId": key, "summary": spec.summary}
+    if spec.description:
+        op["description"] = spec.description
+    if spec.tags:
+        op["tags"] = list(spec.tags)
+    params = _path_parameters(path)
+    if spec.query is not None:
+        params += _query_parameters(schemas[((key, "query"), "validation")])
+    if spec.paginated:
+        params += _query_parameters(schemas[(("page", ""), "validation")])
+    if params:
+        op["parameters"] = params
+    if spec.body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schemas[((key, "body"), "validation")]}},
+        }
+    responses: dict[str, Any] = {}
+    if spec.response is None:
+        responses[str(spec.status)] = {"description": _reason(spec.status)}
+    else:
+        schema = schemas[((key, "response"), "serialization")]
+        responses[str(spec.status)] = {
+            "description": _reason(spec.status),
+            "content": {"application/json": {"schema": schema}},
+        }
+    error_ref = schemas[(("error", ""), "serialization")]
+    for status in sorted(_error_statuses(path, spec)):
+        responses[str(status)] = {
+            "description": _reason(status),
+            "content": {"application/json": {"schema": error_ref}},
+        }
+    op["responses"] = responses
+    if spec.auth:
+        op["security"] = [{"bearer": []}, {"apiKey": []}]
+        notes = []
+        if spec.permission:
+            notes.append(f"API keys need the `{spec.permission}` permission.")
+        if spec.admin:
+            notes.append("Admins only (`role: admin`).")
+        if notes:
+            op["description"] = " ".join([op.get("description", ""), *notes]).strip()
+    else:
+        op["security"] = []
+    return op
+
+
+def _error_statuses(path: str, spec: EndpointSpec) -> set[int]:
+    statuses = {400, 422, *spec.errors}
+    if spec.auth:
+        statuses |= {401, 403}
+    if _PARAM.search(path):
+        statuses.add(404)
+    if spec.body is not None:
+        statuses |= {413, 415}
+    if spec.rate_limited:
+        statuses.add(429)
+    return statuses
+
+
+def _path_parameters(path: str) -> list[dict[str, Any]]:
+    params = []
+    for name, convertor in _PARAM.findall(path):
+        schema: dict[str, Any]
+        if convertor == "int":
+            schema = {"type": "integer", "minimum": 0, "maximum": _INT_MAX}
+        else:
+            # A path segment: never empty, never a slash (those reach another route).
+            schema = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^/]+$"}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return params
+
+
+def _query_parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    required = set(schema.get("required", []))
+    out = []
+    for name, prop in schema.get("properties", {}).items():
+        param: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": {k: v for k, v in prop.items() if k != "title"},
+        }
+        if "description" in prop:
+            param["description"] = prop["description"]
+        out.append(param)
+    return out
+
+
+def _plain_operation(path: str, route: Route) -> dict[str, Any]:
+    doc = (getattr(route.endpoint, "__doc__", None) or "").strip()
+    op: dict[str, Any] = {
+        "operationId": route.name,
+        "summary": doc.splitlines()[0] if doc else route.name,
+        "responses": {"200": {"description": "OK"}},
+    }
+    params = _path_parameters(path)
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Response"
