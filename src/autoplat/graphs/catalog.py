@@ -6,12 +6,13 @@ graph whose blocks are not (yet) registered.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from autoplat.blocks.base import BlockType
 
 if TYPE_CHECKING:
-    from autoplat.blocks.base import Block
+    from autoplat.blocks.base import Block, BlockSchema
     from autoplat.graphs.model import Node
 
 
@@ -73,3 +74,9 @@ def block_type_of(node: Node, blocks: BlockLookup | None = None) -> BlockType | 
 def is_agent_executor(node: Node) -> bool:
     """Whether the node runs a sub-graph (AgentExecutorBlock)."""
     return node.block_id == AGENT_EXECUTOR
+
+
+@functools.lru_cache(maxsize=1024)
+def json_schema_of(schema: type[BlockSchema]) -> dict[str, Any]:
+    """``schema.json_schema()``, computed once per schema class; callers must not mutate it."""
+    return schema.json_schema()

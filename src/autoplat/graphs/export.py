@@ -11,7 +11,7 @@ from datetime import UTC
 from typing import Any, Final
 
 from autoplat.blocks.base import Block, BlockType
-from autoplat.graphs.catalog import BlockLookup, block_type_of
+from autoplat.graphs.catalog import BlockLookup, block_type_of, json_schema_of
 from autoplat.graphs.model import Graph, Node
 from autoplat.graphs.pins import sanitize_pin_name
 from autoplat.graphs.schema import credentials_input_schema, graph_input_schema, graph_output_schema
@@ -43,7 +43,7 @@ def strip_sensitive(value: Any) -> Any:
 def _secret_pins(block: Block[Any] | None) -> set[str]:
     if block is None:
         return set()
-    props = block.input_schema.json_schema().get("properties", {})
+    props = json_schema_of(block.input_schema).get("properties", {})
     return {name for name, prop in props.items() if isinstance(prop, dict) and prop.get("secret")}
 
 

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from autoplat.blocks.base import BlockType
 from autoplat.graphs import catalog
-from autoplat.graphs.catalog import BlockLookup, block_type_of
+from autoplat.graphs.catalog import BlockLookup, block_type_of, json_schema_of
 from autoplat.graphs.model import Graph, Node
 
 JsonSchema = dict[str, Any]
@@ -79,7 +79,7 @@ def _registered_value_schema(node: Node, blocks: BlockLookup | None) -> JsonSche
     block = blocks.get(node.block_id) if blocks is not None else None
     if block is None:
         return {}
-    schema = pin_schema(block.input_schema.json_schema(), "value")
+    schema = pin_schema(json_schema_of(block.input_schema), "value")
     return {k: v for k, v in schema.items() if k in _TYPE_KEYS}
 
 
@@ -176,7 +176,7 @@ def credentials_input_schema(graph: Graph, blocks: BlockLookup | None = None) ->
         block = blocks.get(node.block_id) if blocks is not None else None
         if block is None:
             continue
-        model_schema = block.input_schema.json_schema()
+        model_schema = json_schema_of(block.input_schema)
         for pin in model_schema.get("properties", {}):
             field = pin_schema(model_schema, pin)
             providers = field.get("credentials_provider")

@@ -19,7 +19,7 @@ from typing import Any
 from autoplat.blocks.base import Block, BlockType
 from autoplat.errors import ValidationFailed
 from autoplat.graphs import catalog
-from autoplat.graphs.catalog import BlockLookup
+from autoplat.graphs.catalog import BlockLookup, json_schema_of
 from autoplat.graphs.model import Graph, Link, Node
 from autoplat.graphs.pins import is_tool_pin, sanitize_pin_name
 from autoplat.graphs.schema import io_name, node_value, pin_schema
@@ -161,8 +161,8 @@ def _link_errors(graph: Graph, link: Link, blocks: BlockLookup) -> Iterator[Deta
         return
     plain = link.source_name == source_pin and link.sink_name == sink_pin
     if plain and not catalog.is_agent_executor(source) and not catalog.is_agent_executor(sink):
-        out_schema = pin_schema(source_block.output_schema.json_schema(), source_pin)
-        in_schema = pin_schema(sink_block.input_schema.json_schema(), sink_pin)
+        out_schema = pin_schema(json_schema_of(source_block.output_schema), source_pin)
+        in_schema = pin_schema(json_schema_of(sink_block.input_schema), sink_pin)
         reason = incompatibility(out_schema, in_schema)
         if reason is not None:
             yield _detail(graph, sink, link.sink_name, reason, link_id=link.id)
