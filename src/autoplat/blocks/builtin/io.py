@@ -168,7 +168,7 @@ class AgentDropdownInputBlock(AgentInputBlock):
     class Input(_TypedInput):
         value: str | None = pin(None, advanced=False, title="Default Value")
         options: list[Any] = Field(
-            default_factory=list,
+            default=[],
             title="Dropdown Options",
             validation_alias=AliasChoices("options", "placeholder_values"),
             json_schema_extra={"advanced": False},
