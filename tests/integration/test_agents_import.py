@@ -1,0 +1,179 @@
+"""Every real AutoGPT export in shared/compat/agents imports and round-trips, or is refused
+with a 422 naming each block autoplat lacks and the node that uses it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import create_model
+
+from autoplat.blocks.base import Block, BlockContext, BlockOutput, BlockSchema
+from autoplat.blocks.registry import BlockRegistry
+from autoplat.graphs import catalog
+from autoplat.graphs.importer import LEGACY_BLOCK_IDS
+from autoplat.graphs.pins import sanitize_pin_name
+from autoplat.graphs.service import GraphService
+from autoplat.platform import Platform
+
+AGENTS = Path(__file__).resolve().parents[3] / "shared" / "compat" / "agents"
+pytestmark = pytest.mark.skipif(not AGENTS.is_dir(), reason=f"{AGENTS} is absent")
+# The exports that use only blocks autoplat has (agents/INDEX.md).
+IMPORTABLE = {
+    "calculator-agent.json",
+    "frontend_testing_agent.json",
+    "agent_516d813b-d1bc-470f-add7-c63a4b2c2bad.json",
+}
+DECISION_MAKER = "agent_6e16e65a-ad34-4108-b4fd-4a23fced5ea2.json"
+
+
+def agent_files() -> list[str]:
+    return sorted(p.name for p in AGENTS.glob("*.json")) if AGENTS.is_dir() else []
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((AGENTS / name).read_text())
+    return data
+
+
+def all_nodes(export: dict[str, Any]) -> list[dict[str, Any]]:
+    return [n for g in (export, *export.get("sub_graphs", [])) for n in g["nodes"]]
+
+
+def shape(graph: dict[str, Any]) -> tuple[Any, ...]:
+    """Blocks, constant inputs and wiring of a graph, independent of ids and versions."""
+    nodes = graph["nodes"]
+    index = {n["id"]: i for i, n in enumerate(nodes)}
+    defaults = [
+        {
+            k: v
+            for k, v in n["input_default"].items()
+            if k not in {"user_id", "graph_id", "graph_version"}
+        }
+        for n in nodes
+    ]
+    links = sorted(
+        (index[lk["source_id"]], lk["source_name"], index[lk["sink_id"]], lk["sink_name"])
+        for lk in graph["links"]
+    )
+    return graph["name"], [n["block_id"] for n in nodes], defaults, links
+
+
+@pytest.mark.parametrize("name", agent_files())
+async def test_agent_imports_or_names_missing_blocks(
+    name: str, autoplat_platform: Platform, autoplat_client: httpx.AsyncClient
+) -> None:
+    export = load(name)
+    response = await autoplat_client.post("/api/graphs", json={"graph": export, "source": "upload"})
+    blocks = autoplat_platform.blocks
+    missing = {
+        (n["id"], LEGACY_BLOCK_IDS.get(n["block_id"], n["block_id"]))
+        for n in all_nodes(export)
+        if LEGACY_BLOCK_IDS.get(n["block_id"], n["block_id"]) not in blocks
+    }
+    if missing:
+        assert name not in IMPORTABLE
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == "missing_blocks"
+        assert {(d["node_id"], d["block_id"]) for d in error["details"]} == missing
+        for _, block_id in missing:
+            assert block_id in error["message"]
+        assert (await autoplat_client.get("/api/graphs")).json()["items"] == []
+        return
+    assert name in IMPORTABLE
+    assert response.status_code == 200, response.text
+    graph = response.json()
+    assert graph["input_schema"] == export["input_schema"]
+    assert graph["output_schema"] == export["output_schema"]
+    again = await autoplat_client.get(f"/api/graphs/{graph['id']}?for_export=true")
+    assert again.status_code == 200
+    exported = again.json()
+    assert shape(exported) == shape(export)
+    reimported = await autoplat_client.post("/api/graphs", json=exported)
+    assert reimported.status_code == 200, reimported.text
+    assert shape(reimported.json()) == shape(graph)
+
+
+def test_the_basic_agents_are_present() -> None:
+    assert set(agent_files()) >= IMPORTABLE
+
+
+# --- a real export with sub-graphs referenced by version -------------------------------
+
+
+def stand_in_registry(export: dict[str, Any], builtin: BlockRegistry) -> BlockRegistry:
+    """The builtin blocks plus permissive stand-ins for the blocks the export needs but
+    autoplat lacks, with exactly the pins the export's links and inputs use."""
+    pins: dict[str, tuple[set[str], set[str]]] = {}
+    for graph in (export, *export.get("sub_graphs", [])):
+        by_id = {n["id"]: n for n in graph["nodes"]}
+        for node in graph["nodes"]:
+            if node["block_id"] not in builtin:
+                ins, _ = pins.setdefault(node["block_id"], (set(), set()))
+                ins.update(sanitize_pin_name(k) for k in node["input_default"])
+        for link in graph["links"]:
+            source, sink = by_id[link["source_id"]], by_id[link["sink_id"]]
+            if source["block_id"] not in builtin:
+                pins.setdefault(source["block_id"], (set(), set()))[1].add(
+                    sanitize_pin_name(link["source_name"])
+                )
+            if sink["block_id"] not in builtin:
+                pins.setdefault(sink["block_id"], (set(), set()))[0].add(
+                    sanitize_pin_name(link["sink_name"])
+                )
+    stand_ins = [_stand_in(block_id, ins, outs) for block_id, (ins, outs) in pins.items()]
+    return BlockRegistry([*builtin, *stand_ins])
+
+
+def _stand_in(block_id: str, inputs: set[str], outputs: set[str]) -> Block[Any]:
+    fields: dict[str, Any] = {pin: (Any, None) for pin in inputs}
+    input_model = create_model("StandInInput", __base__=BlockSchema, **fields)
+    out_fields: dict[str, Any] = {pin: (Any, None) for pin in outputs}
+    output_model = create_model("StandInOutput", __base__=BlockSchema, **out_fields)
+
+    class StandIn(Block[Any]):
+        """A block autoplat lacks, reduced to the pins an export uses."""
+
+        id = block_id
+        input_schema = input_model
+        output_schema = output_model
+
+        async def run(self, input_data: Any, context: BlockContext) -> BlockOutput:
+            yield "error", "stand-in"
+
+    return StandIn()
+
+
+async def test_sub_graphs_matched_by_version_are_stored_and_exported(
+    autoplat_platform: Platform,
+) -> None:
+    export = load(DECISION_MAKER)
+    registry = stand_in_registry(export, autoplat_platform.blocks)
+    service = GraphService(autoplat_platform.db.graphs, registry)
+    await autoplat_platform.db.users.ensure("importer")
+
+    graph = await service.create("importer", {"graph": export})
+
+    stored, total = await autoplat_platform.db.graphs.list_graphs(user_id="importer")
+    assert total == 3
+    subs = {g.name: g for g in stored if g.id != graph.id}
+    assert set(subs) == {"Find Business CEO", "Web Search"}
+    targets = [
+        (n.input_default["graph_id"], n.input_default["graph_version"])
+        for g in (graph, *subs.values())
+        for n in g.nodes
+        if catalog.is_agent_executor(n)
+    ]
+    assert targets and all(version == 1 for _, version in targets)
+    assert {graph_id for graph_id, _ in targets} <= {g.id for g in subs.values()}
+
+    exported = await service.export("importer", graph.id)
+    assert sorted(g["name"] for g in exported["sub_graphs"]) == sorted(subs)
+    assert shape(exported) == shape(export)
+    copy = await service.create("importer", exported)
+    assert len((await autoplat_platform.db.graphs.list_graphs(user_id="importer"))[0]) == 6
+    assert copy.id != graph.id
