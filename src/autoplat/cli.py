@@ -197,7 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_modules() -> list[Callable[[Any], None]]:
     """Domain command registrars (users, apikey, graphs, run, credits, ...)."""
-    return []
+    from autoplat.credits import cli as credits_cli
+    from autoplat.graphs import cli as graphs_cli
+
+    return [graphs_cli.register, credits_cli.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

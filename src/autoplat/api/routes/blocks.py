@@ -13,6 +13,7 @@ from autoplat.api.context import current_principal, get_platform
 from autoplat.api.endpoint import endpoint
 from autoplat.api.validation import read_json
 from autoplat.blocks.base import Block, BlockContext
+from autoplat.blocks.convert import to_json_safe
 from autoplat.errors import (
     AutoplatError,
     BlockDisabled,
@@ -53,7 +54,7 @@ async def _user_timezone(platform: Platform, user_id: str) -> str:
 async def run_block(
     block: Block[Any], data: Mapping[str, Any], context: BlockContext, timeout: float
 ) -> dict[str, list[Any]]:
-    """Run one block and gather its outputs as ``{pin: [values]}``.
+    """Run one block and gather its outputs as ``{pin: [values]}``, made JSON-safe.
 
     Our own errors pass through (input errors are 422); a crash inside the block becomes a
     BlockRunError so a faulty block never answers 500.
@@ -62,7 +63,7 @@ async def run_block(
     try:
         async with asyncio.timeout(timeout):
             async for pin, value in block.execute(data, context):
-                outputs.setdefault(pin, []).append(value)
+                outputs.setdefault(pin, []).append(to_json_safe(value))
     except AutoplatError:
         raise
     except TimeoutError:
