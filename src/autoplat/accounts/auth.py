@@ -1,4 +1,10 @@
-"""Authentication: who is calling, as a Principal, from a bearer JWT (or local mode)."""
+"""Authentication: who is calling, as a Principal, from an API key, a bearer JWT or local mode.
+
+Order: an ``X-API-Key`` header wins (its Principal holds only the key's permissions and the
+``user`` role); then ``Authorization: Bearer <JWT>`` (HS256 with ``jwt_secret``, or
+RS256/ES256 with ``jwt_public_key``; ``sub`` is the user id, ``role: admin`` grants admin);
+with neither, local mode (no JWT configured) acts as the local admin user and otherwise 401.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from dataclasses import dataclass
 
 import jwt
 
+from autoplat.accounts.api_keys import ApiKeys
 from autoplat.config import Settings
 from autoplat.db.manager import DatabaseManager
 from autoplat.errors import NotAuthenticated, PermissionDenied
@@ -23,6 +30,7 @@ class Principal:
     role: str = "user"
     permissions: frozenset[str] | None = None
     via: str = "jwt"
+    key_id: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -50,10 +58,17 @@ class Authenticator:
     def __init__(self, settings: Settings, db: DatabaseManager) -> None:
         self.settings = settings
         self.db = db
+        self.api_keys = ApiKeys(db)
         self._known: set[tuple[str, str]] = set()
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         """The caller of a request with these headers, or NotAuthenticated."""
+        api_key = headers.get("x-api-key")
+        if api_key is not None:
+            key = await self.api_keys.authenticate(api_key)
+            return Principal(
+                key.user_id, permissions=frozenset(key.permissions), via="api_key", key_id=key.id
+            )
         authorization = headers.get("authorization", "")
         if authorization:
             scheme, _, token = authorization.partition(" ")
@@ -63,7 +78,11 @@ class Authenticator:
         if not self.settings.auth_configured:
             await self._ensure(LOCAL_USER_ID, "admin", None)
             return Principal(LOCAL_USER_ID, role="admin", via="local")
-        raise NotAuthenticated("missing credentials: send a bearer token")
+        raise NotAuthenticated("missing credentials: send a bearer token or an X-API-Key")
+
+    async def ensure_local_user(self) -> None:
+        """Create the local-mode user (an admin) if it does not exist yet."""
+        await self._ensure(LOCAL_USER_ID, "admin", None)
 
     async def _from_jwt(self, token: str) -> Principal:
         if not self.settings.auth_configured:
@@ -78,13 +97,15 @@ class Authenticator:
                 audience=self.settings.jwt_audience or None,
                 options={"require": ["sub"], "verify_aud": bool(self.settings.jwt_audience)},
             )
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            # ValueError/TypeError: a key the crypto backend cannot load, or odd header types.
             raise NotAuthenticated(f"invalid token: {exc}") from None
-        user_id = str(claims["sub"])
-        if not user_id or len(user_id) > 64:
+        user_id = claims["sub"]
+        if not isinstance(user_id, str) or not _valid_user_id(user_id):
             raise NotAuthenticated("invalid token: bad 'sub' claim")
         role = "admin" if claims.get("role") == "admin" else "user"
-        email = claims.get("email") if isinstance(claims.get("email"), str) else None
+        email = claims.get("email")
+        email = email if isinstance(email, str) and 0 < len(email) <= 320 else None
         await self._ensure(user_id, role, email)
         return Principal(user_id, role=role, via="jwt")
 
@@ -93,3 +114,8 @@ class Authenticator:
             return
         await self.db.users.ensure(user_id, email=email, role=role)
         self._known.add((user_id, role))
+
+
+def _valid_user_id(user_id: str) -> bool:
+    """Ids are stored in a 64-character column and used in paths: printable, no NUL."""
+    return 0 < len(user_id) <= 64 and user_id.isprintable()

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from autoplat.config import Settings
+from autoplat.db.api_keys import ApiKeyStore
 from autoplat.db.credits import CreditStore
 from autoplat.db.engine import create_engine
 from autoplat.db.executions import ExecutionStore
@@ -39,6 +40,7 @@ class DatabaseManager:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         # Domain groups of data methods; each store holds this manager and uses its engine.
         self.users = UserStore(self)
+        self.api_keys = ApiKeyStore(self)
         self.graphs = GraphStore(self)
         self.executions = ExecutionStore(self)
         self.credits = CreditStore(self)
