@@ -76,8 +76,8 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
-        sa.Column("amount", sa.Integer(), nullable=False),
-        sa.Column("running_balance", sa.Integer(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("running_balance", sa.BigInteger(), nullable=False),
         sa.Column("idempotency_key", sa.String(length=200), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("metadata", JSON, nullable=False),
@@ -229,7 +229,7 @@ def upgrade() -> None:
     op.create_table(
         "user_balances",
         sa.Column("user_id", sa.String(length=64), nullable=False),
-        sa.Column("balance", sa.Integer(), nullable=False),
+        sa.Column("balance", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("balance >= 0", name=op.f("ck_user_balances_non_negative")),
         sa.ForeignKeyConstraint(

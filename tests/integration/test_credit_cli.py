@@ -1,0 +1,47 @@
+"""``autoplat credits ...`` as an operator runs it: real subprocesses on the test database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+AUTOPLAT = [sys.executable, "-m", "autoplat"]
+
+
+def run(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPLAT_")}
+    env.update(AUTOPLAT_DATABASE_URL=database_url, AUTOPLAT_DATA_DIR=str(tmp_path))
+    return subprocess.run(
+        [*AUTOPLAT, "credits", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_grant_balance_and_refund_from_the_shell(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    first = run(autoplat_database_url, tmp_path, "grant", "alice", "30", "--key", "k1")
+    assert first.returncode == 0, first.stderr
+    entry = json.loads(first.stdout)
+    assert entry["type"] == "GRANT" and entry["amount"] == 30 and entry["balance"] == 30
+    again = run(autoplat_database_url, tmp_path, "grant", "alice", "30", "--key", "k1")
+    assert json.loads(again.stdout)["created"] is False
+    top_up = run(autoplat_database_url, tmp_path, "grant", "alice", "5", "--top-up")
+    assert json.loads(top_up.stdout)["type"] == "TOP_UP"
+    balance = run(autoplat_database_url, tmp_path, "balance", "alice")
+    assert balance.stdout.strip() == "35"
+    refund = run(autoplat_database_url, tmp_path, "refund", entry["id"])
+    assert refund.returncode == 1
+    assert "only usage transactions can be refunded" in refund.stderr
+
+
+def test_grant_refuses_a_bad_amount(autoplat_database_url: str, tmp_path: Path) -> None:
+    result = run(autoplat_database_url, tmp_path, "grant", "alice", "0")
+    assert result.returncode == 2
+    assert "AMOUNT" in result.stderr
+    help_text = subprocess.run(
+        [*AUTOPLAT, "credits", "grant", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "idempotency" in help_text.stdout
