@@ -86,3 +86,33 @@ async def test_seconds_cron_fires_on_time(autoplat_database_url: str, tmp_path: 
         assert fire.fire_time.microsecond == 0
         lag = (by_id[fire.graph_exec_id].created_at - fire.fire_time).total_seconds()
         assert 0 <= lag < 0.5, lag
+
+
+async def test_two_processes_fire_each_tick_once(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    first = Platform(make_settings(autoplat_database_url, tmp_path / "a"), serve_http=False)
+    second = Platform(make_settings(autoplat_database_url, tmp_path / "b"), serve_http=False)
+    for platform in (first, second):
+        platform.scheduler.sink = run_row_sink
+        platform.scheduler.reload_interval = 0.2
+    async with first, second:
+        records = [await add_schedule(first, "* * * * * *") for _ in range(20)]
+        await asyncio.sleep(3.2)
+        await first.scheduler.stop(5.0)
+        await second.scheduler.stop(5.0)
+        async with first.db.begin() as conn:
+            fires = (await conn.execute(select(ScheduleFire))).all()
+            runs = (await conn.execute(select(GraphExecution))).all()
+    ids = {r.id for r in records}
+    assert {f.schedule_id for f in fires} == ids
+    per_schedule = {sid: sorted(f.fire_time for f in fires if f.schedule_id == sid) for sid in ids}
+    assert all(len(times) >= 2 for times in per_schedule.values())
+    # One run per fire, and no (schedule, second) twice.
+    assert len(runs) == len(fires)
+    assert len({(r.schedule_id, r.id) for r in runs}) == len(runs)
+    assert {f.graph_exec_id for f in fires} == {r.id for r in runs}
+    # Both processes tried every tick: each fire was won by one and lost by the other.
+    counters = [first.scheduler.counters, second.scheduler.counters]
+    assert sum(c["fired"] for c in counters) == len(fires)
+    assert sum(c["lost"] for c in counters) >= len(fires) - 2 * len(ids)

@@ -78,6 +78,8 @@ class Scheduler:
         self._slots: asyncio.Semaphore | None = None
         self._reload_since: datetime | None = None
         self._last_resync = 0.0
+        #: Running totals of this process: fires it created runs for, fires another won.
+        self.counters = {"fired": 0, "failed": 0, "lost": 0, "missed": 0}
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -191,6 +193,9 @@ class Scheduler:
     def _after_batch(self, result: BatchResult) -> None:
         for sid in result.gone:
             self._drop(sid)
+        self.counters["fired"] += result.fired
+        self.counters["failed"] += result.failed
+        self.counters["lost"] += result.lost
         if result.fired or result.failed:
             log.info(
                 "schedule.fired",
@@ -202,6 +207,7 @@ class Scheduler:
 
     async def _record_missed(self, missed: list[tuple[str, datetime]]) -> None:
         count = await FireBatcher(self.db, self.sink).record_missed(missed, self._next_fire)
+        self.counters["missed"] += count
         if count:
             log.warning("schedule.missed", count=count)
 
