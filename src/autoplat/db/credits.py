@@ -158,15 +158,15 @@ class CreditStore:
         if amount <= 0:
             raise ValueError("a spend must be a positive number of credits")
         try:
+            # No look-up of the key first: a repeated key is rare, and its ledger insert
+            # conflicts, which rolls the balance change back (see _record).
             async with self.db.begin() as conn:
-                existing = await self._by_key(conn, user_id, key)
-                if existing is not None:
-                    return Posting(existing, created=False)
                 take = amount
                 if partial:
                     take = min(amount, await self._locked_balance(conn, user_id))
                     if take <= 0:
-                        return None
+                        existing = await self._by_key(conn, user_id, key)
+                        return Posting(existing, created=False) if existing else None
                 new_balance = await conn.scalar(
                     update(BALANCES)
                     .where(BALANCES.c.user_id == user_id, BALANCES.c.balance >= take)
@@ -212,9 +212,6 @@ class CreditStore:
         ).returning(BALANCES.c.balance)
         try:
             async with self.db.begin() as conn:
-                existing = await self._by_key(conn, user_id, key)
-                if existing is not None:
-                    return Posting(existing, created=False)
                 new_balance = int(await conn.scalar(stmt) or 0)
                 return await self._record(
                     conn, user_id, type, amount, new_balance, key, dict(metadata or {})
