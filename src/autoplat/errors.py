@@ -199,3 +199,12 @@ class ApiKeyNotFound(NotFound):
     """No API key with this id belongs to the caller."""
 
     code = "api_key_not_found"
+
+
+# --- executions -------------------------------------------------------------------------
+
+
+class ExecutionNotFound(NotFound):
+    """No graph execution with this id belongs to the caller."""
+
+    code = "execution_not_found"

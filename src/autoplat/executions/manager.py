@@ -1,33 +1,163 @@
-"""ExecutionManager: the durable execution queue and the graph executor."""
+"""ExecutionManager: the durable execution queue and the workers that run graph executions.
+
+Submitting writes a run and its first node executions in one transaction and wakes a
+worker. Workers claim runs from the database under a lease they renew; a run whose lease
+lapses (its process died) is claimed again and resumes from its persisted node states.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from autoplat.blocks.registry import BlockRegistry
 from autoplat.config import Settings
+from autoplat.db.executions import QUEUE_CHANNEL
 from autoplat.db.manager import DatabaseManager
+from autoplat.db.types import utcnow
+from autoplat.errors import ExecutionNotFound, GraphNotFound
+from autoplat.executions.events import EVENTS_CHANNEL, EventBus, ExecutionEvent
+from autoplat.executions.executor import GraphRun, LeaseLost, new_id
+from autoplat.executions.flusher import Flusher
+from autoplat.executions.graph import CompiledGraph, CompiledNode
+from autoplat.executions.pglisten import PgListener, asyncpg_dsn
+from autoplat.executions.remote import RemoteEvents
+from autoplat.executions.state import NodeRun
+from autoplat.executions.status import ExecutionStatus, is_terminal
+from autoplat.executions.views import run_view
+from autoplat.graphs.validation import validate_run_inputs
 from autoplat.logging import get_logger
 from autoplat.tasks import TaskOwner
 
+if TYPE_CHECKING:
+    from autoplat.credits.service import CreditService
+
 log = get_logger("autoplat.executions")
+STOP_CHANNEL = "autoplat_stop"
+GRAPH_CACHE_SIZE = 256
+#: How long a cached graph may answer a submit (a deleted graph stops being runnable).
+SUBMIT_CACHE_SECONDS = 5.0
+
+
+def random_worker_id() -> str:
+    """A process identity that no other process shares."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def stable_worker_id(settings: Settings) -> str | None:
+    """An identity that survives a restart (host and fixed port), so a restarted server
+    resumes its own runs at once; None when the port is chosen at random."""
+    if settings.port == 0:
+        return None
+    return f"{socket.gethostname()}:{settings.port}"
 
 
 class ExecutionManager:
     """Claims graph runs from the database and executes them node by node."""
 
-    def __init__(self, settings: Settings, db: DatabaseManager, blocks: BlockRegistry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: DatabaseManager,
+        blocks: BlockRegistry,
+        *,
+        credits: CreditService | None = None,
+        http: httpx.AsyncClient | None = None,
+        bus: EventBus | None = None,
+        worker_id: str | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
         self.blocks = blocks
-        self.tasks = TaskOwner("executions")
+        self.credits = credits
+        self._http = http
+        self.bus = bus or EventBus()
+        self.owner = worker_id or random_worker_id()
+        self.flusher = Flusher(
+            db.executions, self.bus, owner=self.owner, lease_seconds=settings.lease_seconds
+        )
+        self.active: dict[str, GraphRun] = {}
+        self.claimed: set[str] = set()
+        self.loops = TaskOwner("executions")
+        self.runs = TaskOwner("executions.runs")
+        self._graphs: OrderedDict[tuple[str, int], tuple[CompiledGraph, float]] = OrderedDict()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._listener: PgListener | None = None
+        self.remote = RemoteEvents(self)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The HTTP client blocks use (made on first use when none was given)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.settings.http_timeout)
+        return self._http
+
+    # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the workers."""
-        log.info("executions.started", workers=self.settings.graph_workers)
+        """Adopt this identity's runs, then start the flusher, claim and lease loops."""
+        self._stopping = False
+        adopted = await self.db.executions.expire_leases(self.owner)
+        if self.db.is_postgres:
+            self._listener = PgListener(
+                asyncpg_dsn(self.settings.resolved_database_url),
+                {
+                    QUEUE_CHANNEL: lambda _p: self._wake.set(),
+                    STOP_CHANNEL: self._on_stop_notice,
+                    EVENTS_CHANNEL: self.remote.on_notification,
+                },
+                on_reconnect=self._wake.set,
+            )
+            await self._listener.connect()
+            self.loops.spawn("listen", self._listener.watch())
+        self.loops.spawn("flusher", self.flusher.run_forever())
+        self.loops.spawn("claim", self._claim_loop())
+        self.loops.spawn("lease", self._lease_loop())
+        log.info(
+            "executions.started",
+            workers=self.settings.graph_workers,
+            worker_id=self.owner,
+            adopted=adopted,
+        )
+
+    async def stop(self, timeout: float) -> None:
+        """Drain running work for up to ``timeout`` seconds, then hand the rest back."""
+        self._stopping = True
+        self._wake.set()
+        running = list(self.active)
+        await self.runs.stop(timeout)
+        left = [run_id for run_id in running if run_id in self.active or run_id in self.claimed]
+        await self.flusher.drain(min(timeout, 5.0))
+        await self.loops.cancel_all()
+        if self._listener is not None:
+            await self._listener.close()
+        unfinished = [r for r in running if not self._finished_durably(r)]
+        if unfinished or left:
+            try:
+                await self.db.executions.expire_leases(self.owner, set(unfinished) | set(left))
+            except Exception:
+                log.exception("executions.release_failed")
+        self.active.clear()
+        self.claimed.clear()
+        log.info("executions.stopped", handed_back=len(unfinished))
+
+    def _finished_durably(self, run_id: str) -> bool:
+        run = self.active.get(run_id)
+        return run is None or (run.done.done() and run.done.exception() is None)
+
+    # --- submit --------------------------------------------------------------------------
 
     async def submit(
         self,
@@ -46,13 +176,286 @@ class ExecutionManager:
         transaction (``conn``'s, when given, so a caller can make it atomic with its own
         writes) and wakes a worker.
         """
-        raise NotImplementedError
+        graph = await self.graph_for(user_id, graph_id, graph_version)
+        run_inputs = dict(inputs or {})
+        validate_run_inputs(graph.graph, run_inputs, self.blocks)
+        ensure = getattr(self.credits, "ensure_can_run", None)
+        if ensure is not None:
+            await ensure(user_id)
+        run, nodes = self.new_run_rows(
+            user_id, graph, run_inputs, schedule_id=schedule_id, parent=parent_node_exec_id
+        )
+        await self.db.executions.insert_run(run, nodes, conn=conn)
+        self._wake.set()
+        log.info("execution.queued", graph_exec_id=run["id"], graph_id=graph_id, user_id=user_id)
+        self.bus.publish([ExecutionEvent("graph", run_view(SimpleNamespace(**run)))])
+        return str(run["id"])
+
+    def new_run_rows(
+        self,
+        user_id: str,
+        graph: CompiledGraph,
+        inputs: dict[str, Any],
+        *,
+        schedule_id: str | None = None,
+        parent: str | None = None,
+        status: ExecutionStatus = ExecutionStatus.QUEUED,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The rows of a new run and of its starting node executions."""
+        now = utcnow()
+        run_id = new_id()
+        run: dict[str, Any] = {
+            "id": run_id,
+            "user_id": user_id,
+            "graph_id": graph.id,
+            "graph_version": graph.version,
+            "status": status.value,
+            "inputs": inputs,
+            "outputs": {},
+            "stats": {},
+            "error": None,
+            "parent_node_exec_id": parent,
+            "schedule_id": schedule_id,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "stop_requested": False,
+            "attempts": 0,
+            "created_at": now,
+            "started_at": None,
+            "ended_at": None,
+            "updated_at": now,
+        }
+        if status == ExecutionStatus.RUNNING:
+            lease = now + timedelta(seconds=self.settings.lease_seconds)
+            run.update(lease_owner=self.owner, lease_expires_at=lease, attempts=1, started_at=now)
+        nodes = [
+            self._starting_row(run_id, seq, node, graph.starting_data(node, inputs), now)
+            for seq, node in enumerate(graph.starting)
+        ]
+        return run, nodes
+
+    @staticmethod
+    def _starting_row(
+        run_id: str, seq: int, node: CompiledNode, data: dict[str, Any], now: Any
+    ) -> dict[str, Any]:
+        return NodeRun(
+            id=new_id(),
+            graph_exec_id=run_id,
+            node_id=node.id,
+            block_id=node.block.id,
+            seq=seq,
+            status=ExecutionStatus.QUEUED,
+            input_data=data,
+            created_at=now,
+        ).row()
+
+    async def graph_for(
+        self, user_id: str, graph_id: str, version: int | None, *, fresh: bool = True
+    ) -> CompiledGraph:
+        """The user's graph version, compiled; GraphNotFound when missing or foreign."""
+        loop = asyncio.get_running_loop()
+        if version is not None:
+            hit = self._graphs.get((graph_id, version))
+            recent = hit is not None and (not fresh or loop.time() - hit[1] < SUBMIT_CACHE_SECONDS)
+            if hit is not None and recent and hit[0].graph.user_id == user_id:
+                return hit[0]
+        graph = await self.db.graphs.get(graph_id, version, user_id=user_id)
+        if graph is None:
+            raise GraphNotFound(f"graph {graph_id} (version {version or 'active'}) not found")
+        return self._remember(graph, loop.time(), user_id)
+
+    def _remember(self, graph: Any, now: float, user_id: str) -> CompiledGraph:
+        if not graph.user_id:
+            graph = graph.model_copy(update={"user_id": user_id})
+        compiled = CompiledGraph.build(graph, self.blocks)
+        self._graphs[(graph.id, graph.version)] = (compiled, now)
+        self._graphs.move_to_end((graph.id, graph.version))
+        while len(self._graphs) > GRAPH_CACHE_SIZE:
+            self._graphs.popitem(last=False)
+        return compiled
+
+    # --- stop ----------------------------------------------------------------------------
 
     async def stop_execution(self, graph_exec_id: str, *, user_id: str) -> None:
         """Ask a run to stop; it ends TERMINATED within a second, wherever it runs."""
-        raise NotImplementedError
+        row = await self.db.executions.get_run(graph_exec_id, user_id=user_id)
+        if row is None:
+            raise ExecutionNotFound(f"execution {graph_exec_id} not found")
+        if is_terminal(row.status):
+            return
+        flagged = await self.db.executions.request_stop(graph_exec_id)
+        run = self.active.get(graph_exec_id)
+        if run is not None:
+            run.request_stop()
+        elif flagged is not None and flagged.status == "QUEUED":
+            done = await self.db.executions.get_run(graph_exec_id)
+            if done is not None:
+                self.bus.publish([ExecutionEvent("graph", run_view(done))])
+        else:
+            await self.db.executions.notify(STOP_CHANNEL, [graph_exec_id])
+        log.info("execution.stop_requested", graph_exec_id=graph_exec_id)
 
-    async def stop(self, timeout: float) -> None:
-        """Drain running work for up to ``timeout`` seconds, then stop."""
-        await self.tasks.stop(timeout)
-        log.info("executions.stopped")
+    def _on_stop_notice(self, graph_exec_id: str) -> None:
+        run = self.active.get(graph_exec_id)
+        if run is not None:
+            run.request_stop()
+
+    # --- workers -------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping:
+            free = self.settings.graph_workers - len(self.claimed)
+            claimed = 0
+            if free > 0:
+                try:
+                    rows = await self.db.executions.claim(
+                        self.owner,
+                        limit=free,
+                        lease_seconds=self.settings.lease_seconds,
+                        user_cap=self.settings.user_max_running,
+                    )
+                except Exception:
+                    log.exception("claim.failed")
+                    rows = []
+                    await asyncio.sleep(self.settings.poll_interval)
+                for row in rows:
+                    self.claimed.add(row.id)
+                    self.runs.spawn(f"run:{row.id}", self._run_claimed(row))
+                claimed = len(rows)
+            if claimed and claimed == free:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+            self._wake.clear()
+
+    async def _run_claimed(self, row: Any) -> None:
+        try:
+            graph = await self._graph_of_run(row)
+            nodes = await self.db.executions.load_nodes(row.id, resume=row.attempts > 1)
+            run = GraphRun(self, row, graph)
+            run.restore(nodes)
+            if row.attempts > 1:
+                log.info("execution.resumed", graph_exec_id=row.id, attempt=row.attempts)
+            self.active[row.id] = run
+            if row.stop_requested:
+                run.request_stop()
+            await run.execute()
+        except LeaseLost:
+            pass
+        except GraphNotFound as exc:
+            await self._fail_unstartable(row, exc.message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("execution.crashed", graph_exec_id=row.id)
+            await self._fail_unstartable(row, f"internal error: {exc}")
+        finally:
+            self.active.pop(row.id, None)
+            self.claimed.discard(row.id)
+            forget = getattr(self.credits, "forget_execution", None)
+            if forget is not None:
+                forget(row.id)
+            self._wake.set()
+
+    async def _graph_of_run(self, row: Any) -> CompiledGraph:
+        hit = self._graphs.get((row.graph_id, row.graph_version))
+        if hit is not None:
+            return hit[0]
+        graph = await self.db.graphs.get(row.graph_id, row.graph_version)
+        if graph is None:
+            raise GraphNotFound(f"graph {row.graph_id} version {row.graph_version} is gone")
+        return self._remember(graph, asyncio.get_running_loop().time(), row.user_id)
+
+    async def _fail_unstartable(self, row: Any, message: str) -> None:
+        now = utcnow()
+        failed = {
+            "id": row.id,
+            "status": "FAILED",
+            "outputs": {},
+            "stats": {},
+            "error": message,
+            "ended_at": now,
+        }
+        try:
+            await self.db.executions.flush(
+                self.owner,
+                lease_seconds=self.settings.lease_seconds,
+                run_ids=[row.id],
+                nodes=[],
+                runs=[failed],
+            )
+        except Exception:
+            log.exception("execution.fail_write_failed", graph_exec_id=row.id)
+
+    async def _lease_loop(self) -> None:
+        interval = min(self.settings.lease_seconds / 3, 0.5)
+        while True:
+            await asyncio.sleep(interval)
+            ids = list(self.active)
+            if not ids:
+                continue
+            try:
+                held = await self.db.executions.renew(self.owner, ids, self.settings.lease_seconds)
+            except Exception:
+                log.exception("lease.renew_failed")
+                continue
+            for run_id in ids:
+                run = self.active.get(run_id)
+                if run is None or run.done.done():
+                    continue
+                if run_id not in held:
+                    if not run.finished:
+                        run.lease_lost()
+                elif held[run_id]:
+                    run.request_stop()
+
+    # --- hooks used by GraphRun ----------------------------------------------------------
+
+    async def charge_node(
+        self, run: GraphRun, nr: NodeRun, cnode: CompiledNode, record: Mapping[str, Any]
+    ) -> int:
+        """Charge one node run to the run's user (InsufficientCredits fails the run)."""
+        if self.credits is None:
+            return 0
+        return await self.credits.charge_node(
+            user_id=run.user_id,
+            graph_exec_id=run.id,
+            node_exec_id=nr.id,
+            block=cnode.block,
+            input_data=record,
+            run_number=run.node_runs_started,
+        )
+
+    async def start_child(
+        self,
+        parent: GraphRun,
+        nr: NodeRun,
+        *,
+        graph_id: str,
+        graph_version: int,
+        inputs: dict[str, Any],
+    ) -> GraphRun:
+        """Start a child run for a sub-agent node, held by this process like its parent."""
+        graph = await self.graph_for(parent.user_id, graph_id, graph_version, fresh=False)
+        validate_run_inputs(graph.graph, inputs, self.blocks)
+        run, nodes = self.new_run_rows(
+            parent.user_id, graph, inputs, parent=nr.id, status=ExecutionStatus.RUNNING
+        )
+        await self.db.executions.insert_run(run, nodes)
+        child = GraphRun(self, SimpleNamespace(**run), graph, parent=parent)
+        child.child_outputs = asyncio.Queue()
+        child.restore([SimpleNamespace(**n) for n in nodes])
+        self.active[child.id] = child
+        self.runs.spawn(f"child:{child.id}", self._run_child(child))
+        log.info("execution.child_started", graph_exec_id=child.id, parent=parent.id)
+        return child
+
+    async def _run_child(self, child: GraphRun) -> None:
+        try:
+            await child.execute()
+        except LeaseLost:
+            pass
+        finally:
+            self.active.pop(child.id, None)
+            if child.child_outputs is not None:
+                child.child_outputs.put_nowait(None)

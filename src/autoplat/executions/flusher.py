@@ -1,0 +1,100 @@
+"""Flusher: writes every run's buffered changes of this process in ONE transaction at a time.
+
+Runs mark themselves dirty; while a transaction is in flight new changes pile up, and the
+next transaction takes them all. Events are published only once their rows are durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from autoplat.db.executions import ExecutionStore
+from autoplat.executions.events import (
+    EVENTS_CHANNEL,
+    EventBus,
+    ExecutionEvent,
+    encode_notifications,
+)
+from autoplat.logging import get_logger
+
+if TYPE_CHECKING:
+    from autoplat.executions.executor import GraphRun
+
+log = get_logger("autoplat.executions.flusher")
+RETRY_DELAY = 0.5
+
+
+class Flusher:
+    """The write-behind buffer of one process."""
+
+    def __init__(
+        self, store: ExecutionStore, bus: EventBus, *, owner: str, lease_seconds: float
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self._pending: dict[str, GraphRun] = {}
+        self._wake = asyncio.Event()
+        self.flushes = 0
+
+    def mark(self, run: GraphRun) -> None:
+        """``run`` has changes to write."""
+        self._pending[run.id] = run
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        """Flush whenever something is pending, one transaction at a time."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._pending:
+                await self.flush_once()
+
+    async def flush_once(self) -> None:
+        """Write everything pending now."""
+        batch, self._pending = self._pending, {}
+        parts = [run.collect() for run in batch.values()]
+        nodes = [row for part in parts for row in part.nodes]
+        runs = [part.run_row for part in parts if part.run_row is not None]
+        notify = self.store.db.is_postgres
+
+        def payloads(held: dict[str, bool]) -> list[str]:
+            if not notify:
+                return []
+            events = [e for part in parts if part.run.id in held for e in part.events]
+            return encode_notifications(self.owner, events)
+
+        try:
+            held = await self.store.flush(
+                self.owner,
+                lease_seconds=self.lease_seconds,
+                run_ids=list(batch),
+                nodes=nodes,
+                runs=runs,
+                notifications=payloads,
+                notify_channel=EVENTS_CHANNEL,
+            )
+        except Exception:
+            log.exception("flush.failed", runs=len(batch))
+            for run in batch.values():
+                self._pending.setdefault(run.id, run)
+            await asyncio.sleep(RETRY_DELAY)
+            self._wake.set()
+            return
+        self.flushes += 1
+        published: list[ExecutionEvent] = []
+        for part in parts:
+            if part.run.id in held:
+                published.extend(part.events)
+                part.run.flushed(part, held[part.run.id])
+            else:
+                part.run.lease_lost()
+        self.bus.publish(published)
+
+    async def drain(self, timeout: float) -> None:
+        """Flush what is pending now (used when stopping)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._pending and asyncio.get_running_loop().time() < deadline:
+            await self.flush_once()

@@ -1,0 +1,52 @@
+"""Execution statuses and the one table of allowed status changes."""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+from autoplat.errors import InvalidTransition
+
+
+class ExecutionStatus(enum.StrEnum):
+    """Status of a graph execution or a node execution (AutoGPT's names)."""
+
+    INCOMPLETE = "INCOMPLETE"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    TERMINATED = "TERMINATED"
+    FAILED = "FAILED"
+
+
+S = ExecutionStatus
+
+#: Every allowed change. RUNNING -> QUEUED is the hand-back of work whose process died or
+#: drained (a resumed node execution runs again; a released run is claimed again).
+TRANSITIONS: Final[dict[ExecutionStatus, frozenset[ExecutionStatus]]] = {
+    S.INCOMPLETE: frozenset({S.QUEUED, S.TERMINATED, S.FAILED}),
+    S.QUEUED: frozenset({S.RUNNING, S.TERMINATED, S.FAILED}),
+    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.TERMINATED, S.QUEUED}),
+    S.COMPLETED: frozenset(),
+    S.TERMINATED: frozenset(),
+    S.FAILED: frozenset(),
+}
+
+TERMINAL: Final = frozenset({S.COMPLETED, S.TERMINATED, S.FAILED})
+
+
+def is_terminal(status: ExecutionStatus | str) -> bool:
+    """Whether nothing can follow this status."""
+    return ExecutionStatus(status) in TERMINAL
+
+
+def can_transition(old: ExecutionStatus | str, new: ExecutionStatus | str) -> bool:
+    """Whether the table allows ``old`` -> ``new``."""
+    return ExecutionStatus(new) in TRANSITIONS[ExecutionStatus(old)]
+
+
+def check_transition(old: ExecutionStatus | str, new: ExecutionStatus | str) -> ExecutionStatus:
+    """Return ``new`` if the table allows ``old`` -> ``new``; raise InvalidTransition if not."""
+    if not can_transition(old, new):
+        raise InvalidTransition(f"execution status cannot change from {old} to {new}")
+    return ExecutionStatus(new)
