@@ -19,7 +19,7 @@ from autoplat.credits.service import CreditService
 from autoplat.db.manager import DatabaseManager
 from autoplat.db.migrate import current_revision, head_revision
 from autoplat.errors import ConfigError
-from autoplat.executions.manager import ExecutionManager
+from autoplat.executions.manager import ExecutionManager, stable_worker_id
 from autoplat.logging import get_logger
 from autoplat.scheduler.scheduler import Scheduler
 
@@ -43,7 +43,14 @@ class Platform:
         self.rate_limiter = RateLimiter(settings.run_rate_limit)
         self.metrics = Metrics(self.db)
         self.credits = CreditService(settings, self.db, self.blocks)
-        self.executions = ExecutionManager(settings, self.db, self.blocks)
+        self.executions = ExecutionManager(
+            settings,
+            self.db,
+            self.blocks,
+            credits=self.credits,
+            http=self.http,
+            worker_id=stable_worker_id(settings) if serve_http else None,
+        )
         self.scheduler = Scheduler(settings, self.db, self.executions)
         self.app: Starlette = create_app(self)
         self.server: HttpServer | None = None
