@@ -112,7 +112,7 @@ class CreditStore:
         """A page of the user's entries, newest first, and how many match in total."""
         conditions = [LEDGER.c.user_id == user_id]
         if types:
-            conditions.append(LEDGER.c.type.in_([t.value for t in types]))
+            conditions.append(LEDGER.c.type.in_([TransactionType(t).value for t in types]))
         if since is not None:
             conditions.append(LEDGER.c.created_at >= since)
         if until is not None:
