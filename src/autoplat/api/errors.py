@@ -70,18 +70,49 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     """Starlette's own errors (unknown route, wrong method) in our envelope."""
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the first matching route's methods; there is one route per
+        # method here, so collect them all.
+        headers["Allow"] = ", ".join(allowed_methods(request))
     return JSONResponse(
-        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
     )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app accepts on this request's path."""
+    from starlette.routing import compile_path
+
+    from autoplat.api.openapi import walk_routes
+
+    table = getattr(request.app.state, "method_table", None)
+    if table is None:
+        table = [
+            (compile_path(path)[0], route.methods or set())
+            for path, route in walk_routes(list(request.app.routes), hidden=True)
+        ]
+        request.app.state.method_table = table
+    methods: set[str] = set()
+    for regex, route_methods in table:
+        if regex.match(request.url.path):
+            methods |= route_methods
+    return sorted(methods)
 
 
 async def handle_data_error(request: Request, exc: Exception) -> Response:
     """The database refused a value (too long, out of range): the input's fault, so 422.
 
+    ``OverflowError`` is what SQLite's driver raises for an integer beyond 64 bits.
+
     Routes should validate such limits themselves; this is the safety net that keeps a
     missed limit from becoming a 500, logged so that the missing validation gets added.
     """
-    log.warning("api.data_error", path=request.url.path, error=str(exc).splitlines()[0])
+    log.warning(
+        "api.data_error",
+        path=request.url.path,
+        error=(str(exc).splitlines() or [type(exc).__name__])[0],
+    )
     return JSONResponse(
         error_body("validation_error", "a value is out of range for the database"),
         status_code=422,
@@ -98,5 +129,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     AutoplatError: handle_autoplat_error,
     HTTPException: handle_http_exception,
     DataError: handle_data_error,
+    OverflowError: handle_data_error,
     Exception: handle_unexpected,
 }

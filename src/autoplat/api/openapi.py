@@ -41,12 +41,17 @@ may only use the routes its permissions allow; every other error is a JSON docum
 """
 
 
-def walk_routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, Route]]:
-    """Every HTTP route of an app with its full path template (mount prefixes included)."""
+def walk_routes(
+    routes: list[BaseRoute], prefix: str = "", *, hidden: bool = False
+) -> Iterator[tuple[str, Route]]:
+    """Every HTTP route of an app with its full path template (mount prefixes included).
+
+    Routes marked ``include_in_schema=False`` are skipped unless ``hidden`` is true.
+    """
     for route in routes:
         if isinstance(route, Mount):
-            yield from walk_routes(list(route.routes), prefix + route.path)
-        elif isinstance(route, Route) and route.include_in_schema:
+            yield from walk_routes(list(route.routes), prefix + route.path, hidden=hidden)
+        elif isinstance(route, Route) and (hidden or route.include_in_schema):
             yield prefix + route.path, route
 
 
