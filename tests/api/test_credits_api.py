@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from autoplat.platform import Platform
-from autoplat.testing import TEST_USER_ID, client_for
+from autoplat.testing import TEST_USER_ID, client_for, make_settings, running_platform
 
 
 async def grant(platform: Platform, user_id: str, amount: int, **extra: Any) -> httpx.Response:
@@ -158,3 +159,25 @@ async def test_notifications_list_and_mark_read(
         assert (await other.get("/api/notifications")).json()["items"] == []
         theirs = await other.post(f"/api/notifications/{note['id']}/read")
         assert theirs.status_code == 404
+
+
+async def test_admin_sees_any_users_balance_and_ledger(
+    autoplat_platform: Platform, autoplat_client: httpx.AsyncClient
+) -> None:
+    await autoplat_client.get("/api/credits")
+    await grant(autoplat_platform, TEST_USER_ID, 12)
+    async with client_for(autoplat_platform, "admin-1", role="admin") as admin:
+        balance = await admin.get(f"/api/admin/credits/{TEST_USER_ID}")
+        assert balance.json() == {"user_id": TEST_USER_ID, "credits": 12, "ledger_sum": 12}
+        ledger = await admin.get(f"/api/admin/credits/{TEST_USER_ID}/transactions")
+        assert [t["amount"] for t in ledger.json()["items"]] == [12]
+        assert (await admin.get("/api/admin/credits/nobody-here")).status_code == 404
+    assert (await autoplat_client.get("/api/admin/credits/admin-1")).status_code == 403
+
+
+async def test_credits_off_reports_disabled(autoplat_database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(autoplat_database_url, tmp_path, credits_enabled=False)
+    async with running_platform(settings) as (platform, client):
+        response = await client.get("/api/credits")
+        assert response.json() == {"credits": 0, "enabled": False}
+        await platform.credits.ensure_can_run(TEST_USER_ID)

@@ -98,3 +98,45 @@ def test_execution_fee_every_nth_run(fee: int, every: int, run: int, expected: i
 
 def test_node_price_total() -> None:
     assert NodePrice(block_cost=3, execution_fee=2, cost=None).total == 5
+
+
+def test_operators_price_blocks_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from autoplat.blocks.registry import BlockRegistry
+    from autoplat.config import load_settings
+    from autoplat.credits.service import CreditService
+    from autoplat.db.manager import DatabaseManager
+
+    store_value = "1ff065e9-88e8-4358-9d82-8dc91f622ba9"
+    costs = '[{"cost_amount": 4, "cost_filter": {"data": "x"}}, {"cost_amount": 1}]'
+    monkeypatch.setenv("AUTOPLAT_BLOCK_COSTS", f'{{"{store_value}": {costs}}}')
+    monkeypatch.setenv("AUTOPLAT_EXECUTION_FEE", "2")
+    monkeypatch.setenv("AUTOPLAT_EXECUTION_FEE_EVERY", "2")
+    settings = load_settings()
+    blocks = BlockRegistry.builtin().with_cost_overrides(settings.block_costs)
+    service = CreditService(settings, DatabaseManager(settings), blocks)
+    block = blocks.require(store_value)
+    assert service.price(block, {"input": 1, "data": "x"}, run_number=1).total == 4
+    assert service.price(block, {"input": 1}, run_number=2).total == 3
+    # A block without costs still pays the fee on every 2nd node run.
+    note = blocks.require("cc10ff7b-7753-4ff2-9af6-9399b1a7eddc")
+    assert service.price(note, {}, run_number=1).total == 0
+    assert service.price(note, {}, run_number=4).total == 2
+
+
+def test_llm_cost_filters_see_the_default_model() -> None:
+    from autoplat.blocks.registry import BlockRegistry
+    from autoplat.config import Settings
+    from autoplat.credits.service import CreditService, input_with_defaults
+    from autoplat.db.manager import DatabaseManager
+
+    settings = Settings()
+    blocks = BlockRegistry.builtin()
+    service = CreditService(settings, DatabaseManager(settings), blocks)
+    priced = [b for b in blocks if any(c.cost_filter for c in blocks.costs_for(b.id))]
+    assert priced, "the LLM blocks declare model-filtered costs"
+    block = priced[0]
+    model = input_with_defaults(block, {"prompt": "hi"})["model"]
+    assert model
+    default = service.price(block, {"prompt": "hi"})
+    assert default == service.price(block, {"prompt": "hi", "model": model})
+    assert default.block_cost >= 1

@@ -13,8 +13,6 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError as PydanticValidationError
-
 from autoplat.blocks.base import Block, BlockCostType
 from autoplat.blocks.registry import BlockRegistry
 from autoplat.config import Settings
@@ -22,7 +20,7 @@ from autoplat.credits.costs import NodePrice, duration_amount, fee_due, select_c
 from autoplat.credits.ledger import NotificationType, Posting, TransactionType
 from autoplat.credits.refill import MonthlyRefill
 from autoplat.db.manager import DatabaseManager
-from autoplat.errors import AutoplatError, Conflict, InsufficientCredits, NotFound
+from autoplat.errors import Conflict, InsufficientCredits, NotFound
 from autoplat.logging import get_logger
 
 log = get_logger("autoplat.credits")
@@ -32,12 +30,15 @@ MAX_TRACKED_EXECUTIONS = 10_000
 
 
 def input_with_defaults(block: Block[Any], input_data: Mapping[str, Any]) -> dict[str, Any]:
-    """The node input with the block's defaults filled in, so filters see e.g. the model."""
-    try:
-        typed = block.validate_input(input_data)
-    except (AutoplatError, PydanticValidationError):
-        return dict(input_data)
-    return {**typed.model_dump(mode="json"), **input_data}
+    """The node input with the block's defaults filled in, so filters see e.g. the model.
+
+    Null pins count as missing, as when the block validates its input.
+    """
+    merged = dict(input_data)
+    for name, pin in block.input_schema.model_fields.items():
+        if merged.get(name) is None and not pin.is_required():
+            merged[name] = pin.get_default(call_default_factory=True)
+    return merged
 
 
 class CreditService:

@@ -144,17 +144,7 @@ async def get_credits(request: Request) -> CreditsOut:
 async def list_transactions(request: Request) -> dict[str, Any]:
     """The caller's ledger, newest first, filtered by type and time."""
     principal = await current_principal(request)
-    query = parse_query(request, TransactionQuery)
-    page = page_of(request)
-    items, total = await get_platform(request).db.credits.list_transactions(
-        principal.user_id,
-        types=query.type or (),
-        since=query.since,
-        until=query.until,
-        offset=page.offset,
-        limit=page.page_size,
-    )
-    return paginated([t.to_json() for t in items], total, page)
+    return await _transactions_page(request, principal.user_id)
 
 
 @endpoint(
@@ -254,6 +244,64 @@ async def refund_transaction(request: Request) -> PostingOut:
     return await _posting_out(request, posting)
 
 
+class UserCreditsOut(BaseModel):
+    """A user's balance as an admin sees it, with the ledger check."""
+
+    user_id: str
+    credits: int
+    ledger_sum: int = Field(description="sum of the active ledger entries; equals credits")
+
+
+@endpoint(
+    "GET",
+    "/admin/credits/{user_id}",
+    summary="A user's credit balance (admin)",
+    tags=["admin"],
+    admin=True,
+    response=UserCreditsOut,
+)
+async def get_user_credits(request: Request) -> UserCreditsOut:
+    """Any user's balance and the sum of their ledger."""
+    user_id = str(request.path_params["user_id"])
+    platform = get_platform(request)
+    if await platform.db.users.get(user_id) is None:
+        raise NotFound(f"user {user_id} does not exist")
+    return UserCreditsOut(
+        user_id=user_id,
+        credits=await platform.credits.balance(user_id),
+        ledger_sum=await platform.db.credits.ledger_sum(user_id),
+    )
+
+
+@endpoint(
+    "GET",
+    "/admin/credits/{user_id}/transactions",
+    summary="A user's credit transactions (admin)",
+    tags=["admin"],
+    admin=True,
+    query=TransactionQuery,
+    paginated=True,
+    response=TransactionOut,
+)
+async def list_user_transactions(request: Request) -> dict[str, Any]:
+    """Any user's ledger, newest first, with the same filters as the caller's own."""
+    return await _transactions_page(request, str(request.path_params["user_id"]))
+
+
+async def _transactions_page(request: Request, user_id: str) -> dict[str, Any]:
+    query = parse_query(request, TransactionQuery)
+    page = page_of(request)
+    items, total = await get_platform(request).db.credits.list_transactions(
+        user_id,
+        types=query.type or (),
+        since=query.since,
+        until=query.until,
+        offset=page.offset,
+        limit=page.page_size,
+    )
+    return paginated([t.to_json() for t in items], total, page)
+
+
 def routes() -> list[BaseRoute]:
     """The routes of this module, relative to /api."""
     return [
@@ -263,4 +311,6 @@ def routes() -> list[BaseRoute]:
         mark_notification_read,
         grant_credits,
         refund_transaction,
+        get_user_credits,
+        list_user_transactions,
     ]
