@@ -66,7 +66,7 @@ async def test_invalid_tokens_are_401(autoplat_platform: Platform, claims: dict[
 
 async def test_wrong_secret_and_wrong_algorithm_are_401(autoplat_platform: Platform) -> None:
     forged = jwt.encode({"sub": "u"}, "another-secret-that-is-long-enough-for-hs256!!")
-    none_alg = jwt.encode({"sub": "u"}, None, algorithm="none")
+    none_alg = jwt.encode({"sub": "u"}, "", algorithm="none")
     for token in (forged, none_alg):
         async with _bearer(autoplat_platform, token) as client:
             assert (await client.post("/api/auth/user")).status_code == 401
