@@ -9,7 +9,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, Mount
 
-from autoplat.api import docs, metrics
+from autoplat.api import docs, metrics, ws
 from autoplat.api.errors import EXCEPTION_HANDLERS
 from autoplat.api.middleware import RequestContextMiddleware
 from autoplat.api.routes import (
@@ -40,6 +40,7 @@ def create_app(platform: Platform) -> Starlette:
         *health.routes(),
         *metrics.routes(),
         *docs.routes(),
+        *ws.routes(),
         Mount("/api", routes=api_routes()),
     ]
     app = Starlette(

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Final
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
+from autoplat.blocks.base import Block
+from autoplat.blocks.registry import BlockRegistry
+from autoplat.config import Settings
 from autoplat.db.manager import DatabaseManager
 from autoplat.executions.status import is_terminal
 from autoplat.graphs.model import Graph, Link, Node
+
+if TYPE_CHECKING:
+    from autoplat.platform import Platform
 
 STORE_VALUE: Final = "1ff065e9-88e8-4358-9d82-8dc91f622ba9"
 AGENT_INPUT: Final = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
@@ -95,3 +104,44 @@ async def wait_for_run(db: DatabaseManager, graph_exec_id: str, timeout: float =
             status = row.status if row is not None else "missing"
             raise TimeoutError(f"run {graph_exec_id} still {status} after {timeout} s")
         await asyncio.sleep(0.02)
+
+
+def exec_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Test settings for executor tests: credits off, fast polls, quiet logs."""
+    from autoplat.testing import make_settings
+
+    values: dict[str, Any] = {"credits_enabled": False, "poll_interval": 0.1, **overrides}
+    return make_settings(database_url, data_dir, **values)
+
+
+@asynccontextmanager
+async def exec_platform(
+    settings: Settings, *, extra_blocks: Sequence[Block[Any]] = ()
+) -> AsyncIterator[Platform]:
+    """A running platform, optionally offering test-only blocks beside the builtin ones."""
+    from autoplat.platform import Platform
+
+    platform = Platform(settings)
+    if extra_blocks:
+        blocks = BlockRegistry([*platform.blocks, *extra_blocks])
+        platform.blocks = blocks
+        platform.executions.blocks = blocks
+    async with platform:
+        yield platform
+
+
+async def run_graph(
+    platform: Platform,
+    g: Graph,
+    inputs: Mapping[str, Any] | None = None,
+    *,
+    user_id: str = "user-a",
+    timeout: float = 10.0,
+) -> tuple[Any, list[Any]]:
+    """Save ``g``, run it, wait for the end; return the run row and its node rows."""
+    saved = await save_graph(platform.db, user_id, g)
+    run_id = await platform.executions.submit(
+        user_id=user_id, graph_id=saved.id, graph_version=saved.version, inputs=inputs or {}
+    )
+    row = await wait_for_run(platform.db, run_id, timeout)
+    return row, await platform.db.executions.get_nodes(run_id)

@@ -1,0 +1,156 @@
+"""``/ws``: execution events over a WebSocket, in AutoGPT's protocol.
+
+Client messages are ``{"method": ..., "data": ...}``: ``subscribe_graph_execution``
+(``{"graph_exec_id"}``), ``subscribe_graph_executions`` (``{"graph_id"}``), ``unsubscribe``
+(``{"channel"}``) and ``heartbeat``. The server answers each with ``{"method", "success",
+"channel"?}`` and pushes ``graph_execution_event`` / ``node_execution_event`` messages on
+the subscribed channels. Authentication is the REST API's: an ``Authorization: Bearer``
+header or a ``?token=`` query parameter (browsers cannot set headers on a WebSocket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from autoplat.accounts.auth import Principal
+from autoplat.api.context import get_platform
+from autoplat.errors import AutoplatError
+from autoplat.executions.events import ExecutionEvent, Subscription
+from autoplat.logging import get_logger
+
+log = get_logger("autoplat.api.ws")
+#: Close code for a failed authentication (AutoGPT's).
+AUTH_FAILED = 4001
+
+
+def exec_channel(user_id: str, graph_exec_id: str) -> str:
+    """The channel name of one run's events."""
+    return f"{user_id}|graph_exec#{graph_exec_id}"
+
+
+def graph_channel(user_id: str, graph_id: str) -> str:
+    """The channel name of all runs of one graph."""
+    return f"{user_id}|graph#{graph_id}|executions"
+
+
+async def _authenticate(ws: WebSocket) -> Principal:
+    headers = {k.lower(): v for k, v in ws.headers.items()}
+    token = ws.query_params.get("token")
+    if token and "authorization" not in headers:
+        headers["authorization"] = f"Bearer {token}"
+    principal = await get_platform(ws).auth.authenticate(headers)
+    principal.require("READ_GRAPH")
+    return principal
+
+
+class Session:
+    """One connected client: its subscription and the messages it sends."""
+
+    def __init__(self, ws: WebSocket, principal: Principal, sub: Subscription) -> None:
+        self.ws = ws
+        self.user_id = principal.user_id
+        self.sub = sub
+
+    async def pump(self) -> None:
+        """Send every matching event to the client."""
+        while True:
+            event = await self.sub.get()
+            await self.ws.send_text(json.dumps(self.message(event)))
+
+    def message(self, event: ExecutionEvent) -> dict[str, Any]:
+        """The WebSocket message of an event, on the channel the client subscribed to."""
+        if event.graph_exec_id in self.sub.graph_exec_ids:
+            channel = exec_channel(self.user_id, event.graph_exec_id)
+        else:
+            channel = graph_channel(self.user_id, event.graph_id)
+        return {"method": event.method, "channel": channel, "data": event.data}
+
+    async def handle(self, raw: str) -> dict[str, Any]:
+        """Answer one client message."""
+        try:
+            message = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            return _error(f"message is not JSON: {exc}")
+        if not isinstance(message, dict) or not isinstance(message.get("method"), str):
+            return _error("message must be an object with a 'method'")
+        method, data = message["method"], message.get("data")
+        if method == "heartbeat":
+            return {"method": "heartbeat", "data": "pong", "success": True}
+        if method == "subscribe_graph_execution":
+            exec_id = _field(data, "graph_exec_id")
+            if exec_id is None:
+                return _error("data.graph_exec_id is required", method)
+            self.sub.graph_exec_ids.add(exec_id)
+            return _ok(method, exec_channel(self.user_id, exec_id))
+        if method == "subscribe_graph_executions":
+            graph_id = _field(data, "graph_id")
+            if graph_id is None:
+                return _error("data.graph_id is required", method)
+            self.sub.graph_ids.add(graph_id)
+            return _ok(method, graph_channel(self.user_id, graph_id))
+        if method == "unsubscribe":
+            channel = _field(data, "channel")
+            if channel is None:
+                return _error("data.channel is required", method)
+            self._unsubscribe(channel)
+            return _ok(method, channel)
+        return _error(f"unknown method {method!r}", method)
+
+    def _unsubscribe(self, channel: str) -> None:
+        _, _, rest = channel.partition("|")
+        if rest.startswith("graph_exec#"):
+            self.sub.graph_exec_ids.discard(rest[len("graph_exec#") :])
+        elif rest.startswith("graph#"):
+            self.sub.graph_ids.discard(rest[len("graph#") :].split("|", 1)[0])
+
+
+def _field(data: Any, name: str) -> str | None:
+    value = data.get(name) if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _ok(method: str, channel: str) -> dict[str, Any]:
+    return {"method": method, "success": True, "channel": channel}
+
+
+def _error(message: str, method: str = "error") -> dict[str, Any]:
+    return {"method": "error", "success": False, "error": message, "request": method}
+
+
+async def websocket_endpoint(ws: WebSocket) -> None:
+    """Serve one WebSocket client until it disconnects."""
+    try:
+        principal = await _authenticate(ws)
+    except AutoplatError as exc:
+        await ws.close(code=AUTH_FAILED, reason=exc.message[:120])
+        return
+    await ws.accept()
+    bus = get_platform(ws).executions.bus
+    sub = bus.subscribe(user_id=principal.user_id)
+    sub.match_all = False
+    session = Session(ws, principal, sub)
+    pump = asyncio.create_task(session.pump(), name="ws:pump")
+    try:
+        while True:
+            raw = await ws.receive_text()
+            await ws.send_text(json.dumps(await session.handle(raw)))
+    except WebSocketDisconnect:
+        pass
+    except Exception:
+        log.exception("ws.failed", user_id=principal.user_id)
+    finally:
+        sub.close()
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pump
+
+
+def routes() -> list[WebSocketRoute]:
+    """The WebSocket route (mounted at the root, like AutoGPT's ``/ws``)."""
+    return [WebSocketRoute("/ws", websocket_endpoint)]
