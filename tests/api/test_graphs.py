@@ -297,3 +297,26 @@ async def test_write_routes_need_authentication(autoplat_platform: Platform) -> 
         response = await anonymous.post("/api/graphs", json=calculator_graph())
         assert response.status_code == 401
         assert (await anonymous.get("/api/graphs")).status_code == 401
+
+
+async def test_api_key_permissions_are_enforced(
+    autoplat_platform: Platform, autoplat_client: httpx.AsyncClient
+) -> None:
+    minted = await autoplat_client.post(
+        "/api/api-keys", json={"name": "reader", "permissions": ["READ_GRAPH", "READ_BLOCK"]}
+    )
+    assert minted.status_code in (200, 201), minted.text
+    key = minted.json()["plain_text_key"]
+    graph = await create(autoplat_client, calculator_graph())
+    async with httpx.AsyncClient(
+        base_url=autoplat_platform.url, headers={"X-API-Key": key}
+    ) as reader:
+        assert (await reader.get(f"/api/graphs/{graph['id']}")).status_code == 200
+        assert (await reader.get("/api/blocks")).status_code == 200
+        denied = [
+            await reader.post("/api/graphs", json=calculator_graph()),
+            await reader.put(f"/api/graphs/{graph['id']}", json=calculator_graph()),
+            await reader.delete(f"/api/graphs/{graph['id']}"),
+            await reader.post(f"/api/blocks/{CALCULATOR}/execute", json={}),
+        ]
+        assert [r.status_code for r in denied] == [403] * 4
