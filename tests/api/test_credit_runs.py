@@ -108,3 +108,20 @@ async def test_a_paid_run_completes_and_is_charged_per_node(
     run = await finished_run(platform, run_id)
     assert run.status == "COMPLETED"
     assert await platform.credits.balance(TEST_USER_ID) == 8
+
+
+async def test_running_with_no_credits_is_refused_with_402(
+    priced_platform: tuple[Platform, Any],
+) -> None:
+    platform, client = priced_platform
+    graph = (await client.post("/api/graphs", json=priced_chain(1))).json()
+    url = f"/api/graphs/{graph['id']}/execute/{graph['version']}"
+    refused = await client.post(url, json={"inputs": {"x": 1}})
+    assert refused.status_code == 402, refused.text
+    assert refused.json()["error"]["code"] == "insufficient_credits"
+    assert (await platform.db.executions.list_runs(user_id=TEST_USER_ID))[1] == 0
+    await platform.credits.add_credits(TEST_USER_ID, 1)
+    accepted = await client.post(url, json={"inputs": {"x": 1}})
+    assert accepted.status_code == 200, accepted.text
+    run = await finished_run(platform, accepted.json()["id"])
+    assert run.status == "COMPLETED"
