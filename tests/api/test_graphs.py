@@ -147,6 +147,10 @@ async def test_unknown_versions_are_404(autoplat_client: httpx.AsyncClient) -> N
     ):
         response = await autoplat_client.get(path)
         assert response.status_code == 404, path
+    huge = 2**40
+    for path in (f"/api/graphs/{graph['id']}/versions/{huge}", f"/api/graphs/x?version={huge}"):
+        response = await autoplat_client.get(path)
+        assert response.status_code in (404, 422), path
     response = await autoplat_client.put(
         f"/api/graphs/{graph['id']}/versions/active", json={"active_graph_version": 7}
     )
@@ -224,6 +228,9 @@ async def test_bad_json_shapes_are_422_not_500(autoplat_client: httpx.AsyncClien
         {"graph": {"name": "x", "nodes": [{"id": 1}]}},
         {"graph": {"name": "x", "nodes": [], "links": [{"source_id": "a"}]}},
         {"graph": {"name": "x", "nodes": [], "version": "two"}},
+        {"graph": {"name": "x", "nodes": [], "forked_from_version": 2**40}},
+        {"graph": {"name": "x", "nodes": [], "forked_from_id": "f" * 37}},
+        {"graph": {"name": "x", "nodes": [], "recommended_schedule_cron": "* " * 101}},
     ]
     for case in cases:
         response = await autoplat_client.post("/api/graphs", json=case)
@@ -255,6 +262,9 @@ async def test_sub_graph_references_must_be_yours(
     autoplat_platform: Platform, autoplat_client: httpx.AsyncClient
 ) -> None:
     child = await create(autoplat_client, calculator_graph(name="child"))
+    too_far = _parent_of({**child, "version": 2**40})
+    response = await autoplat_client.post("/api/graphs", json=too_far)
+    assert response.status_code == 422
     parent = _parent_of(child)
     made = await create(autoplat_client, parent)
     executor = next(n for n in made["nodes"] if n["block_id"] == catalog.AGENT_EXECUTOR)

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 log = get_logger("autoplat.graphs")
 
+#: Largest version number a graph row holds (a 32-bit integer column).
+MAX_VERSION = 2_147_483_647
+#: Column widths of the graph table that the graph model itself does not bound.
+_TEXT_LIMITS = {"recommended_schedule_cron": 200, "forked_from_id": 36}
 #: Sub-graphs nested deeper than this are not followed on export (guards against cycles).
 MAX_SUBGRAPH_DEPTH = 20
 _META_EXCLUDE = frozenset({"nodes", "links", "sub_graphs"})
@@ -52,6 +56,22 @@ def _missing_blocks_error(graph: Graph, blocks: BlockLookup) -> MissingBlocks | 
         f"graph uses {len(names)} block(s) this platform does not have: {', '.join(names)}",
         details=details,
     )
+
+
+def _column_errors(graph: Graph) -> list[dict[str, Any]]:
+    """Fields that parse but do not fit the graph table (so never reach the database)."""
+    errors = []
+    for index, owner in enumerate((graph, *graph.sub_graphs)):
+        prefix = "" if index == 0 else f"sub_graphs[{index - 1}]."
+        for field, limit in _TEXT_LIMITS.items():
+            value = getattr(owner, field)
+            if value is not None and len(value) > limit:
+                errors.append({"field": prefix + field, "message": f"at most {limit} characters"})
+        forked = owner.forked_from_version
+        if forked is not None and not 0 <= forked <= MAX_VERSION:
+            message = f"must be between 0 and {MAX_VERSION}"
+            errors.append({"field": prefix + "forked_from_version", "message": message})
+    return errors
 
 
 def _claim_agent_nodes(graph: Graph, user_id: str) -> None:
@@ -88,6 +108,12 @@ class GraphService:
     async def prepare(self, user_id: str, data: Any) -> Graph:
         """Parse, check and re-id a graph document; nothing is stored. Raises 422 errors."""
         parsed = parse_agent_export(data)
+        too_long = _column_errors(parsed)
+        if too_long:
+            raise ValidationFailed(
+                f"invalid graph JSON: {too_long[0]['field']}: {too_long[0]['message']}",
+                details=too_long,
+            )
         missing = _missing_blocks_error(parsed, self.blocks)
         if missing is not None:
             raise missing
@@ -102,7 +128,8 @@ class GraphService:
         details = []
         for node_id, graph_id, version in external_subgraph_refs(graph):
             found = None
-            if graph_id is not None:
+            in_range = version is None or 1 <= version <= MAX_VERSION
+            if graph_id is not None and in_range:
                 found = await self.store.get(graph_id, version, user_id=user_id)
             if found is None:
                 ref = f"{graph_id} v{version}" if version is not None else str(graph_id)

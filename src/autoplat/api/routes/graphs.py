@@ -24,7 +24,8 @@ from autoplat.api.validation import (
     parse_query,
     read_json,
 )
-from autoplat.graphs.service import GraphService
+from autoplat.errors import GraphNotFound
+from autoplat.graphs.service import MAX_VERSION, GraphService
 
 _TAGS = ["graphs"]
 
@@ -34,7 +35,9 @@ class GraphQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    version: int | None = Field(default=None, ge=1, description="a version (default: active)")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="a version (default: active)"
+    )
     for_export: bool = Field(default=False, description="answer in the AutoGPT export format")
 
 
@@ -49,7 +52,7 @@ class ExportQuery(BaseModel):
 class SetActiveVersion(StrictBody):
     """Body of ``PUT /graphs/{id}/versions/active``."""
 
-    active_graph_version: int = Field(ge=1)
+    active_graph_version: int = Field(ge=1, le=MAX_VERSION)
 
 
 def graph_service(request: Request) -> GraphService:
@@ -186,6 +189,8 @@ async def get_version(request: Request) -> dict[str, Any]:
     principal = await current_principal(request)
     query = parse_query(request, ExportQuery)
     version = int(request.path_params["version"])
+    if not 1 <= version <= MAX_VERSION:
+        raise GraphNotFound(f"graph {_graph_id(request)} version {version} not found")
     service = graph_service(request)
     if query.for_export:
         return await service.export(principal.user_id, _graph_id(request), version)
