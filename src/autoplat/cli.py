@@ -60,6 +60,7 @@ def run_async(settings: Settings, main: Callable[[Settings], Any]) -> int:
 
 async def serve(settings: Settings) -> int:
     """Run the platform until SIGINT or SIGTERM, then drain and stop."""
+    from autoplat.accounts.local import check_bind_address, local_mode_notice
     from autoplat.platform import Platform
 
     loop = asyncio.get_running_loop()
@@ -76,11 +77,15 @@ async def serve(settings: Settings) -> int:
         log.info("serve.signal", signal=signame)
         stop.set()
 
+    check_bind_address(settings)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig.name)
     try:
         async with Platform(settings) as platform:
             log.info("serve.ready", url=platform.url, database=platform.db.dialect)
+            if not settings.auth_configured:
+                await platform.auth.ensure_local_user()
+                print(local_mode_notice(platform.url), file=sys.stderr, flush=True)
             await stop.wait()
     except AutoplatError:
         raise
@@ -197,10 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_modules() -> list[Callable[[Any], None]]:
     """Domain command registrars (users, apikey, graphs, run, credits, ...)."""
+    from autoplat.accounts import cli as accounts_cli
     from autoplat.credits import cli as credits_cli
     from autoplat.graphs import cli as graphs_cli
 
-    return [graphs_cli.register, credits_cli.register]
+    return [accounts_cli.register, graphs_cli.register, credits_cli.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
