@@ -88,6 +88,8 @@ async def test_grant_errors(
         {"amount": 5, "type": "USAGE"},
         {"amount": 5, "extra": 1},
         {"amount": 10**12},
+        {"amount": True},
+        {"amount": "5"},
     ]
     async with client_for(autoplat_platform, "admin-1", role="admin") as admin:
         for bad in bad_bodies:
@@ -106,6 +108,11 @@ async def test_transaction_query_errors(autoplat_client: httpx.AsyncClient) -> N
     assert bad_time.status_code == 422
     bad_page = await autoplat_client.get("/api/credits/transactions", params={"page": 0})
     assert bad_page.status_code == 422
+    for out_of_range in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"):
+        response = await autoplat_client.get(
+            "/api/credits/transactions", params={"since": out_of_range}
+        )
+        assert response.status_code == 422, out_of_range
 
 
 async def test_refund_a_usage_over_http(
@@ -172,6 +179,8 @@ async def test_admin_sees_any_users_balance_and_ledger(
         ledger = await admin.get(f"/api/admin/credits/{TEST_USER_ID}/transactions")
         assert [t["amount"] for t in ledger.json()["items"]] == [12]
         assert (await admin.get("/api/admin/credits/nobody-here")).status_code == 404
+        missing = await admin.get("/api/admin/credits/nobody-here/transactions")
+        assert missing.status_code == 404
     assert (await autoplat_client.get("/api/admin/credits/admin-1")).status_code == 403
 
 

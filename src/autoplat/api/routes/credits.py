@@ -75,9 +75,14 @@ class TransactionQuery(QueryModel):
     @field_validator("since", "until")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("date is out of range") from None
 
 
 class NotificationQuery(QueryModel):
@@ -101,7 +106,7 @@ class GrantBody(StrictBody):
     """Body of ``POST /admin/credits/grant``."""
 
     user_id: str = Field(min_length=1, max_length=64)
-    amount: int = Field(ge=1, le=MAX_GRANT)
+    amount: int = Field(ge=1, le=MAX_GRANT, strict=True)
     type: Literal["GRANT", "TOP_UP"] = "GRANT"
     reason: str = Field(default="", max_length=500)
     idempotency_key: str | None = Field(
@@ -258,14 +263,14 @@ class UserCreditsOut(BaseModel):
     summary="A user's credit balance (admin)",
     tags=["admin"],
     admin=True,
+    errors=[404],
     response=UserCreditsOut,
 )
 async def get_user_credits(request: Request) -> UserCreditsOut:
     """Any user's balance and the sum of their ledger."""
     user_id = str(request.path_params["user_id"])
     platform = get_platform(request)
-    if await platform.db.users.get(user_id) is None:
-        raise NotFound(f"user {user_id} does not exist")
+    await _require_user(request, user_id)
     return UserCreditsOut(
         user_id=user_id,
         credits=await platform.credits.balance(user_id),
@@ -279,13 +284,21 @@ async def get_user_credits(request: Request) -> UserCreditsOut:
     summary="A user's credit transactions (admin)",
     tags=["admin"],
     admin=True,
+    errors=[404],
     query=TransactionQuery,
     paginated=True,
     response=TransactionOut,
 )
 async def list_user_transactions(request: Request) -> dict[str, Any]:
     """Any user's ledger, newest first, with the same filters as the caller's own."""
-    return await _transactions_page(request, str(request.path_params["user_id"]))
+    user_id = str(request.path_params["user_id"])
+    await _require_user(request, user_id)
+    return await _transactions_page(request, user_id)
+
+
+async def _require_user(request: Request, user_id: str) -> None:
+    if await get_platform(request).db.users.get(user_id) is None:
+        raise NotFound(f"user {user_id} does not exist")
 
 
 async def _transactions_page(request: Request, user_id: str) -> dict[str, Any]:
