@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from autoplat.blocks.base import Block
+from autoplat.blocks.base import Block, BlockContext, BlockOutput, BlockOutputSchema, BlockSchema
 from autoplat.blocks.registry import BlockRegistry
 from autoplat.config import Settings
 from autoplat.db.manager import DatabaseManager
+from autoplat.errors import TransientBlockError
 from autoplat.executions.status import is_terminal
 from autoplat.graphs.model import Graph, Link, Node
 
@@ -145,3 +146,45 @@ async def run_graph(
     )
     row = await wait_for_run(platform.db, run_id, timeout)
     return row, await platform.db.executions.get_nodes(run_id)
+
+
+class SleepBlock(Block["SleepBlock.Input"]):
+    """Test-only block: sleeps ``seconds`` then emits ``value`` (not in the builtin registry)."""
+
+    class Input(BlockSchema):
+        seconds: float = 0.0
+        value: Any = None
+
+    class Output(BlockOutputSchema):
+        value: Any = None
+
+    id = "00000000-0000-4000-8000-0000000051ee"
+    input_schema = Input
+    output_schema = Output
+
+    async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
+        await asyncio.sleep(input_data.seconds)
+        yield "value", input_data.value
+
+
+class FlakyBlock(Block["FlakyBlock.Input"]):
+    """Test-only block: raises TransientBlockError on its first ``fail_times`` calls."""
+
+    class Input(BlockSchema):
+        fail_times: int = 0
+
+    class Output(BlockOutputSchema):
+        calls: int = 0
+
+    id = "00000000-0000-4000-8000-00000000f1a4"
+    input_schema = Input
+    output_schema = Output
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
+        self.calls += 1
+        if self.calls <= input_data.fail_times:
+            raise TransientBlockError(f"flaky call {self.calls}")
+        yield "calls", self.calls
