@@ -14,7 +14,7 @@ from sqlalchemy import select
 from autoplat.db.models import GraphExecution
 from autoplat.executions import testkit as tk
 from autoplat.executions.testkit import FlakyBlock, SleepBlock, link, node, output_node
-from autoplat.graphs.model import Node
+from autoplat.graphs.model import Graph, Node
 from autoplat.platform import Platform
 
 USER = "user-a"
@@ -27,19 +27,18 @@ async def platform(autoplat_database_url: str, tmp_path: Path) -> AsyncIterator[
         yield p
 
 
-async def _submit(platform: Platform, g: tk.Graph, inputs: dict[str, Any] | None = None) -> str:
+async def _submit(platform: Platform, g: Graph, inputs: dict[str, Any] | None = None) -> str:
     saved = await tk.save_graph(platform.db, USER, g)
     return await platform.executions.submit(
         user_id=USER, graph_id=saved.id, graph_version=saved.version, inputs=inputs or {}
     )
 
 
-async def _node_running(platform: Platform, sub: Any, node_id: str) -> None:
+async def _node_running(sub: Any, node_id: str) -> None:
     while True:
         event = await sub.get(timeout=5)
-        if event.kind == "node" and event.data["node_id"] == node_id:
-            if event.status == "RUNNING":
-                return
+        if event.kind == "node" and event.data["node_id"] == node_id and event.status == "RUNNING":
+            return
 
 
 async def test_failing_node_fails_the_run_and_routes_its_error(platform: Platform) -> None:
@@ -87,7 +86,7 @@ async def test_stop_ends_the_run_within_a_second(platform: Platform) -> None:
     g = tk.graph([slow, after], [link(slow, "value", after, "input")])
     with platform.executions.bus.subscribe(user_id=USER) as sub:
         run_id = await _submit(platform, g)
-        await _node_running(platform, sub, slow.id)
+        await _node_running(sub, slow.id)
     started = time.perf_counter()
     await platform.executions.stop_execution(run_id, user_id=USER)
     row = await tk.wait_for_run(platform.db, run_id, timeout=2)
@@ -122,9 +121,9 @@ async def test_stopping_a_parent_stops_its_child(platform: Platform) -> None:
         run_id = await _submit(platform, tk.graph([agent], []))
         while True:  # the child's sleeping node is running
             event = await sub.get(timeout=5)
-            if event.kind == "node" and event.data["block_id"] == SleepBlock.id:
-                if event.status == "RUNNING":
-                    break
+            is_sleep = event.kind == "node" and event.data["block_id"] == SleepBlock.id
+            if is_sleep and event.status == "RUNNING":
+                break
     started = time.perf_counter()
     await platform.executions.stop_execution(run_id, user_id=USER)
     row = await tk.wait_for_run(platform.db, run_id, timeout=2)
