@@ -83,7 +83,7 @@ async def test_charge_node_uses_the_first_matching_cost(credits: CreditService) 
 async def test_charging_the_same_node_execution_twice_charges_once(credits: CreditService) -> None:
     await credits.add_credits(USER, 10)
     assert await charge(credits, "same", "plain") == 1
-    assert await charge(credits, "same", "plain") == 1
+    assert await charge(credits, "same", "plain") == 0
     assert await credits.balance(USER) == 9
 
 

@@ -116,9 +116,10 @@ class CreditService:
         """Charge one node run; return credits charged or raise InsufficientCredits.
 
         Call once per node execution, before the block runs; charging the same
-        ``node_exec_id`` again (a retry) charges nothing more. ``run_number`` is the node
-        run's position in its execution (from 1), used for the every-Nth execution fee;
-        without it the service counts the calls per ``graph_exec_id`` in this process.
+        ``node_exec_id`` again (a retry, a resumed run) charges nothing more and returns 0.
+        ``run_number`` is the node run's position in its execution (from 1), used for the
+        every-Nth execution fee; without it the service counts the calls per
+        ``graph_exec_id`` in this process.
         """
         if not self.enabled:
             return 0
@@ -145,7 +146,7 @@ class CreditService:
             raise await self._out_of_credits(user_id, block, price.total, metadata, exc) from None
         assert posting is not None  # a full spend either records or raises
         await self._after_spend(user_id, posting)
-        return -posting.transaction.amount
+        return -posting.transaction.amount if posting.created else 0
 
     async def charge_duration(
         self,
@@ -187,7 +188,7 @@ class CreditService:
         if posting is None:
             return 0
         await self._after_spend(user_id, posting)
-        return -posting.transaction.amount
+        return -posting.transaction.amount if posting.created else 0
 
     async def _out_of_credits(
         self,
