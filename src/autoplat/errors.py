@@ -208,3 +208,12 @@ class ExecutionNotFound(NotFound):
     """No graph execution with this id belongs to the caller."""
 
     code = "execution_not_found"
+
+
+# --- schedules --------------------------------------------------------------------------
+
+
+class ScheduleNotFound(NotFound):
+    """No schedule with this id belongs to the caller."""
+
+    code = "schedule_not_found"

@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 from autoplat.db.models import GraphExecution, ScheduleFire
 from autoplat.platform import Platform
 from autoplat.scheduler.clock import ManualClock
-from autoplat.testing import make_settings
-from tests.integration.test_sched_firing import add_schedule, run_row_sink
+from tests.integration.test_sched_firing import add_schedule, sched_platform
 
 
 def utc(*args: int) -> datetime:
@@ -22,9 +21,8 @@ def utc(*args: int) -> datetime:
 
 
 def manual_platform(url: str, tmp_path: Path, clock: ManualClock, **overrides: Any) -> Platform:
-    platform = Platform(make_settings(url, tmp_path, **overrides), serve_http=False)
+    platform = sched_platform(url, tmp_path, **overrides)
     platform.scheduler.clock = clock
-    platform.scheduler.sink = run_row_sink
     return platform
 
 
@@ -173,7 +171,8 @@ async def test_restart_with_many_missed_fires_runs_only_the_latest(
     async with manual_platform(autoplat_database_url, tmp_path, later) as platform:
 
         async def recorded() -> bool:
-            return len(await fires_of(platform, record.id)) == 12
+            got = await fires_of(platform, record.id)
+            return len(got) == 12 and got[-1][1] == "FIRED"
 
         await eventually(recorded)
         got = await fires_of(platform, record.id)

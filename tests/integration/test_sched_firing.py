@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import select
 
 from autoplat.db.models import GraphExecution, ScheduleFire
 from autoplat.db.schedules import ScheduleRecord
-from autoplat.db.types import utcnow
+from autoplat.graphs import catalog
+from autoplat.graphs.service import GraphService
 from autoplat.platform import Platform
 from autoplat.scheduler.cron import CronSpec
 from autoplat.testing import make_settings
@@ -20,40 +19,42 @@ from autoplat.testing import make_settings
 USER = "user-sched"
 
 
-async def run_row_sink(conn: AsyncConnection, schedule: ScheduleRecord, fire_time: datetime) -> str:
-    """Stand-in for executions.submit: writes the run row in the fire's transaction."""
-    run_id = str(uuid.uuid4())
-    now = utcnow()
-    await conn.execute(
-        insert(GraphExecution).values(
-            id=run_id,
-            user_id=schedule.user_id,
-            graph_id=schedule.graph_id,
-            graph_version=schedule.graph_version,
-            status="QUEUED",
-            inputs=schedule.inputs,
-            outputs={},
-            stats={},
-            schedule_id=schedule.id,
-            stop_requested=False,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    return run_id
+def echo_graph() -> dict[str, Any]:
+    """Input x -> Output y: the smallest graph a schedule can run."""
+    nodes = [
+        {"id": "in", "block_id": catalog.AGENT_INPUT, "input_default": {"name": "x"}},
+        {"id": "out", "block_id": catalog.AGENT_OUTPUT, "input_default": {"name": "y"}},
+    ]
+    links = [{"source_id": "in", "sink_id": "out", "source_name": "result", "sink_name": "value"}]
+    return {"graph": {"name": "Echo", "nodes": nodes, "links": links}}
 
 
-async def add_schedule(platform: Platform, cron: str, tz: str = "UTC") -> ScheduleRecord:
+def sched_platform(url: str, data_dir: Path, **overrides: Any) -> Platform:
+    """A platform without HTTP whose scheduler fires into the real executor (credits off)."""
+    settings = make_settings(url, data_dir, credits_enabled=False, **overrides)
+    return Platform(settings, serve_http=False)
+
+
+async def add_schedule(
+    platform: Platform, cron: str, tz: str = "UTC", *, graph_id: str | None = None
+) -> ScheduleRecord:
+    """A schedule of the echo graph (a new one unless ``graph_id``), timed at once."""
     await platform.db.users.ensure(USER)
+    if graph_id is None:
+        graph = await GraphService(platform.db.graphs, platform.blocks).create(USER, echo_graph())
+    else:
+        found = await platform.db.graphs.get(graph_id)
+        assert found is not None
+        graph = found
     spec = CronSpec.parse(cron, tz)
     record = await platform.db.schedules.create(
         user_id=USER,
-        graph_id=str(uuid.uuid4()),
-        graph_version=1,
+        graph_id=graph.id,
+        graph_version=graph.version,
         name="every second",
         cron=spec.expr,
         timezone=tz,
-        inputs={},
+        inputs={"x": "tick"},
         next_fire_at=spec.next_after(platform.scheduler.now()),
     )
     platform.scheduler.schedule_changed(record)
@@ -61,10 +62,7 @@ async def add_schedule(platform: Platform, cron: str, tz: str = "UTC") -> Schedu
 
 
 async def test_seconds_cron_fires_on_time(autoplat_database_url: str, tmp_path: Path) -> None:
-    settings = make_settings(autoplat_database_url, tmp_path)
-    platform = Platform(settings, serve_http=False)
-    platform.scheduler.sink = run_row_sink
-    async with platform:
+    async with sched_platform(autoplat_database_url, tmp_path) as platform:
         record = await add_schedule(platform, "* * * * * *")
         await asyncio.sleep(3.3)
         async with platform.db.begin() as conn:
@@ -91,13 +89,13 @@ async def test_seconds_cron_fires_on_time(autoplat_database_url: str, tmp_path: 
 async def test_two_processes_fire_each_tick_once(
     autoplat_database_url: str, tmp_path: Path
 ) -> None:
-    first = Platform(make_settings(autoplat_database_url, tmp_path / "a"), serve_http=False)
-    second = Platform(make_settings(autoplat_database_url, tmp_path / "b"), serve_http=False)
+    first = sched_platform(autoplat_database_url, tmp_path / "a")
+    second = sched_platform(autoplat_database_url, tmp_path / "b")
     for platform in (first, second):
-        platform.scheduler.sink = run_row_sink
         platform.scheduler.reload_interval = 0.2
     async with first, second:
-        records = [await add_schedule(first, "* * * * * *") for _ in range(20)]
+        graph_id = (await add_schedule(first, "0 0 1 1 *")).graph_id
+        records = [await add_schedule(first, "* * * * * *", graph_id=graph_id) for _ in range(20)]
         await asyncio.sleep(3.2)
         await first.scheduler.stop(5.0)
         await second.scheduler.stop(5.0)

@@ -21,6 +21,7 @@ from autoplat.api.routes import (
     executions,
     graphs,
     health,
+    jobs,
     schedules,
 )
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 def api_routes() -> list[BaseRoute]:
     """Every route under ``/api``; each domain contributes its own module."""
-    modules = (auth, api_keys, blocks, graphs, executions, schedules, credits, admin)
+    modules = (auth, api_keys, blocks, graphs, executions, schedules, credits, admin, jobs)
     return [route for module in modules for route in module.routes()]
 
 

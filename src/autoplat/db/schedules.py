@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from autoplat.db.models import Schedule, ScheduleFire
+from autoplat.db.models import GraphExecution, Schedule, ScheduleFire
 from autoplat.db.types import utcnow
 
 if TYPE_CHECKING:
@@ -327,6 +327,25 @@ class ScheduleStore:
     async def delete_by_id(self, conn: AsyncConnection, schedule_id: str) -> None:
         """Delete a schedule whose graph is gone."""
         await conn.execute(delete(_SCHEDULES).where(_SCHEDULES.c.id == schedule_id))
+
+    async def interrupted_fires(self, *, limit: int = 1000) -> list[FireRecord]:
+        """Fires claimed but never completed (the process stopped between the two)."""
+        stmt = select(_FIRES).where(_FIRES.c.status == "FIRING").limit(limit)
+        async with self.db.begin() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [FireRecord(**{n: getattr(r, n) for n in FireRecord.__slots__}) for r in rows]
+
+    async def run_of_fire(self, schedule_id: str, claimed_at: datetime) -> str | None:
+        """The run a schedule created at or after ``claimed_at``, if any."""
+        runs = cast(Table, GraphExecution.__table__)
+        stmt = (
+            select(runs.c.id)
+            .where(runs.c.schedule_id == schedule_id, runs.c.created_at >= claimed_at)
+            .order_by(runs.c.created_at)
+            .limit(1)
+        )
+        async with self.db.begin() as conn:
+            return (await conn.execute(stmt)).scalar_one_or_none()
 
     async def prune_fires(self, before: datetime, *, limit: int = 5000) -> int:
         """Delete up to ``limit`` fire records older than ``before``; return how many."""

@@ -76,6 +76,7 @@ class Scheduler:
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._batcher: FireBatcher | None = None
         self._reload_since: datetime | None = None
         self._last_resync = 0.0
         #: Running totals of this process: fires it created runs for, fires another won.
@@ -89,6 +90,10 @@ class Scheduler:
         # SQLite has one connection per process; PostgreSQL can take batches side by side.
         width = max(1, min(4, self.settings.db_pool_size // 2)) if self.db.is_postgres else 1
         self._slots = asyncio.Semaphore(width)
+        # executions.submit(conn=...) opens connections of its own for reads, which SQLite's
+        # single pooled connection cannot give while the fire's transaction holds it.
+        self._batcher = FireBatcher(self.db, self.sink, atomic=self.db.is_postgres)
+        await self._batcher.recover(self.clock.now(), self.settings.schedule_grace_seconds)
         await self._resync()
         self._loop_task = self.tasks.spawn("loop", self._run())
         await self.jobs.start()
@@ -186,8 +191,7 @@ class Scheduler:
     async def _fire(self, batch: list[tuple[str, datetime]]) -> None:
         assert self._slots is not None
         async with self._slots:
-            batcher = FireBatcher(self.db, self.sink)
-            result = await batcher.fire(batch, self._next_fire, self.clock.now)
+            result = await self._fire_batcher.fire(batch, self._next_fire, self.clock.now)
         self._after_batch(result)
 
     def _after_batch(self, result: BatchResult) -> None:
@@ -206,10 +210,16 @@ class Scheduler:
             )
 
     async def _record_missed(self, missed: list[tuple[str, datetime]]) -> None:
-        count = await FireBatcher(self.db, self.sink).record_missed(missed, self._next_fire)
+        count = await self._fire_batcher.record_missed(missed, self._next_fire)
         self.counters["missed"] += count
         if count:
             log.warning("schedule.missed", count=count)
+
+    @property
+    def _fire_batcher(self) -> FireBatcher:
+        if self._batcher is None:
+            raise RuntimeError("the scheduler is not started")
+        return self._batcher
 
     def _next_fire(self, schedule_id: str, fire_time: datetime) -> datetime | None:
         entry = self._entries.get(schedule_id)

@@ -1,0 +1,182 @@
+"""Schedule use cases behind the REST routes: create, list, pause, resume, delete."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from autoplat.db.schedules import ACTIVE, PAUSED, ScheduleRecord
+from autoplat.errors import GraphNotFound, ScheduleNotFound, ValidationFailed
+from autoplat.graphs.validation import validate_run_inputs
+from autoplat.logging import get_logger
+from autoplat.scheduler.cron import CronFormatError, CronSpec, load_timezone, normalize_cron
+
+if TYPE_CHECKING:
+    from autoplat.platform import Platform
+
+log = get_logger("autoplat.scheduler")
+
+USER_PAUSED = "paused by the user"
+
+
+class ScheduleView(BaseModel):
+    """A schedule as the API shows it; times of the next run are in its own timezone."""
+
+    id: str
+    name: str
+    user_id: str
+    graph_id: str
+    graph_version: int
+    cron: str
+    timezone: str
+    inputs: dict[str, Any]
+    status: str
+    paused_reason: str | None
+    next_run_time: datetime | None
+    last_fire_at: datetime | None
+    created_at: datetime
+
+
+class ScheduleService:
+    """Schedule use cases for one platform."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.store = platform.db.schedules
+
+    def view(self, record: ScheduleRecord) -> ScheduleView:
+        """The API view of ``record``, with its next run time in the schedule's timezone."""
+        next_run: datetime | None = None
+        if record.status == ACTIVE:
+            try:
+                spec = CronSpec.parse(record.cron, record.timezone)
+            except CronFormatError:
+                spec = None
+            if spec is not None:
+                nxt = spec.next_after(self.platform.scheduler.now())
+                next_run = spec.local(nxt) if nxt is not None else None
+        return ScheduleView(
+            id=record.id,
+            name=record.name,
+            user_id=record.user_id,
+            graph_id=record.graph_id,
+            graph_version=record.graph_version,
+            cron=record.cron,
+            timezone=record.timezone,
+            inputs=record.inputs,
+            status=record.status,
+            paused_reason=record.paused_reason,
+            next_run_time=next_run,
+            last_fire_at=record.last_fire_at,
+            created_at=record.created_at,
+        )
+
+    async def _timezone_for(self, user_id: str, requested: str | None) -> str:
+        if requested:
+            return requested
+        user = await self.platform.db.users.get(user_id)
+        zone = user.timezone if user is not None else ""
+        return zone if zone and zone != "not-set" else "UTC"
+
+    async def create(
+        self,
+        user_id: str,
+        graph_id: str,
+        *,
+        name: str,
+        cron: str,
+        timezone: str | None,
+        inputs: dict[str, Any],
+        graph_version: int | None,
+    ) -> ScheduleRecord:
+        """Validate and store a schedule of a graph version, then start timing it."""
+        zone = await self._timezone_for(user_id, timezone)
+        spec = parse_spec(cron, zone)
+        graph = await self.platform.db.graphs.get(graph_id, graph_version, user_id=user_id)
+        if graph is None:
+            which = f"version {graph_version} of graph" if graph_version else "graph"
+            raise GraphNotFound(f"{which} {graph_id!r} not found")
+        validate_run_inputs(graph, inputs, self.platform.blocks)
+        record = await self.store.create(
+            user_id=user_id,
+            graph_id=graph.id,
+            graph_version=graph.version,
+            name=name,
+            cron=spec.expr,
+            timezone=zone,
+            inputs=inputs,
+            next_fire_at=spec.next_after(self.platform.scheduler.now()),
+        )
+        self.platform.scheduler.schedule_changed(record)
+        log.info("schedule.created", schedule_id=record.id, graph_id=graph.id, cron=spec.expr)
+        return record
+
+    async def get(self, user_id: str, schedule_id: str) -> ScheduleRecord:
+        """One of the user's schedules, or 404."""
+        record = await self.store.get(schedule_id, user_id=user_id)
+        if record is None:
+            raise ScheduleNotFound(f"schedule {schedule_id!r} not found")
+        return record
+
+    async def pause(self, user_id: str, schedule_id: str) -> ScheduleRecord:
+        """Stop firing a schedule until it is resumed."""
+        current = await self.get(user_id, schedule_id)
+        if current.status == PAUSED:
+            return current  # already paused: keep the reason it was paused for
+        record = await self.store.set_status(
+            schedule_id, status=PAUSED, user_id=user_id, reason=USER_PAUSED
+        )
+        if record is None:
+            raise ScheduleNotFound(f"schedule {schedule_id!r} not found")
+        self.platform.scheduler.schedule_changed(record)
+        log.info("schedule.paused", schedule_id=schedule_id)
+        return record
+
+    async def resume(self, user_id: str, schedule_id: str) -> ScheduleRecord:
+        """Fire again from the next cron time on (fires due while paused are not run)."""
+        current = await self.get(user_id, schedule_id)
+        graph = await self.platform.db.graphs.get(
+            current.graph_id, current.graph_version, user_id=user_id
+        )
+        if graph is None:
+            raise GraphNotFound(
+                f"version {current.graph_version} of graph {current.graph_id!r} no longer exists"
+            )
+        validate_run_inputs(graph, current.inputs, self.platform.blocks)
+        spec = parse_spec(current.cron, current.timezone)
+        record = await self.store.set_status(
+            schedule_id,
+            status=ACTIVE,
+            user_id=user_id,
+            next_fire_at=spec.next_after(self.platform.scheduler.now()),
+        )
+        if record is None:
+            raise ScheduleNotFound(f"schedule {schedule_id!r} not found")
+        self.platform.scheduler.schedule_changed(record)
+        log.info("schedule.resumed", schedule_id=schedule_id)
+        return record
+
+    async def delete(self, user_id: str, schedule_id: str) -> None:
+        """Delete a schedule and its fire records."""
+        if not await self.store.delete(schedule_id, user_id=user_id):
+            raise ScheduleNotFound(f"schedule {schedule_id!r} not found")
+        self.platform.scheduler.schedule_changed(None, schedule_id)
+        log.info("schedule.deleted", schedule_id=schedule_id)
+
+
+def parse_spec(cron: str, timezone: str) -> CronSpec:
+    """Both parts checked, every problem reported as a 422 field error."""
+    details: list[dict[str, Any]] = []
+    try:
+        expr = normalize_cron(cron)
+    except CronFormatError as exc:
+        details.append({"field": "body.cron", "message": str(exc), "type": "cron"})
+    try:
+        zone = load_timezone(timezone)
+    except CronFormatError as exc:
+        details.append({"field": "body.timezone", "message": str(exc), "type": "timezone"})
+    if details:
+        raise ValidationFailed("; ".join(d["message"] for d in details), details=details)
+    return CronSpec(expr, zone)
