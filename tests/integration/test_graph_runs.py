@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from autoplat.blocks.testing import FakeLlm, serve
 from autoplat.graphs import catalog
 from autoplat.testing import make_settings, running_platform
 
@@ -77,6 +78,27 @@ async def test_testing_agent_needs_its_inputs_then_runs(client: httpx.AsyncClien
     assert result["graph_version"] == 2 and result["outputs"] == {}
     [node] = result["node_executions"]
     assert node["output_data"] == {"result": [42]}
+
+
+@needs_agents
+async def test_ai_function_agent_fills_its_prompt(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    fake = FakeLlm(replies=["[1, 2, 3]"])
+    document = json.loads((AGENTS / "agent_516d813b-d1bc-470f-add7-c63a4b2c2bad.json").read_text())
+    async with serve(fake.app()) as url:
+        settings = make_settings(
+            autoplat_database_url, tmp_path, credits_enabled=False, llm_base_url=f"{url}/v1"
+        )
+        async with running_platform(settings) as (_, http):
+            graph = await import_graph(http, document)
+            result = await run(http, graph, {"Arguments": "3"})
+    assert result["status"] == "COMPLETED", result["error"]
+    assert result["outputs"] == {"return": ["[1, 2, 3]"]}
+    [request] = fake.requests
+    system = " ".join(m["content"] for m in request["messages"] if m["role"] == "system")
+    assert "def fake_people(n: int) -> list[dict]:" in system
+    assert request["messages"][-1]["content"] == "3"
 
 
 async def test_imported_sub_graph_runs(client: httpx.AsyncClient) -> None:
