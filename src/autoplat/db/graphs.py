@@ -272,4 +272,8 @@ class GraphStore:
                     LibraryAgent.graph_id == graph_id, LibraryAgent.user_id == user_id
                 )
             )
+            # A deleted graph's schedules go with it, in the same transaction.
+            await self.db.schedules.delete_for_graph(
+                graph_id, user_id=user_id, conn=await session.connection()
+            )
             return int(getattr(result, "rowcount", 0) or 0)
