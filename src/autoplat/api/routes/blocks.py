@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute
 
 from autoplat.api.context import current_principal, get_platform
 from autoplat.api.endpoint import endpoint
+from autoplat.api.routes.graph_models import BlockOut, BlockOutputs
 from autoplat.api.validation import read_json
 from autoplat.blocks.base import Block, BlockContext
 from autoplat.blocks.convert import to_json_safe
@@ -38,6 +39,7 @@ _UNSET_TIMEZONE = "not-set"
     summary="List the available blocks with their schemas and costs",
     tags=_TAGS,
     permission="READ_BLOCK",
+    response=list[BlockOut],
 )
 async def list_blocks(request: Request) -> list[dict[str, Any]]:
     """Every enabled block (AutoGPT's format: an array), with the costs in force."""
@@ -81,6 +83,7 @@ async def run_block(
     tags=_TAGS,
     permission="EXECUTE_BLOCK",
     errors=[403],
+    response=BlockOutputs,
 )
 async def execute_block(request: Request) -> dict[str, list[Any]]:
     """Run the block once; the body is its input object. Answers ``{pin: [values]}``."""

@@ -16,6 +16,13 @@ from starlette.routing import BaseRoute
 
 from autoplat.api.context import current_principal, get_platform
 from autoplat.api.endpoint import endpoint
+from autoplat.api.routes.graph_models import (
+    ActiveVersionOut,
+    DeletedGraphOut,
+    GraphDocument,
+    GraphMetaOut,
+    GraphOut,
+)
 from autoplat.api.validation import (
     StrictBody,
     page_of,
@@ -72,6 +79,7 @@ def _graph_id(request: Request) -> str:
     tags=_TAGS,
     permission="READ_GRAPH",
     paginated=True,
+    response=GraphMetaOut,
 )
 async def list_graphs(request: Request) -> dict[str, Any]:
     """The caller's graphs, newest first: fields and I/O schemas, without nodes and links."""
@@ -91,6 +99,8 @@ async def list_graphs(request: Request) -> dict[str, Any]:
     tags=_TAGS,
     permission="WRITE_GRAPH",
     errors=[409],
+    body=GraphDocument,
+    response=GraphOut,
 )
 async def create_graph(request: Request) -> dict[str, Any]:
     """Create a graph from ``{"graph": ..., "source": ...}`` or a bare AutoGPT export.
@@ -111,6 +121,7 @@ async def create_graph(request: Request) -> dict[str, Any]:
     tags=_TAGS,
     permission="READ_GRAPH",
     query=GraphQuery,
+    response=GraphOut,
 )
 async def get_graph(request: Request) -> dict[str, Any]:
     """One graph version; ``for_export=true`` gives the AutoGPT export format."""
@@ -129,6 +140,8 @@ async def get_graph(request: Request) -> dict[str, Any]:
     tags=_TAGS,
     permission="WRITE_GRAPH",
     errors=[409],
+    body=GraphDocument,
+    response=GraphOut,
 )
 async def update_graph(request: Request) -> dict[str, Any]:
     """Store the body (same shapes as create) as the next version, made active."""
@@ -145,6 +158,7 @@ async def update_graph(request: Request) -> dict[str, Any]:
     summary="Delete a graph and all its versions",
     tags=_TAGS,
     permission="WRITE_GRAPH",
+    response=DeletedGraphOut,
 )
 async def delete_graph(request: Request) -> dict[str, Any]:
     """Remove every version; answers how many versions were deleted."""
@@ -160,6 +174,7 @@ async def delete_graph(request: Request) -> dict[str, Any]:
     tags=_TAGS,
     permission="READ_GRAPH",
     paginated=True,
+    response=GraphOut,
 )
 async def list_versions(request: Request) -> dict[str, Any]:
     """Every version of the graph, newest first."""
@@ -183,6 +198,7 @@ async def list_versions(request: Request) -> dict[str, Any]:
     tags=_TAGS,
     permission="READ_GRAPH",
     query=ExportQuery,
+    response=GraphOut,
 )
 async def get_version(request: Request) -> dict[str, Any]:
     """One version; ``for_export=true`` gives the AutoGPT export format."""
@@ -204,6 +220,7 @@ async def get_version(request: Request) -> dict[str, Any]:
     tags=_TAGS,
     permission="WRITE_GRAPH",
     body=SetActiveVersion,
+    response=ActiveVersionOut,
 )
 async def set_active_version(request: Request) -> dict[str, Any]:
     """Make ``active_graph_version`` the version that runs by default."""
