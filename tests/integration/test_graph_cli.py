@@ -68,3 +68,7 @@ def test_bad_files_fail_with_one_message(autoplat_database_url: str, tmp_path: P
     result = run(autoplat_database_url, tmp_path, "import", str(shape))
     assert result.returncode == 1 and "nodes" in result.stderr
     assert "Traceback" not in result.stderr
+    nul = tmp_path / "nul.json"
+    nul.write_text(json.dumps({"name": "a\u0000b", "nodes": []}))
+    result = run(autoplat_database_url, tmp_path, "import", str(nul))
+    assert result.returncode == 1 and "NUL" in result.stderr

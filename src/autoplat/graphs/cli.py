@@ -97,9 +97,17 @@ def _read_document(file: str) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationFailed(f"cannot read {file}: {exc}") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
         raise ValidationFailed(f"{file} is not valid JSON: {exc}") from None
+    # PostgreSQL cannot store NUL characters; refuse them here like the REST API does.
+    if "\x00" in text or "\\u0000" in text:
+        raise ValidationFailed(f"{file} contains a NUL character (\\u0000), which cannot be stored")
+    return data
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
 
 
 def _describe(detail: dict[str, Any]) -> str:
