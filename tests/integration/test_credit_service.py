@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -202,3 +204,34 @@ async def test_monthly_refill_once_per_month(
     assert await fresh.refill.apply(USER, now=next_month) == 1
     assert await fresh.refill.apply(USER, now=next_month) == 0
     assert await db.credits.balance(USER) == 50 == await db.credits.ledger_sum(USER)
+
+
+async def test_service_mix_keeps_balance_equal_to_ledger(credits: CreditService) -> None:
+    rng = random.Random(66)
+    charged: list[str] = []
+
+    async def step(i: int) -> None:
+        roll = rng.random()
+        if roll < 0.25:
+            await credits.add_credits(USER, rng.randint(1, 30), type=TransactionType.TOP_UP)
+        elif roll < 0.85:
+            try:
+                await charge(credits, f"mix-{i}", rng.choice(["plain", {"tier": "gold"}]))
+            except InsufficientCredits:
+                return
+            charged.append(f"mix-{i}")
+        elif charged:
+            entry = await credits.db.credits.by_key(USER, f"usage:{rng.choice(charged)}")
+            assert entry is not None
+            await credits.refund(entry.id, reason="mix")
+
+    for batch in range(5):
+        await asyncio.gather(*(step(batch * 50 + i) for i in range(50)))
+        balance = await credits.balance(USER)
+        assert balance >= 0
+        assert balance == await credits.db.credits.ledger_sum(USER)
+    refunds, _ = await credits.db.credits.list_transactions(
+        USER, types=[TransactionType.REFUND], limit=250
+    )
+    refunded = [r.metadata["refunded_transaction_id"] for r in refunds]
+    assert len(refunded) == len(set(refunded))  # each usage refunded at most once

@@ -103,7 +103,7 @@ class CreditStore:
         self,
         user_id: str,
         *,
-        types: Sequence[TransactionType] = (),
+        types: Sequence[TransactionType | str] = (),
         since: datetime | None = None,
         until: datetime | None = None,
         offset: int = 0,
