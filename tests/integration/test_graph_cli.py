@@ -57,18 +57,18 @@ def test_import_refuses_missing_blocks(autoplat_database_url: str, tmp_path: Pat
 
 
 def test_bad_files_fail_with_one_message(autoplat_database_url: str, tmp_path: Path) -> None:
-    missing = run(autoplat_database_url, tmp_path, "import", str(tmp_path / "none.json"))
-    assert missing.returncode == 1 and "cannot read" in missing.stderr
+    def fails(path: Path, message: str) -> None:
+        result = run(autoplat_database_url, tmp_path, "import", str(path))
+        assert result.returncode == 1
+        assert message in result.stderr and "Traceback" not in result.stderr
+
+    fails(tmp_path / "none.json", "cannot read")
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    result = run(autoplat_database_url, tmp_path, "import", str(broken))
-    assert result.returncode == 1 and "not valid JSON" in result.stderr
+    fails(broken, "not valid JSON")
     shape = tmp_path / "shape.json"
     shape.write_text(json.dumps({"name": "x", "nodes": "no"}))
-    result = run(autoplat_database_url, tmp_path, "import", str(shape))
-    assert result.returncode == 1 and "nodes" in result.stderr
-    assert "Traceback" not in result.stderr
+    fails(shape, "nodes")
     nul = tmp_path / "nul.json"
     nul.write_text(json.dumps({"name": "a\u0000b", "nodes": []}))
-    result = run(autoplat_database_url, tmp_path, "import", str(nul))
-    assert result.returncode == 1 and "NUL" in result.stderr
+    fails(nul, "NUL")
