@@ -330,3 +330,22 @@ async def test_api_key_permissions_are_enforced(
             await reader.post(f"/api/blocks/{CALCULATOR}/execute", json={}),
         ]
         assert [r.status_code for r in denied] == [403] * 4
+
+
+async def test_incompatible_link_types_are_422(autoplat_client: httpx.AsyncClient) -> None:
+    body = calculator_graph()
+    body["graph"]["nodes"].append(
+        {"id": "dict", "block_id": "b924ddf4-de4f-4b56-9a85-358930dcbc91", "input_default": {}}
+    )
+    body["graph"]["links"].append(
+        {
+            "source_id": "dict",
+            "sink_id": "calc",
+            "source_name": "dictionary",
+            "sink_name": "operation",
+        }
+    )
+    response = await autoplat_client.post("/api/graphs", json=body)
+    assert response.status_code == 422, response.text
+    [detail] = response.json()["error"]["details"]
+    assert (detail["node_id"], detail["pin"]) == ("calc", "operation")
