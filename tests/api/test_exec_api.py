@@ -109,7 +109,7 @@ async def test_foreign_graphs_and_runs_are_404(ctx: Ctx) -> None:
     stop = await client.post(f"/api/graphs/{theirs.id}/executions/{exec_id}/stop")
     assert stop.status_code == 404
     assert (await client.delete(f"/api/executions/{exec_id}")).status_code == 404
-    assert (await client.get(f"/api/graphs/{theirs.id}/executions")).json()["items"] == []
+    assert (await client.get(f"/api/graphs/{theirs.id}/executions")).status_code == 404
 
 
 async def test_stop_route_and_delete(ctx: Ctx) -> None:

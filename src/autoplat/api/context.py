@@ -34,3 +34,15 @@ async def current_principal(conn: HTTPConnection, permission: str | None = None)
     if permission is not None:
         principal.require(permission)
     return principal
+
+
+async def ensure_graph_visible(conn: HTTPConnection, user_id: str, graph_id: str) -> None:
+    """GraphNotFound (404) unless ``user_id`` owns graph ``graph_id``.
+
+    For list routes under ``/graphs/{graph_id}/...``: an empty list would otherwise answer
+    200 for another user's graph, where every other route answers 404.
+    """
+    from autoplat.errors import GraphNotFound
+
+    if await get_platform(conn).db.graphs.get(graph_id, user_id=user_id) is None:
+        raise GraphNotFound(f"graph {graph_id} not found")

@@ -69,7 +69,7 @@ def build_openapi(routes: list[BaseRoute], *, title: str = "autoplat") -> dict[s
     for path, route in found:
         ops = paths.setdefault(openapi_path(path), {})
         if isinstance(route, ApiRoute):
-            ops[route.spec.method.lower()] = _operation(path, route.spec, schemas)
+            ops[route.spec.method.lower()] = _operation(path, route.spec, schemas, components)
         else:
             for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
                 ops[method.lower()] = _plain_operation(path, route)
@@ -110,7 +110,10 @@ def _schemas(
 
 
 def _operation(
-    path: str, spec: EndpointSpec, schemas: dict[tuple[SchemaKey, str], Any]
+    path: str,
+    spec: EndpointSpec,
+    schemas: dict[tuple[SchemaKey, str], Any],
+    components: dict[str, Any],
 ) -> dict[str, Any]:
     key = spec.operation_id
     op: dict[str, Any] = {"operationId": key, "summary": spec.summary}
@@ -120,9 +123,9 @@ def _operation(
         op["tags"] = list(spec.tags)
     params = _path_parameters(path)
     if spec.query is not None:
-        params += _query_parameters(schemas[((key, "query"), "validation")])
+        params += _query_parameters(_resolve(schemas[((key, "query"), "validation")], components))
     if spec.paginated:
-        params += _query_parameters(schemas[(("page", ""), "validation")])
+        params += _query_parameters(_resolve(schemas[(("page", ""), "validation")], components))
     if params:
         op["parameters"] = params
     if spec.body is not None:
@@ -148,6 +151,11 @@ def _operation(
     op["responses"] = responses
     if spec.auth:
         op["security"] = [{"bearer": []}, {"apiKey": []}]
+        # Machine-readable too: the permission and admin tests walk the spec by these.
+        if spec.permission:
+            op["x-permission"] = spec.permission
+        if spec.admin:
+            op["x-admin"] = True
         notes = []
         if spec.permission:
             notes.append(f"API keys need the `{spec.permission}` permission.")
@@ -184,6 +192,15 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
             schema = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^/]+$"}
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return params
+
+
+def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """The schema a ``$ref`` points to (query models are expanded into parameters)."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        resolved: dict[str, Any] = components[ref.rsplit("/", 1)[-1]]
+        return resolved
+    return schema
 
 
 def _query_parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:

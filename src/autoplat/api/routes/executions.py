@@ -9,7 +9,7 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
-from autoplat.api.context import current_principal, get_platform
+from autoplat.api.context import current_principal, ensure_graph_visible, get_platform
 from autoplat.api.endpoint import endpoint
 from autoplat.api.validation import StrictBody, page_of, paginated, parse_body
 from autoplat.errors import Conflict, ExecutionNotFound, ValidationFailed
@@ -96,12 +96,15 @@ async def list_graph_executions(request: Request) -> dict[str, Any]:
     """The caller's runs of this graph, newest first."""
     principal = await current_principal(request)
     page = page_of(request)
+    graph_id = str(request.path_params["graph_id"])
     rows, total = await get_platform(request).db.executions.list_runs(
         user_id=principal.user_id,
-        graph_id=str(request.path_params["graph_id"]),
+        graph_id=graph_id,
         offset=page.offset,
         limit=page.page_size,
     )
+    if total == 0:
+        await ensure_graph_visible(request, principal.user_id, graph_id)
     return paginated([run_view(r) for r in rows], total, page)
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
-from autoplat.api.context import current_principal, get_platform
+from autoplat.api.context import current_principal, ensure_graph_visible, get_platform
 from autoplat.api.endpoint import endpoint
 from autoplat.api.validation import StrictBody, page_of, paginated, parse_body
 from autoplat.scheduler.service import ScheduleService, ScheduleView
@@ -129,6 +129,8 @@ async def _list(request: Request, graph_id: str | None) -> dict[str, Any]:
     records, total = await service.store.list_schedules(
         user_id=principal.user_id, graph_id=graph_id, offset=page.offset, limit=page.page_size
     )
+    if total == 0 and graph_id is not None:
+        await ensure_graph_visible(request, principal.user_id, graph_id)
     return paginated([service.view(r) for r in records], total, page)
 
 

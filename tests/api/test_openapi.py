@@ -1,0 +1,114 @@
+"""/openapi.json covers every route from the models the routes validate with; /docs is local."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from starlette.routing import Route
+
+from autoplat.api.endpoint import ApiRoute
+from autoplat.api.openapi import openapi_path, walk_routes
+from autoplat.platform import Platform
+
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+async def _spec(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    spec: dict[str, Any] = response.json()
+    return spec
+
+
+async def test_the_document_is_openapi_3_1(autoplat_client: httpx.AsyncClient) -> None:
+    spec = await _spec(autoplat_client)
+    assert spec["openapi"] == "3.1.0"
+    assert spec["info"]["title"] == "autoplat" and spec["info"]["version"]
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearer"]["scheme"] == "bearer"
+    assert schemes["apiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    operation_ids = [op["operationId"] for item in spec["paths"].values() for m, op in item.items()]
+    assert len(operation_ids) == len(set(operation_ids)), "operationIds must be unique"
+
+
+async def test_every_route_is_declared_and_documented(
+    autoplat_platform: Platform, autoplat_client: httpx.AsyncClient
+) -> None:
+    spec = await _spec(autoplat_client)
+    routes = list(walk_routes(list(autoplat_platform.app.routes)))
+    assert routes
+    for path, route in routes:
+        assert isinstance(route, Route)
+        if path.startswith("/api/"):
+            # Declared with @endpoint, so the spec comes from the models the route validates.
+            assert isinstance(route, ApiRoute), f"{path} is not declared with @endpoint"
+        item = spec["paths"][openapi_path(path)]
+        for method in (route.methods or {"GET"}) - {"HEAD"}:
+            assert method.lower() in item, (method, path)
+    documented = {(p, m) for p, item in spec["paths"].items() for m in item if m in METHODS}
+    assert len(documented) == sum(len((r.methods or {"GET"}) - {"HEAD"}) for _, r in routes)
+
+
+async def test_operations_use_the_route_models(autoplat_client: httpx.AsyncClient) -> None:
+    spec = await _spec(autoplat_client)
+    schemas = spec["components"]["schemas"]
+    create = spec["paths"]["/api/api-keys"]["post"]
+    body_ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = schemas[body_ref.rsplit("/", 1)[-1]]
+    assert body["additionalProperties"] is False
+    assert set(body["required"]) == {"name", "permissions"}
+    assert "MANAGE_API_KEYS" in create["description"]
+    assert create["security"] == [{"bearer": []}, {"apiKey": []}]
+    assert {"200", "400", "401", "403", "413", "415", "422"} <= set(create["responses"])
+    error_ref = create["responses"]["401"]["content"]["application/json"]["schema"]["$ref"]
+    assert schemas[error_ref.rsplit("/", 1)[-1]]["required"] == ["error"]
+
+    listing = spec["paths"]["/api/api-keys"]["get"]
+    names = {p["name"]: p for p in listing["parameters"]}
+    assert names["page"]["in"] == "query" and names["page"]["schema"]["minimum"] == 1
+    assert names["page_size"]["schema"]["maximum"] == 250
+    page_ref = listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert set(schemas[page_ref.rsplit("/", 1)[-1]]["properties"]) == {"items", "pagination"}
+
+    one = spec["paths"]["/api/api-keys/{key_id}"]["get"]
+    assert one["parameters"][0]["in"] == "path" and "404" in one["responses"]
+    assert spec["paths"]["/health"]["get"]["responses"]["200"]
+
+
+async def test_every_list_route_is_paginated(autoplat_client: httpx.AsyncClient) -> None:
+    spec = await _spec(autoplat_client)
+    schemas = spec["components"]["schemas"]
+    for path, item in spec["paths"].items():
+        get = item.get("get")
+        if not get or not path.startswith("/api/"):
+            continue
+        content = get["responses"].get("200", {}).get("content", {}).get("application/json")
+        if not content:
+            continue
+        ref = content["schema"].get("$ref", "")
+        schema = schemas.get(ref.rsplit("/", 1)[-1], content["schema"])
+        if schema.get("type") == "array":
+            raise AssertionError(f"GET {path} returns a bare list: use paginated=True")
+        if "items" in schema.get("properties", {}):
+            params = {p["name"] for p in get.get("parameters", [])}
+            assert {"page", "page_size"} <= params, path
+
+
+async def test_docs_page_is_served_from_the_package(autoplat_client: httpx.AsyncClient) -> None:
+    page = await autoplat_client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assets = re.findall(r'(?:src|href)="(/docs/static/[^"]+)"', page.text)
+    assert sorted(assets) == ["/docs/static/docs.css", "/docs/static/docs.js"]
+    texts = [page.text]
+    for asset in assets:
+        response = await autoplat_client.get(asset)
+        assert response.status_code == 200 and response.text
+        texts.append(response.text)
+    # No CDN: nothing is fetched from another origin.
+    for text in texts:
+        assert "://" not in text
+    assert "/openapi.json" in texts[2]
+    assert (await autoplat_client.get("/docs/static/../../etc/passwd")).status_code == 404
+    assert (await autoplat_client.get("/docs/static/nothing.js")).status_code == 404
