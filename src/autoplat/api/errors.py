@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -119,6 +119,28 @@ async def handle_data_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def handle_database_error(request: Request, exc: Exception) -> Response:
+    """A driver error: a value the driver could not encode is a 422, anything else a bug."""
+    if isinstance(exc, DataError) or _is_unencodable_argument(exc):
+        return await handle_data_error(request, exc)
+    return await handle_unexpected(request, exc)
+
+
+def _is_unencodable_argument(exc: BaseException) -> bool:
+    # asyncpg refuses such values client-side ("invalid input for query argument $3: ...
+    # value out of int32 range") with its own DataError, which SQLAlchemy wraps generically.
+    from asyncpg.exceptions._base import DataError as ArgumentError
+
+    seen: BaseException | None = exc
+    for _ in range(5):
+        seen = getattr(seen, "orig", None) or (seen.__cause__ if seen else None)
+        if seen is None:
+            return False
+        if isinstance(seen, ArgumentError):
+            return True
+    return False
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """A bug: log it with its traceback and answer 500 without leaking internals."""
     log.error("api.unhandled", path=request.url.path, method=request.method, exc_info=exc)
@@ -128,7 +150,7 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     AutoplatError: handle_autoplat_error,
     HTTPException: handle_http_exception,
-    DataError: handle_data_error,
+    DBAPIError: handle_database_error,
     OverflowError: handle_data_error,
     Exception: handle_unexpected,
 }

@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute
 from autoplat.api.context import current_principal, ensure_graph_visible, get_platform
 from autoplat.api.endpoint import endpoint
 from autoplat.api.validation import StrictBody, page_of, paginated, parse_body
+from autoplat.graphs.service import MAX_VERSION
 from autoplat.scheduler.service import ScheduleService, ScheduleView
 
 _TAGS = ["schedules"]
@@ -29,7 +30,9 @@ class CreateSchedule(StrictBody):
         default=None, max_length=64, description="IANA name; default: the user's timezone"
     )
     inputs: dict[str, Any] = Field(default_factory=dict, description="the run's inputs")
-    graph_version: int | None = Field(default=None, ge=1, description="default: active")
+    graph_version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="default: active"
+    )
     credentials: dict[str, Any] = Field(
         default_factory=dict, description="accepted for AutoGPT clients; unused"
     )
