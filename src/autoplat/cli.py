@@ -204,9 +204,15 @@ def command_modules() -> list[Callable[[Any], None]]:
     """Domain command registrars (users, apikey, graphs, run, credits, ...)."""
     from autoplat.accounts import cli as accounts_cli
     from autoplat.credits import cli as credits_cli
+    from autoplat.executions import cli as executions_cli
     from autoplat.graphs import cli as graphs_cli
 
-    return [accounts_cli.register, graphs_cli.register, credits_cli.register]
+    return [
+        accounts_cli.register,
+        graphs_cli.register,
+        executions_cli.register,
+        credits_cli.register,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Benchmarks of the execution engine: ``python -m bench --database sqlite|postgresql``."""

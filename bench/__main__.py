@@ -1,0 +1,32 @@
+"""Run every workload in its own process and print one JSON object per line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+from bench.workloads import WORKLOADS, run_workload
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench --database sqlite [--workload chain]``."""
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), help="one workload, in-process")
+    args = parser.parse_args(argv)
+    if args.workload:
+        print(json.dumps(run_workload(args.workload, args.database)), flush=True)
+        return 0
+    failed = 0
+    for name in WORKLOADS:
+        # A process per workload: peak memory and warm caches belong to that workload alone.
+        command = [sys.executable, "-m", "bench", "--database", args.database, "--workload", name]
+        done = subprocess.run(command, check=False)
+        failed += done.returncode != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
