@@ -9,6 +9,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 import structlog
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from autoplat.api.errors import error_body
@@ -114,9 +115,10 @@ class _BodyTooLarge(Exception):
 def route_template(scope: Scope) -> str:
     """The matched route template (``/api/graphs/{graph_id}``): a low-cardinality label."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    if not isinstance(path, str):
+    # A Mount alone (``/api`` matched, nothing under it) is no route at all.
+    if not isinstance(route, Route | WebSocketRoute):
         return "unmatched"
+    path = route.path
     prefix = str(scope.get("root_path", ""))
     app_root = str(scope.get("app_root_path", ""))
     if app_root and prefix.startswith(app_root):
