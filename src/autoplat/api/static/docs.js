@@ -19,6 +19,25 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// A little inline Markdown (`code` and **bold**), built as DOM nodes, never as HTML.
+function markdown(text) {
+  const out = [];
+  const pattern = /``?([^`]+)``?|\*\*([^*]+)\*\*/g;
+  let last = 0;
+  let match;
+  while ((match = pattern.exec(text)) !== null) {
+    if (match.index > last) out.push(text.slice(last, match.index));
+    out.push(match[1] !== undefined ? el("code", {}, match[1]) : el("strong", {}, match[2]));
+    last = pattern.lastIndex;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+function paragraphs(text) {
+  return (text || "").split(/\n\s*\n/).filter((p) => p.trim()).map((p) => el("p", {}, markdown(p.trim())));
+}
+
 function resolve(schema) {
   let seen = 0;
   while (schema && schema.$ref && seen++ < 20) {
@@ -49,6 +68,8 @@ function constraints(schema) {
     if (schema[key] !== undefined) out.push(`${key}: ${schema[key]}`);
   }
   if (schema.default !== undefined) out.push("default: " + JSON.stringify(schema.default));
+  const values = schema.enum || (schema.type === "array" && resolve(schema.items).enum);
+  if (values && values.length > 1) out.push("one of: " + values.join(", "));
   return out.join(", ");
 }
 
@@ -76,7 +97,7 @@ function schemaTree(schema, depth) {
       el("span", { class: "k" }, name), required.has(name) ? el("span", { class: "req" }, "required") : null,
       ": ", el("span", { class: "type" }, typeName(prop)),
       extra ? el("span", { class: "d" }, "  (" + extra + ")") : null,
-      inner.description || prop.description ? el("span", { class: "d" }, " — " + (prop.description || inner.description)) : null,
+      inner.description || prop.description ? el("span", { class: "d" }, " — ", markdown(prop.description || inner.description)) : null,
       nested ? schemaTree(prop, depth + 1) : null));
   }
   if (resolved.additionalProperties && typeof resolved.additionalProperties === "object" && !resolved.properties) {
@@ -139,7 +160,7 @@ function tryIt(method, path, op) {
 
 function operation(method, path, op) {
   const body = el("div", { class: "body" });
-  if (op.description) body.append(el("p", {}, op.description));
+  if (op.description) body.append(...paragraphs(op.description));
   const params = op.parameters || [];
   if (params.length) {
     body.append(el("h4", {}, "Parameters"), el("table", {},
@@ -155,17 +176,26 @@ function operation(method, path, op) {
   }
   body.append(el("h4", {}, "Responses"));
   const table = el("table", {});
+  let errorShown = false;
   for (const [status, response] of Object.entries(op.responses || {})) {
     const media = response.content && response.content["application/json"];
-    table.append(el("tr", {},
-      el("td", { class: "status s" + status[0] }, status),
-      el("td", {}, response.description || "", media ? schemaBlock(media.schema) : null)));
+    let shape = null;
+    if (media && status >= "400") {
+      // Every error has the same envelope: draw it once, then name it.
+      shape = errorShown ? el("span", { class: "type" }, " " + typeName(media.schema)) : schemaBlock(media.schema);
+      errorShown = true;
+    } else if (media) {
+      shape = schemaBlock(media.schema);
+    }
+    table.append(el("tr", {}, el("td", { class: "status s" + status[0] }, status), el("td", {}, response.description || "", shape)));
   }
   body.append(table, tryIt(method, path, op));
   const secured = (op.security || SPEC.security || []).length > 0;
+  const access = op["x-admin"] ? "admin" : op["x-permission"] || (secured ? "auth" : "public");
   return el("details", { class: "op", id: anchor(method, path), "data-search": [method, path, op.summary, (op.tags || []).join(" ")].join(" ").toLowerCase() },
     el("summary", {}, el("span", { class: "method m-" + method }, method), el("span", { class: "path" }, path),
-      el("span", { class: "summary" }, op.summary || ""), secured ? el("span", { class: "lock" }, "🔒 auth") : null),
+      el("span", { class: "summary" }, op.summary || ""),
+      el("span", { class: "lock", title: "API keys need this permission" }, access)),
     body);
 }
 
@@ -185,25 +215,38 @@ function render(spec) {
   }
   const main = document.getElementById("main");
   const nav = document.getElementById("nav");
-  main.replaceChildren(el("p", { class: "intro" }, spec.info.description || ""));
+  main.replaceChildren(el("div", { class: "intro" }, paragraphs(spec.info.description)));
   nav.replaceChildren();
   for (const tag of [...groups.keys()].sort()) {
     const section = el("section", { class: "tag" }, el("h2", {}, tag));
-    nav.append(el("h3", {}, tag));
+    const group = el("div", { class: "navgroup" }, el("h3", {}, tag));
+    nav.append(group);
     for (const [method, path, op] of groups.get(tag)) {
       section.append(operation(method, path, op));
-      nav.append(el("a", { href: "#" + anchor(method, path), "data-search": [method, path, op.summary, tag].join(" ").toLowerCase() },
-        el("span", { class: "method m-" + method }, method), path));
+      group.append(el("a", { href: "#" + anchor(method, path), "data-search": [method, path, op.summary, tag].join(" ").toLowerCase() },
+        el("span", { class: "method small m-" + method }, method), path));
     }
     main.append(section);
   }
-  document.getElementById("filter").addEventListener("input", (event) => {
-    const words = event.target.value.toLowerCase().split(/\s+/).filter(Boolean);
+  const filter = document.getElementById("filter");
+  filter.addEventListener("input", () => {
+    const words = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
     for (const node of document.querySelectorAll("[data-search]")) {
       const text = node.getAttribute("data-search");
       node.classList.toggle("hidden", !words.every((w) => text.includes(w)));
     }
+    // A filter that leaves a few routes opens them: `/docs?q=api-keys permissions` links there.
+    const shown = [...document.querySelectorAll("details.op:not(.hidden)")];
+    if (words.length && shown.length <= 3) shown.forEach((node) => { node.open = true; });
+    for (const group of document.querySelectorAll(".navgroup")) {
+      group.classList.toggle("hidden", !group.querySelector("a:not(.hidden)"));
+    }
+    for (const section of document.querySelectorAll("section.tag")) {
+      section.classList.toggle("hidden", !section.querySelector("details.op:not(.hidden)"));
+    }
   });
+  const query = new URLSearchParams(location.search).get("q");
+  if (query) { filter.value = query; filter.dispatchEvent(new Event("input")); }
   if (location.hash) {
     const target = document.getElementById(location.hash.slice(1));
     if (target) { target.open = true; target.scrollIntoView(); }
