@@ -17,9 +17,11 @@ AI_TEXT = "1f292d4a-41a4-4977-9684-7c8d560b9f91"
 async def test_list_blocks_with_schemas_and_costs(
     autoplat_platform: Platform, autoplat_client: httpx.AsyncClient
 ) -> None:
-    response = await autoplat_client.get("/api/blocks")
+    response = await autoplat_client.get("/api/blocks?page_size=250")
     assert response.status_code == 200
-    blocks = {b["id"]: b for b in response.json()}
+    listing = response.json()
+    blocks = {b["id"]: b for b in listing["items"]}
+    assert listing["pagination"]["total_items"] == len(blocks)
     enabled = [b for b in autoplat_platform.blocks if not b.disabled]
     assert set(blocks) == {b.id for b in enabled}
     assert PRINT_TO_CONSOLE not in blocks
@@ -37,10 +39,19 @@ async def test_operator_cost_overrides_are_listed(
     costs = {CALCULATOR: [{"cost_amount": 7, "cost_type": "run"}]}
     settings = make_settings(autoplat_database_url, tmp_path, block_costs=costs)
     async with running_platform(settings) as (_, client):
-        blocks = {b["id"]: b for b in (await client.get("/api/blocks")).json()}
+        listing = (await client.get("/api/blocks?page_size=250")).json()
+        blocks = {b["id"]: b for b in listing["items"]}
     assert blocks[CALCULATOR]["costs"] == [
         {"cost_amount": 7, "cost_type": "run", "cost_filter": {}}
     ]
+
+
+async def test_block_list_pages(autoplat_client: httpx.AsyncClient) -> None:
+    first = (await autoplat_client.get("/api/blocks?page=1&page_size=10")).json()
+    second = (await autoplat_client.get("/api/blocks?page=2&page_size=10")).json()
+    assert len(first["items"]) == len(second["items"]) == 10
+    assert not {b["id"] for b in first["items"]} & {b["id"] for b in second["items"]}
+    assert (await autoplat_client.get("/api/blocks?page_size=251")).status_code == 422
 
 
 async def test_execute_returns_values_per_pin(autoplat_client: httpx.AsyncClient) -> None:

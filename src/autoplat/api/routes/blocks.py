@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 from autoplat.api.context import current_principal, get_platform
 from autoplat.api.endpoint import endpoint
 from autoplat.api.routes.graph_models import BlockOut, BlockOutputs
-from autoplat.api.validation import read_json
+from autoplat.api.validation import page_of, paginated, read_json
 from autoplat.blocks.base import Block, BlockContext
 from autoplat.blocks.convert import to_json_safe
 from autoplat.errors import (
@@ -39,12 +39,17 @@ _UNSET_TIMEZONE = "not-set"
     summary="List the available blocks with their schemas and costs",
     tags=_TAGS,
     permission="READ_BLOCK",
-    response=list[BlockOut],
+    paginated=True,
+    response=BlockOut,
 )
-async def list_blocks(request: Request) -> list[dict[str, Any]]:
-    """Every enabled block (AutoGPT's format: an array), with the costs in force."""
+async def list_blocks(request: Request) -> dict[str, Any]:
+    """Every enabled block in catalogue order, with the costs in force (``page_size`` up to
+    250 fits the whole catalogue on one page)."""
+    page = page_of(request)
     registry = get_platform(request).blocks
-    return [registry.info(block) for block in registry if not block.disabled]
+    enabled = [block for block in registry if not block.disabled]
+    chosen = enabled[page.offset : page.offset + page.page_size]
+    return paginated([registry.info(block) for block in chosen], len(enabled), page)
 
 
 async def _user_timezone(platform: Platform, user_id: str) -> str:
