@@ -53,14 +53,17 @@ class DatabaseManager:
     async def connect(self) -> None:
         """Create the engine and check that the database answers."""
         try:
-            self._engine = create_engine(self.settings)
+            engine = create_engine(self.settings)
         except Exception as exc:  # bad URL, missing driver: one clear line, no traceback
             raise ConfigError(f"bad database URL: {describe_db_error(exc)}") from None
-        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         try:
             await self.health_check()
         except DatabaseUnavailable:
-            await self.disconnect()
+            # Quietly: the caller reports this failure in one line.
+            self._engine, self._sessions = None, None
+            await engine.dispose()
             raise
         log.info("db.connected", dialect=self.dialect)
 
