@@ -193,7 +193,7 @@ async def test_a_seconds_schedule_fires_runs_over_http(
     created = await create(autoplat_client, graph_id, cron="* * * * * *")
     fires: list[dict[str, Any]] = []
     for _ in range(100):
-        fires = (await autoplat_client.get(f"/api/schedules/{created['id']}/fires")).json()
+        fires = (await autoplat_client.get(f"/api/schedules/{created['id']}/fires")).json()["items"]
         if any(f["status"] == "FIRED" for f in fires):
             break
         await asyncio.sleep(0.05)
@@ -206,7 +206,7 @@ async def test_a_seconds_schedule_fires_runs_over_http(
 
 async def test_admin_jobs_are_listed_for_admins_only(autoplat_platform: Platform) -> None:
     async with client_for(autoplat_platform, "root", role="admin") as admin:
-        jobs = (await admin.get("/api/admin/jobs")).json()
+        jobs = (await admin.get("/api/admin/jobs")).json()["items"]
         assert {j["name"] for j in jobs} == {"stuck_monitor", "retention"}
         ran = await admin.post("/api/admin/jobs/stuck_monitor/run")
         assert ran.status_code == 200, ran.text

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute
 
 from autoplat.api.context import get_platform
 from autoplat.api.endpoint import endpoint
+from autoplat.api.validation import page_of, paginated
 
 _TAGS = ["admin"]
 
@@ -48,14 +49,17 @@ async def _views(request: Request) -> list[SystemJobView]:
 @endpoint(
     "GET",
     "/admin/jobs",
-    response=list[SystemJobView],
+    response=SystemJobView,
+    paginated=True,
     admin=True,
     summary="System jobs and their last outcome",
     tags=_TAGS,
 )
-async def list_jobs(request: Request) -> list[SystemJobView]:
+async def list_jobs(request: Request) -> dict[str, Any]:
     """The stuck-run monitor and the retention job: cron, last run, outcome and details."""
-    return await _views(request)
+    views = await _views(request)
+    page = page_of(request)
+    return paginated(views[page.offset : page.offset + page.page_size], len(views), page)
 
 
 @endpoint(

@@ -155,18 +155,21 @@ async def get_schedule(request: Request) -> ScheduleView:
 @endpoint(
     "GET",
     "/schedules/{schedule_id}/fires",
-    response=list[FireView],
+    response=FireView,
+    paginated=True,
     permission="READ_SCHEDULE",
     summary="The latest fires of a schedule",
     tags=_TAGS,
 )
-async def list_fires(request: Request) -> list[FireView]:
+async def list_fires(request: Request) -> dict[str, Any]:
     """Up to 100 latest fires, newest first: FIRED (with its run), FAILED or MISSED."""
     principal = await current_principal(request)
     service = _service(request)
     record = await service.get(principal.user_id, _schedule_id(request))
     fires = await service.store.list_fires(record.id)
-    return [FireView.model_validate(f, from_attributes=True) for f in fires]
+    page = page_of(request)
+    views = [FireView.model_validate(f, from_attributes=True) for f in fires]
+    return paginated(views[page.offset : page.offset + page.page_size], len(views), page)
 
 
 @endpoint(
