@@ -614,3 +614,21 @@ def test_import_graph_parses_reassigns_and_validates() -> None:
     with pytest.raises(ValidationFailed) as info:
         import_graph({"graph": {"nodes": []}}, "me", blocks)
     assert info.value.details == [{"field": "graph.name", "message": "field required"}]
+
+
+def test_links_only_on_nodes_without_ids_are_not_duplicated() -> None:
+    link = {"source_id": "a", "sink_id": "b", "source_name": "output", "sink_name": "input"}
+    data = {
+        "name": "g",
+        "description": "",
+        "nodes": [
+            {"id": "a", "block_id": "1ff065e9-88e8-4358-9d82-8dc91f622ba9", "output_links": [link]},
+            {
+                "id": "b",
+                "block_id": "1ff065e9-88e8-4358-9d82-8dc91f622ba9",
+                "input_links": [dict(link)],
+            },
+        ],
+    }
+    graph = parse_agent_export(data)
+    assert len(graph.links) == 1

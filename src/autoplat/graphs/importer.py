@@ -147,7 +147,13 @@ def _node_links(nodes: list[Any]) -> list[Any]:
         for key in ("input_links", "output_links"):
             for link in node.get(key) or []:
                 if isinstance(link, dict):
-                    seen.setdefault(link.get("id") or id(link), link)
+                    # A link appears on both of its nodes; without an id, its endpoints
+                    # are what identify it.
+                    key = link.get("id") or tuple(
+                        str(link.get(f))
+                        for f in ("source_id", "source_name", "sink_id", "sink_name")
+                    )
+                    seen.setdefault(key, link)
     return list(seen.values())
 
 
