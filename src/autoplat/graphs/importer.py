@@ -149,11 +149,11 @@ def _node_links(nodes: list[Any]) -> list[Any]:
                 if isinstance(link, dict):
                     # A link appears on both of its nodes; without an id, its endpoints
                     # are what identify it.
-                    key = link.get("id") or tuple(
+                    identity: Any = link.get("id") or tuple(
                         str(link.get(f))
                         for f in ("source_id", "source_name", "sink_id", "sink_name")
                     )
-                    seen.setdefault(key, link)
+                    seen.setdefault(identity, link)
     return list(seen.values())
 
 
