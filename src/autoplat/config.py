@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from autoplat.errors import ConfigError
@@ -60,7 +60,11 @@ class Settings(BaseSettings):
     )
 
     # --- credits ------------------------------------------------------------------------
-    credits_enabled: bool = True
+    credits_enabled: bool = Field(
+        default=True,
+        description="Meter block runs in credits. Default: on when auth is configured, "
+        "off in local mode (one person metering themselves has no use).",
+    )
     block_costs: dict[str, list[dict[str, Any]]] = Field(
         default_factory=dict, description="JSON: block id -> list of costs (overrides)."
     )
@@ -84,6 +88,16 @@ class Settings(BaseSettings):
     schedule_grace_seconds: float = Field(default=300.0, ge=0)
     stuck_after_seconds: float = Field(default=3600.0, gt=0)
     retention_days: int = Field(default=30, ge=0, description="0 keeps execution data forever.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_credits(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("credits_enabled") is None:
+            data = {
+                **data,
+                "credits_enabled": bool(data.get("jwt_secret") or data.get("jwt_public_key")),
+            }
+        return data
 
     @field_validator("database_url")
     @classmethod

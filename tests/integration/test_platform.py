@@ -71,3 +71,10 @@ def test_settings_validation_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="AUTOPLAT_DATABASE_URL"):
         load_settings(database_url="mysql://x")
     assert Settings().port == 8006
+
+
+def test_credits_default_follows_auth() -> None:
+    # Local mode is one person: metering them would only block their runs.
+    assert Settings(jwt_secret="").credits_enabled is False
+    assert Settings(jwt_secret="secret").credits_enabled is True
+    assert Settings(jwt_secret="secret", credits_enabled=False).credits_enabled is False
