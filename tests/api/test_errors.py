@@ -56,6 +56,7 @@ def test_every_error_class_maps_to_its_status_and_code() -> None:
         (b'{"name": NaN, "permissions": ["IDENTITY"]}', "NaN"),
         (b'{"name": Infinity}', "Infinity"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"name": ' + b"[" * 200 + b"]" * 200 + b"}", "more than 128 levels"),
         (b'{"name": ' + b"9" * 5000 + b"}", "not valid JSON"),
         (b'{"name": "a\\u0000b", "permissions": ["IDENTITY"]}', "NUL"),
         (b"", "empty"),

@@ -20,6 +20,7 @@ from autoplat.errors import NotAuthenticated, PermissionDenied
 
 #: The user every request acts as in local mode (no auth configured, loopback only).
 LOCAL_USER_ID = "local"
+_KNOWN_LIMIT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,8 @@ class Authenticator:
         if (user_id, role) in self._known:
             return
         await self.db.users.ensure(user_id, email=email, role=role)
+        if len(self._known) >= _KNOWN_LIMIT:
+            self._known.clear()  # a cache, not a registry: re-checking costs one upsert
         self._known.add((user_id, role))
 
 

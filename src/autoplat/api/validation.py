@@ -27,6 +27,9 @@ class QueryModel(BaseModel):
 
 
 _PARSED_KEY = "autoplat_parsed"
+#: Deeper documents are refused: no graph needs them, and recursive code downstream
+#: (copies, serialisers, the database's JSON parser) would choke on them.
+MAX_JSON_DEPTH = 128
 
 
 def cache_parsed(request: Request, model: type[BaseModel], value: BaseModel) -> None:
@@ -83,12 +86,30 @@ async def read_json(request: Request) -> Any:
             f"request body is not valid JSON: {reason}",
             details=[{"field": "body", "message": reason}],
         ) from None
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _depth(data) > MAX_JSON_DEPTH:
+        message = f"nested more than {MAX_JSON_DEPTH} levels deep"
+        raise BadRequest(
+            f"request body is not valid JSON: {message}",
+            details=[{"field": "body", "message": message}],
+        )
     if b"\\u0000" in body and _contains_nul(data):
         raise BadRequest(
             "request body contains a NUL character (\\u0000), which cannot be stored",
             details=[{"field": "body", "message": "NUL characters are not allowed"}],
         )
     return data
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (iterative: no recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _reject_constant(name: str) -> Any:
