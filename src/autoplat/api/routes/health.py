@@ -2,28 +2,51 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from autoplat import __version__
 from autoplat.api.context import get_platform
+from autoplat.api.endpoint import endpoint
+
+_TAGS = ["operations"]
 
 
-async def health(request: Request) -> JSONResponse:
+class Health(BaseModel):
+    """The process answers."""
+
+    status: str
+    version: str
+
+
+class Readiness(BaseModel):
+    """The database answers."""
+
+    status: str
+
+
+@endpoint("GET", "/health", response=Health, auth=False, summary="Liveness", tags=_TAGS)
+async def health(request: Request) -> Health:
     """Liveness: the process answers."""
-    return JSONResponse({"status": "ok", "version": __version__})
+    return Health(status="ok", version=__version__)
 
 
-async def ready(request: Request) -> JSONResponse:
+@endpoint(
+    "GET",
+    "/ready",
+    response=Readiness,
+    auth=False,
+    errors=[503],
+    summary="Readiness",
+    tags=_TAGS,
+)
+async def ready(request: Request) -> Readiness:
     """Readiness: the database answers (503 with the reason otherwise)."""
     await get_platform(request).db.health_check()
-    return JSONResponse({"status": "ready"})
+    return Readiness(status="ready")
 
 
 def routes() -> list[BaseRoute]:
     """The probe routes, mounted at the root."""
-    return [
-        Route("/health", health, methods=["GET"]),
-        Route("/ready", ready, methods=["GET"]),
-    ]
+    return [health, ready]
