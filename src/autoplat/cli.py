@@ -174,7 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the platform (API, executor, scheduler) until SIGINT/SIGTERM",
         description="Run the whole platform in this process. SIGINT or SIGTERM drains "
         "running work (up to AUTOPLAT_DRAIN_TIMEOUT seconds) and exits 0; a second signal "
-        "stops at once. The database must be migrated (`autoplat migrate`).",
+        "stops at once. The database must be migrated (`autoplat migrate`). Without "
+        "AUTOPLAT_JWT_SECRET or AUTOPLAT_JWT_PUBLIC_KEY it runs in local mode: loopback "
+        "only, requests without credentials act as the user 'local' (make an API key for "
+        "scripts with `autoplat apikey create`).",
     )
     add_common(p)
     p.add_argument("--host", help="bind address (default 127.0.0.1, $AUTOPLAT_HOST)")
