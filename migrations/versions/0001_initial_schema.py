@@ -213,8 +213,7 @@ def upgrade() -> None:
         sa.Column("inputs", JSON, nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("paused_reason", sa.Text(), nullable=True),
-        sa.Column("last_fire_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("next_fire_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("fires_from", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -285,14 +284,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("schedule_id", "fire_time", name=op.f("pk_schedule_fires")),
     )
-    with op.batch_alter_table("schedule_fires", schema=None) as batch_op:
-        batch_op.create_index("ix_schedule_fires_fire_time", ["fire_time"], unique=False)
 
 
 def downgrade() -> None:
-
-    with op.batch_alter_table("schedule_fires", schema=None) as batch_op:
-        batch_op.drop_index("ix_schedule_fires_fire_time")
 
     op.drop_table("schedule_fires")
     with op.batch_alter_table("node_executions", schema=None) as batch_op:

@@ -55,7 +55,7 @@ async def add_schedule(
         cron=spec.expr,
         timezone=tz,
         inputs={"x": "tick"},
-        next_fire_at=spec.next_after(platform.scheduler.now()),
+        fires_from=platform.scheduler.now(),
     )
     platform.scheduler.schedule_changed(record)
     return record

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, func, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Row, Select, Table, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from autoplat.db.models import GraphExecution, Schedule, ScheduleFire
+from autoplat.db.bulk import bulk_insert
+from autoplat.db.executions import QUEUE_CHANNEL
+from autoplat.db.models import GraphExecution, NodeExecution, Schedule, ScheduleFire
 from autoplat.db.types import utcnow
 
 if TYPE_CHECKING:
@@ -24,11 +24,13 @@ PAUSED = "PAUSED"
 
 _SCHEDULES = cast(Table, Schedule.__table__)
 _FIRES = cast(Table, ScheduleFire.__table__)
+_RUNS = cast(Table, GraphExecution.__table__)
+_NODES = cast(Table, NodeExecution.__table__)
 
 
 @dataclass(frozen=True, slots=True)
 class ScheduleRecord:
-    """A schedule row as the scheduler and the API see it."""
+    """A schedule row as the scheduler and the API see it (``last_fire_at`` from its fires)."""
 
     id: str
     user_id: str
@@ -40,14 +42,14 @@ class ScheduleRecord:
     inputs: dict[str, Any]
     status: str
     paused_reason: str | None
+    fires_from: datetime
     last_fire_at: datetime | None
-    next_fire_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> ScheduleRecord:
-        """Build from a Core row of the schedules table."""
+        """Build from a row of :func:`_select_schedules`."""
         return cls(**{name: getattr(row, name) for name in cls.__slots__})
 
 
@@ -65,13 +67,23 @@ class FireRecord:
 
 @dataclass(frozen=True, slots=True)
 class FireOutcome:
-    """What became of a claimed fire: the run it created, or why none was created."""
+    """What became of a fire: the run it created, or why none was created."""
 
     schedule_id: str
     fire_time: datetime
     status: str
     graph_exec_id: str | None = None
     error: str | None = None
+
+
+def _select_schedules() -> Select[Any]:
+    """Schedules with the time of their latest recorded fire (one index probe each)."""
+    last_fire = (
+        select(func.max(_FIRES.c.fire_time))
+        .where(_FIRES.c.schedule_id == _SCHEDULES.c.id)
+        .scalar_subquery()
+    )
+    return select(_SCHEDULES, last_fire.label("last_fire_at"))
 
 
 class ScheduleStore:
@@ -92,9 +104,9 @@ class ScheduleStore:
         cron: str,
         timezone: str,
         inputs: dict[str, Any],
-        next_fire_at: datetime | None,
+        fires_from: datetime,
     ) -> ScheduleRecord:
-        """Store a new active schedule."""
+        """Store a new active schedule owing fires from ``fires_from`` on."""
         now = utcnow()
         record = ScheduleRecord(
             id=str(uuid.uuid4()),
@@ -107,19 +119,19 @@ class ScheduleStore:
             inputs=inputs,
             status=ACTIVE,
             paused_reason=None,
+            fires_from=fires_from,
             last_fire_at=None,
-            next_fire_at=next_fire_at,
             created_at=now,
             updated_at=now,
         )
-        values = {n: getattr(record, n) for n in ScheduleRecord.__slots__}
+        values = {n: getattr(record, n) for n in ScheduleRecord.__slots__ if n != "last_fire_at"}
         async with self.db.begin() as conn:
             await conn.execute(_SCHEDULES.insert().values(**values))
         return record
 
     async def get(self, schedule_id: str, *, user_id: str | None = None) -> ScheduleRecord | None:
         """One schedule, optionally only if ``user_id`` owns it."""
-        stmt = select(_SCHEDULES).where(_SCHEDULES.c.id == schedule_id)
+        stmt = _select_schedules().where(_SCHEDULES.c.id == schedule_id)
         if user_id is not None:
             stmt = stmt.where(_SCHEDULES.c.user_id == user_id)
         async with self.db.begin() as conn:
@@ -134,7 +146,7 @@ class ScheduleStore:
         if graph_id is not None:
             where.append(_SCHEDULES.c.graph_id == graph_id)
         stmt = (
-            select(_SCHEDULES)
+            _select_schedules()
             .where(*where)
             .order_by(_SCHEDULES.c.created_at.desc(), _SCHEDULES.c.id)
             .offset(offset)
@@ -164,19 +176,13 @@ class ScheduleStore:
         status: str,
         user_id: str | None = None,
         reason: str | None = None,
-        next_fire_at: datetime | None = None,
+        fires_from: datetime | None = None,
     ) -> ScheduleRecord | None:
         """Pause or resume a schedule; None when there is no such schedule."""
-        stmt = (
-            update(_SCHEDULES)
-            .where(_SCHEDULES.c.id == schedule_id)
-            .values(
-                status=status,
-                paused_reason=reason,
-                next_fire_at=next_fire_at,
-                updated_at=utcnow(),
-            )
-        )
+        values: dict[str, Any] = {"status": status, "paused_reason": reason, "updated_at": utcnow()}
+        if fires_from is not None:
+            values["fires_from"] = fires_from
+        stmt = update(_SCHEDULES).where(_SCHEDULES.c.id == schedule_id).values(**values)
         if user_id is not None:
             stmt = stmt.where(_SCHEDULES.c.user_id == user_id)
         async with self.db.begin() as conn:
@@ -211,151 +217,99 @@ class ScheduleStore:
 
     # --- the scheduler's queries --------------------------------------------------------
 
-    async def load(
-        self, *, changed_since: datetime | None = None
-    ) -> tuple[list[ScheduleRecord], datetime | None]:
-        """Active schedules (all of them), or every schedule changed since a time.
-
-        Returns the rows and the newest ``updated_at`` among them.
-        """
-        stmt = select(_SCHEDULES)
+    async def load(self, *, changed_since: datetime | None = None) -> list[ScheduleRecord]:
+        """Every active schedule, or every schedule (any status) changed since a time."""
+        stmt = _select_schedules()
         if changed_since is None:
             stmt = stmt.where(_SCHEDULES.c.status == ACTIVE)
         else:
             stmt = stmt.where(_SCHEDULES.c.updated_at >= changed_since)
         async with self.db.begin() as conn:
             rows = (await conn.execute(stmt)).all()
-        records = [ScheduleRecord.from_row(r) for r in rows]
-        newest = max((r.updated_at for r in records), default=None)
-        return records, newest
-
-    async def active_among(
-        self, conn: AsyncConnection, ids: Sequence[str]
-    ) -> dict[str, ScheduleRecord]:
-        """The schedules among ``ids`` that still exist and are active."""
-        stmt = select(_SCHEDULES).where(_SCHEDULES.c.id.in_(ids), _SCHEDULES.c.status == ACTIVE)
-        return {r.id: ScheduleRecord.from_row(r) for r in (await conn.execute(stmt)).all()}
+        return [ScheduleRecord.from_row(r) for r in rows]
 
     async def claim_fires(
-        self,
-        conn: AsyncConnection,
-        fires: Sequence[tuple[str, datetime]],
-        *,
-        status: str = "FIRING",
+        self, conn: AsyncConnection, fires: Sequence[FireOutcome]
     ) -> set[tuple[str, datetime]]:
-        """Insert fire rows; return the ones this call inserted (the rest existed already).
+        """Insert the fire rows of still-active schedules; return the keys this call inserted.
 
         The (schedule, fire time) key is what makes a fire happen once across processes and
-        restarts: only the inserter goes on to create the run.
+        restarts: only the inserter goes on to write the fire's run, in the same transaction.
+        Fires of schedules paused or deleted meanwhile are not inserted.
         """
         if not fires:
             return set()
-        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        now = utcnow()
-        stmt = (
-            insert(_FIRES)
-            .on_conflict_do_nothing(index_elements=["schedule_id", "fire_time"])
-            .returning(_FIRES.c.schedule_id, _FIRES.c.fire_time)
+        active = set(
+            (
+                await conn.execute(
+                    select(_SCHEDULES.c.id).where(
+                        _SCHEDULES.c.id.in_(sorted({f.schedule_id for f in fires})),
+                        _SCHEDULES.c.status == ACTIVE,
+                    )
+                )
+            ).scalars()
         )
-        params = [
-            {"schedule_id": sid, "fire_time": t, "status": status, "created_at": now}
-            for sid, t in sorted(fires)  # one lock order everywhere: no deadlocks
-        ]
-        rows = (await conn.execute(stmt, params)).all()
-        return {(r.schedule_id, r.fire_time) for r in rows}
-
-    async def complete_fires(self, conn: AsyncConnection, outcomes: Iterable[FireOutcome]) -> None:
-        """Store the run (or error) of each claimed fire."""
+        now = utcnow()
         params = [
             {
-                "b_sid": o.schedule_id,
-                "b_time": o.fire_time,
-                "status": o.status,
-                "graph_exec_id": o.graph_exec_id,
-                "error": o.error,
+                "schedule_id": f.schedule_id,
+                "fire_time": f.fire_time,
+                "status": f.status,
+                "graph_exec_id": f.graph_exec_id,
+                "error": f.error[:2000] if f.error else None,
+                "created_at": now,
             }
-            for o in outcomes
+            # One lock order everywhere: two processes claiming the same tick cannot deadlock.
+            for f in sorted(fires, key=lambda f: (f.schedule_id, f.fire_time))
+            if f.schedule_id in active
         ]
-        if not params:
-            return
-        stmt = (
-            update(_FIRES)
-            .where(
-                _FIRES.c.schedule_id == bindparam("b_sid"),
-                _FIRES.c.fire_time == bindparam("b_time"),
-            )
-            .values(
-                status=bindparam("status"),
-                graph_exec_id=bindparam("graph_exec_id"),
-                error=bindparam("error"),
-            )
+        rows = await bulk_insert(
+            conn,
+            _FIRES,
+            params,
+            conflict_keys=("schedule_id", "fire_time"),
+            returning=("schedule_id", "fire_time"),
         )
-        await conn.execute(stmt, params)
+        return {(r.schedule_id, r.fire_time) for r in rows}
 
-    async def advance(
+    async def insert_runs(
         self,
         conn: AsyncConnection,
-        moves: Iterable[tuple[str, datetime | None, datetime | None]],
+        runs: Sequence[dict[str, Any]],
+        nodes: Sequence[dict[str, Any]],
     ) -> None:
-        """Set ``last_fire_at`` (when given) and ``next_fire_at`` of schedules that fired."""
-        groups: dict[tuple[datetime | None, datetime | None], list[str]] = {}
-        for sid, last, nxt in moves:
-            groups.setdefault((last, nxt), []).append(sid)
-        # Schedules sharing a cron share both times: usually one statement per batch.
-        for (last, nxt), ids in groups.items():
-            values: dict[str, Any] = {"next_fire_at": nxt}
-            if last is not None:
-                values["last_fire_at"] = last
-            stmt = (
-                update(_SCHEDULES)
-                .where(_SCHEDULES.c.id.in_(sorted(ids)), _SCHEDULES.c.status == ACTIVE)
-                .values(**values)
-            )
-            if nxt is not None:  # a late batch must not move a schedule back in time
-                column = _SCHEDULES.c.next_fire_at
-                stmt = stmt.where(or_(column.is_(None), column < nxt))
-            await conn.execute(stmt)
+        """Write the queued runs of fires (rows built by the executor) in bulk, then NOTIFY."""
+        if not runs:
+            return
+        await bulk_insert(conn, _RUNS, runs)
+        await bulk_insert(conn, _NODES, nodes)
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": QUEUE_CHANNEL})
 
     async def pause_broken(self, conn: AsyncConnection, schedule_id: str, reason: str) -> None:
         """Pause a schedule that cannot run any more, recording why."""
         await conn.execute(
             update(_SCHEDULES)
             .where(_SCHEDULES.c.id == schedule_id)
-            .values(status=PAUSED, paused_reason=reason, next_fire_at=None, updated_at=utcnow())
+            .values(status=PAUSED, paused_reason=reason, updated_at=utcnow())
         )
 
-    async def delete_by_id(self, conn: AsyncConnection, schedule_id: str) -> None:
-        """Delete a schedule whose graph is gone."""
-        await conn.execute(delete(_SCHEDULES).where(_SCHEDULES.c.id == schedule_id))
+    async def prune_fires(self, before: datetime) -> int:
+        """Delete fire records older than ``before``, keeping each schedule's latest one.
 
-    async def interrupted_fires(self, *, limit: int = 1000) -> list[FireRecord]:
-        """Fires claimed but never completed (the process stopped between the two)."""
-        stmt = select(_FIRES).where(_FIRES.c.status == "FIRING").limit(limit)
-        async with self.db.begin() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [FireRecord(**{n: getattr(r, n) for n in FireRecord.__slots__}) for r in rows]
-
-    async def run_of_fire(self, schedule_id: str, claimed_at: datetime) -> str | None:
-        """The run a schedule created at or after ``claimed_at``, if any."""
-        runs = cast(Table, GraphExecution.__table__)
-        stmt = (
-            select(runs.c.id)
-            .where(runs.c.schedule_id == schedule_id, runs.c.created_at >= claimed_at)
-            .order_by(runs.c.created_at)
-            .limit(1)
-        )
-        async with self.db.begin() as conn:
-            return (await conn.execute(stmt)).scalar_one_or_none()
-
-    async def prune_fires(self, before: datetime, *, limit: int = 5000) -> int:
-        """Delete up to ``limit`` fire records older than ``before``; return how many."""
-        oldest = (
-            select(_FIRES.c.schedule_id, _FIRES.c.fire_time)
-            .where(_FIRES.c.fire_time < before)
-            .limit(limit)
+        The latest fire is the schedule's anchor after downtime (see the timetable).
+        """
+        newer = _FIRES.alias("newer")
+        has_newer = (
+            select(newer.c.fire_time)
+            .where(
+                newer.c.schedule_id == _FIRES.c.schedule_id,
+                newer.c.fire_time > _FIRES.c.fire_time,
+            )
+            .exists()
         )
         async with self.db.begin() as conn:
             result = await conn.execute(
-                delete(_FIRES).where(tuple_(_FIRES.c.schedule_id, _FIRES.c.fire_time).in_(oldest))
+                delete(_FIRES).where(_FIRES.c.fire_time < before, has_newer)
             )
         return int(getattr(result, "rowcount", 0) or 0)

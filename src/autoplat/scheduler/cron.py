@@ -101,3 +101,27 @@ class CronSpec:
     def local(self, moment: datetime) -> datetime:
         """``moment`` in the schedule's timezone."""
         return moment.astimezone(self.tz)
+
+
+class NextFireCache:
+    """Remembers next fire times: schedules sharing a cron and timezone share the work.
+
+    Computing a rare cron's next time walks the calendar (a yearly cron: hundreds of days), so
+    ten thousand schedules of the same cron firing together must not each walk it.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._known: dict[tuple[str, str, datetime], datetime | None] = {}
+
+    def next_after(self, spec: CronSpec, moment: datetime) -> datetime | None:
+        """``spec.next_after(moment)``, computed once per (cron, timezone, moment)."""
+        key = (spec.expr, spec.tz.key, moment)
+        try:
+            return self._known[key]
+        except KeyError:
+            pass
+        if len(self._known) >= self.limit:
+            self._known.clear()
+        value = self._known[key] = spec.next_after(moment)
+        return value

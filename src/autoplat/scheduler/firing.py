@@ -1,69 +1,35 @@
-"""Turning due fire times into runs: claim each (schedule, fire time) once, then submit.
+"""Turning due fire times into runs, each (schedule, fire time) exactly once.
 
-On PostgreSQL a batch runs in one transaction: the fire rows are inserted with
-``ON CONFLICT DO NOTHING`` and only the fires this process inserted create runs, through the
-same connection, so a fire is recorded exactly when its run is. If anything in a batch fails
-at the database, the batch rolls back and its fires are retried one transaction each.
-
-On SQLite (one connection per process) ``executions.submit`` needs a connection of its own,
-so a batch is claimed first (status FIRING), then each run is submitted, then the fires are
-completed. A crash between those steps leaves FIRING rows, which ``recover`` settles at the
-next start: linked to the run if it was created, submitted now if still inside the grace.
+For a batch of due fires: prepare their runs outside any transaction (graphs compiled and
+credits checked once per graph and user), build each run, then in ONE transaction insert the
+fire rows of the still-active schedules with ``ON CONFLICT DO NOTHING`` and the runs of only
+the fires this process inserted. A fire is therefore recorded exactly when its run is, on both
+databases, and a second process or a restart cannot repeat it. If the transaction fails, the
+batch is retried one fire per transaction so that one bad fire cannot sink the rest.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from autoplat.db.manager import DatabaseManager
 from autoplat.db.schedules import FireOutcome, ScheduleRecord
 from autoplat.errors import AutoplatError, NotFound, ValidationFailed
+from autoplat.executions.manager import ExecutionManager
 from autoplat.logging import get_logger
-
-if TYPE_CHECKING:
-    from autoplat.db.manager import DatabaseManager
-    from autoplat.executions.manager import ExecutionManager
+from autoplat.scheduler.runs import NewRun, RunMaker
+from autoplat.scheduler.timetable import Fire
 
 log = get_logger("autoplat.scheduler")
 
-FIRING = "FIRING"
 FIRED = "FIRED"
 FAILED = "FAILED"
 MISSED = "MISSED"
-
-
-class FireSink(Protocol):
-    """Creates the run of one fire (inside ``conn``'s transaction when given); returns its id."""
-
-    async def __call__(
-        self, conn: AsyncConnection | None, schedule: ScheduleRecord, fire_time: datetime
-    ) -> str:
-        """Create the run of ``schedule`` for ``fire_time``."""
-        ...
-
-
-class ExecutionSink:
-    """The default sink: queue a graph run through the execution manager."""
-
-    def __init__(self, executions: ExecutionManager) -> None:
-        self.executions = executions
-
-    async def __call__(
-        self, conn: AsyncConnection | None, schedule: ScheduleRecord, fire_time: datetime
-    ) -> str:
-        """Submit the schedule's graph version with its inputs."""
-        return await self.executions.submit(
-            user_id=schedule.user_id,
-            graph_id=schedule.graph_id,
-            graph_version=schedule.graph_version,
-            inputs=schedule.inputs,
-            schedule_id=schedule.id,
-            conn=conn,
-        )
 
 
 @dataclass
@@ -75,192 +41,112 @@ class BatchResult:
     lost: int = 0
     gone: set[str] = field(default_factory=set)
     lags: list[float] = field(default_factory=list)
-
-    def count(self, outcome: FireOutcome, now: datetime) -> None:
-        """Add one outcome."""
-        if outcome.status == FIRED:
-            self.fired += 1
-            self.lags.append((now - outcome.fire_time).total_seconds())
-        else:
-            self.failed += 1
+    #: Seconds spent reading and preparing, building runs, and writing (for the logs).
+    timings: dict[str, float] = field(default_factory=dict)
 
 
-NextFire = Callable[[str, datetime], datetime | None]
-Broken = tuple[str, str]  # (schedule id, why it is paused)
+@dataclass
+class _Planned:
+    outcome: FireOutcome
+    run: NewRun | None = None
+    pause_reason: str | None = None
 
 
 class FireBatcher:
-    """Claims and fires batches of (schedule id, fire time) pairs."""
+    """Claims and fires batches of due (schedule, fire time) pairs."""
 
-    def __init__(self, db: DatabaseManager, sink: FireSink, *, atomic: bool) -> None:
+    def __init__(self, db: DatabaseManager, executions: ExecutionManager) -> None:
         self.db = db
-        self.sink = sink
-        self.atomic = atomic
+        self.executions = executions
+        # A graph version never changes and the blocks are fixed for the process's life, so
+        # a schedule's inputs that passed once pass again: validate each schedule once.
+        self._validated: set[str] = set()
 
-    async def fire(
-        self,
-        due: Sequence[tuple[str, datetime]],
-        next_fire: NextFire,
-        now: Callable[[], datetime],
-    ) -> BatchResult:
-        """Fire ``due`` once each."""
+    async def fire(self, due: Sequence[Fire], now: Callable[[], datetime]) -> BatchResult:
+        """Fire ``due`` once each (schedules no longer active are skipped by the claim)."""
         result = BatchResult()
-        if not self.atomic:
-            await self._fire_in_steps(due, next_fire, now, result)
-            return result
+        started = time.perf_counter()
+        maker = RunMaker(self.executions, validated=self._validated)
+        await maker.prepare(record for record, _ in due)
+        prepared = time.perf_counter()
+        plans = [self._plan(maker, record, fire_time) for record, fire_time in due]
+        built = time.perf_counter()
         try:
-            await self._fire_in_one_tx(due, next_fire, now, result)
-            return result
-        except Exception as exc:  # a driver or sink failure rolls the batch back: retry apart
-            log.warning("schedule.batch_failed", fires=len(due), error=str(exc)[:300])
-        result = BatchResult()
-        for item in due:
-            try:
-                await self._fire_in_one_tx([item], next_fire, now, result)
-            except Exception as exc:  # this one fire is broken: record it so it is not retried
-                log.error("schedule.fire_failed", schedule_id=item[0], error=str(exc)[:300])
-                await self._record_failure(item, next_fire(*item), f"internal error: {exc}")
+            won = await self._commit(plans)
+        except Exception as exc:  # a driver failure rolled the batch back: retry apart
+            log.warning("schedule.batch_failed", fires=len(plans), error=str(exc)[:300])
+            won = []
+            for plan in plans:
+                won += await self._commit_alone(plan)
+        written = time.perf_counter()
+        maker.announce([p.run for p in won if p.run is not None])
+        result.timings = {
+            "prepare_s": round(prepared - started, 4),
+            "build_s": round(built - prepared, 4),
+            "write_s": round(written - built, 4),
+        }
+        result.lost = len(plans) - len(won)
+        moment = now()
+        for plan in won:
+            if plan.outcome.status == FIRED:
+                result.fired += 1
+                result.lags.append((moment - plan.outcome.fire_time).total_seconds())
+            else:
                 result.failed += 1
         return result
 
-    async def record_missed(
-        self, missed: Sequence[tuple[str, datetime]], next_fire: NextFire
-    ) -> int:
+    async def record_missed(self, missed: Sequence[Fire]) -> int:
         """Record fires skipped for being later than the grace period; return how many."""
-        store = self.db.schedules
+        outcomes = [FireOutcome(record.id, t, MISSED) for record, t in missed]
         async with self.db.begin() as conn:
-            won = await store.claim_fires(conn, missed, status=MISSED)
-            await store.advance(conn, [(sid, None, next_fire(sid, t)) for sid, t in won])
+            won = await self.db.schedules.claim_fires(conn, outcomes)
         return len(won)
 
-    async def _fire_in_one_tx(
-        self,
-        due: Sequence[tuple[str, datetime]],
-        next_fire: NextFire,
-        now: Callable[[], datetime],
-        result: BatchResult,
-    ) -> None:
-        store = self.db.schedules
-        async with self.db.begin() as conn:
-            active = await store.active_among(conn, sorted({sid for sid, _ in due}))
-            result.gone |= {sid for sid, _ in due if sid not in active}
-            candidates = [(sid, t) for sid, t in due if sid in active]
-            won = await store.claim_fires(conn, candidates, status=FIRING)
-            result.lost += len(candidates) - len(won)
-            outcomes: list[FireOutcome] = []
-            broken: list[Broken] = []
-            for sid, fire_time in sorted(won):
-                outcome = await self._submit(conn, active[sid], fire_time, broken)
-                outcomes.append(outcome)
-                result.count(outcome, now())
-            await self._settle(conn, outcomes, broken, next_fire)
-
-    async def _fire_in_steps(
-        self,
-        due: Sequence[tuple[str, datetime]],
-        next_fire: NextFire,
-        now: Callable[[], datetime],
-        result: BatchResult,
-    ) -> None:
-        store = self.db.schedules
-        async with self.db.begin() as conn:
-            active = await store.active_among(conn, sorted({sid for sid, _ in due}))
-            result.gone |= {sid for sid, _ in due if sid not in active}
-            candidates = [(sid, t) for sid, t in due if sid in active]
-            won = await store.claim_fires(conn, candidates, status=FIRING)
-            result.lost += len(candidates) - len(won)
-        outcomes: list[FireOutcome] = []
-        broken: list[Broken] = []
-        for sid, fire_time in sorted(won):
-            outcome = await self._submit_alone(active[sid], fire_time, broken)
-            outcomes.append(outcome)
-            result.count(outcome, now())
-        async with self.db.begin() as conn:
-            await self._settle(conn, outcomes, broken, next_fire)
-
-    async def _settle(
-        self,
-        conn: AsyncConnection,
-        outcomes: list[FireOutcome],
-        broken: list[Broken],
-        next_fire: NextFire,
-    ) -> None:
-        store = self.db.schedules
-        for sid, reason in broken:
-            await store.pause_broken(conn, sid, reason)
-        await store.complete_fires(conn, outcomes)
-        moves = [
-            (o.schedule_id, o.fire_time, next_fire(o.schedule_id, o.fire_time)) for o in outcomes
-        ]
-        await store.advance(conn, moves)
-
-    async def _submit_alone(
-        self, schedule: ScheduleRecord, fire_time: datetime, broken: list[Broken]
-    ) -> FireOutcome:
+    def _plan(self, maker: RunMaker, schedule: ScheduleRecord, fire_time: datetime) -> _Planned:
+        sid = schedule.id
         try:
-            return await self._submit(None, schedule, fire_time, broken)
-        except Exception as exc:  # claimed already: record the failure instead of retrying
-            log.error("schedule.fire_failed", schedule_id=schedule.id, error=str(exc)[:300])
-            return FireOutcome(schedule.id, fire_time, FAILED, error=f"internal error: {exc}")
-
-    async def _submit(
-        self,
-        conn: AsyncConnection | None,
-        schedule: ScheduleRecord,
-        fire_time: datetime,
-        broken: list[Broken],
-    ) -> FireOutcome:
-        try:
-            run_id = await self.sink(conn, schedule, fire_time)
+            run = maker.build(schedule)
         except NotFound as exc:
             # The graph version is gone: the schedule can never run again.
-            log.warning("schedule.graph_gone", schedule_id=schedule.id, error=exc.message)
-            broken.append((schedule.id, f"graph is gone: {exc.message}"))
-            return FireOutcome(schedule.id, fire_time, FAILED, error=exc.message)
+            log.warning("schedule.graph_gone", schedule_id=sid, error=exc.message)
+            outcome = FireOutcome(sid, fire_time, FAILED, error=exc.message)
+            return _Planned(outcome, pause_reason=f"graph is gone: {exc.message}")
         except ValidationFailed as exc:
-            log.warning("schedule.paused_invalid", schedule_id=schedule.id, error=exc.message)
-            broken.append((schedule.id, f"graph no longer validates: {exc.message}"))
-            return FireOutcome(schedule.id, fire_time, FAILED, error=exc.message)
+            log.warning("schedule.paused_invalid", schedule_id=sid, error=exc.message)
+            outcome = FireOutcome(sid, fire_time, FAILED, error=exc.message)
+            return _Planned(outcome, pause_reason=f"graph no longer validates: {exc.message}")
         except AutoplatError as exc:  # e.g. no credits left: this fire fails, later ones may run
-            log.warning("schedule.fire_rejected", schedule_id=schedule.id, code=exc.code)
-            return FireOutcome(schedule.id, fire_time, FAILED, error=f"{exc.code}: {exc.message}")
-        return FireOutcome(schedule.id, fire_time, FIRED, graph_exec_id=run_id)
+            log.warning("schedule.fire_rejected", schedule_id=sid, code=exc.code)
+            error = f"{exc.code}: {exc.message}"
+            return _Planned(FireOutcome(sid, fire_time, FAILED, error=error))
+        return _Planned(FireOutcome(sid, fire_time, FIRED, graph_exec_id=run.id), run=run)
 
-    async def _record_failure(
-        self, item: tuple[str, datetime], nxt: datetime | None, error: str
-    ) -> None:
-        store = self.db.schedules
+    async def _commit(self, plans: list[_Planned]) -> list[_Planned]:
+        async with self.db.begin() as conn:
+            return await self._write(conn, plans)
+
+    async def _commit_alone(self, plan: _Planned) -> list[_Planned]:
         try:
-            async with self.db.begin() as conn:
-                won = await store.claim_fires(conn, [item], status=FAILED)
-                if won:
-                    outcome = FireOutcome(*item, FAILED, error=error[:2000])
-                    await store.complete_fires(conn, [outcome])
-                    await store.advance(conn, [(item[0], item[1], nxt)])
-        except Exception as exc:  # the database itself is failing; the log is all we have
-            log.error("schedule.fire_unrecorded", schedule_id=item[0], error=str(exc)[:300])
+            return await self._commit([plan])
+        except Exception as exc:  # this fire cannot be written: record it as failed, run-less
+            sid, fire_time = plan.outcome.schedule_id, plan.outcome.fire_time
+            log.error("schedule.fire_failed", schedule_id=sid, error=str(exc)[:300])
+            failed = _Planned(FireOutcome(sid, fire_time, FAILED, error=f"internal error: {exc}"))
+            try:
+                return await self._commit([failed])
+            except Exception as again:  # the database itself is failing; the log is all we have
+                log.error("schedule.fire_unrecorded", schedule_id=sid, error=str(again)[:300])
+                return []
 
-    async def recover(self, now: datetime, grace: float) -> int:
-        """Settle fires left FIRING by a crash between claim and completion; return how many."""
+    async def _write(self, conn: AsyncConnection, plans: list[_Planned]) -> list[_Planned]:
         store = self.db.schedules
-        pending = await store.interrupted_fires()
-        outcomes: list[FireOutcome] = []
-        broken: list[Broken] = []
-        for fire in pending:
-            run_id = await store.run_of_fire(fire.schedule_id, fire.created_at)
-            if run_id is not None:
-                outcomes.append(FireOutcome(fire.schedule_id, fire.fire_time, FIRED, run_id))
-                continue
-            schedule = await store.get(fire.schedule_id)
-            late = (now - fire.fire_time) > timedelta(seconds=grace)
-            if schedule is None or late:
-                outcomes.append(FireOutcome(fire.schedule_id, fire.fire_time, MISSED))
-                continue
-            outcomes.append(await self._submit_alone(schedule, fire.fire_time, broken))
-        if outcomes:
-            async with self.db.begin() as conn:
-                for sid, reason in broken:
-                    await store.pause_broken(conn, sid, reason)
-                await store.complete_fires(conn, outcomes)
-            log.warning("schedule.recovered", fires=len(outcomes))
-        return len(outcomes)
+        claimed = await store.claim_fires(conn, [p.outcome for p in plans])
+        won = [p for p in plans if (p.outcome.schedule_id, p.outcome.fire_time) in claimed]
+        runs = [p.run for p in won if p.run is not None]
+        await store.insert_runs(
+            conn, [r.run for r in runs], [node for r in runs for node in r.nodes]
+        )
+        for plan in won:
+            if plan.pause_reason is not None:
+                await store.pause_broken(conn, plan.outcome.schedule_id, plan.pause_reason)
+        return won

@@ -127,9 +127,5 @@ class SystemJobs:
             runs += deleted
             if deleted < RETENTION_CHUNK:
                 break
-        for _ in range(RETENTION_MAX_CHUNKS):
-            deleted = await self.db.schedules.prune_fires(before, limit=RETENTION_CHUNK)
-            fires += deleted
-            if deleted < RETENTION_CHUNK:
-                break
+        fires = await self.db.schedules.prune_fires(before)
         return {"retention_days": days, "deleted_runs": runs, "deleted_fires": fires}

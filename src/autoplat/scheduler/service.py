@@ -107,7 +107,7 @@ class ScheduleService:
             cron=spec.expr,
             timezone=zone,
             inputs=inputs,
-            next_fire_at=spec.next_after(self.platform.scheduler.now()),
+            fires_from=self.platform.scheduler.now(),
         )
         self.platform.scheduler.schedule_changed(record)
         log.info("schedule.created", schedule_id=record.id, graph_id=graph.id, cron=spec.expr)
@@ -145,12 +145,12 @@ class ScheduleService:
                 f"version {current.graph_version} of graph {current.graph_id!r} no longer exists"
             )
         validate_run_inputs(graph, current.inputs, self.platform.blocks)
-        spec = parse_spec(current.cron, current.timezone)
+        parse_spec(current.cron, current.timezone)  # stored values still parse
         record = await self.store.set_status(
             schedule_id,
             status=ACTIVE,
             user_id=user_id,
-            next_fire_at=spec.next_after(self.platform.scheduler.now()),
+            fires_from=self.platform.scheduler.now(),
         )
         if record is None:
             raise ScheduleNotFound(f"schedule {schedule_id!r} not found")

@@ -33,9 +33,9 @@ class Schedule(Base):
     inputs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
     paused_reason: Mapped[str | None] = mapped_column(Text)
-    last_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The first fire time not yet handled: after downtime, fires from here on are caught up.
-    next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Only fires after this are owed (set on create and resume); after downtime, fires after
+    # max(this, the last recorded fire) are caught up.
+    fires_from: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -44,8 +44,6 @@ class ScheduleFire(Base):
     """One fire of a schedule; the (schedule, fire time) primary key makes it happen once."""
 
     __tablename__ = "schedule_fires"
-    __table_args__ = (Index("ix_schedule_fires_fire_time", "fire_time"),)
-
     schedule_id: Mapped[str] = mapped_column(
         ForeignKey("schedules.id", ondelete="CASCADE"), primary_key=True
     )
