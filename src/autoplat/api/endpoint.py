@@ -176,13 +176,16 @@ def endpoint(
             errors=tuple(errors),
             operation_id=operation_id or handler.__name__,
         )
-        adapter = spec.response_adapter()
+        adapters: list[TypeAdapter[Any] | None] = []  # built on first use, not at import
 
         async def run(request: Request) -> Response:
             await _prepare(request, spec)
             result = await handler(request)
             if isinstance(result, Response):
                 return result
+            if not adapters:
+                adapters.append(spec.response_adapter())
+            adapter = adapters[0]
             if status == 204 or (result is None and adapter is None):
                 return Response(status_code=status if status != 200 else 204)
             if adapter is None:
