@@ -19,13 +19,16 @@ import websockets
 from autoplat.config import Settings
 from autoplat.executions import testkit as tk
 from autoplat.graphs.model import Graph
+from autoplat.logging import configure_logging
 from autoplat.platform import Platform
 from autoplat.testing import TEST_USER_ID, DatabaseFactory, make_settings, make_token
+from bench.rawhttp import RawConnection
 
 CHAIN_NODES = 1000
 FANOUT_ITEMS = 1000
-MANY_RUNS = 1000
+MANY_RUNS = int(os.environ.get("BENCH_MANY_RUNS", "1000"))
 LATENCY_RUNS = 300
+CLIENT_CONNECTIONS = 64
 #: Settings the workloads run with (besides a fresh database); reported with each figure.
 BENCH_SETTINGS: dict[str, Any] = {
     "credits_enabled": False,
@@ -84,35 +87,39 @@ async def fanout(platform: Platform) -> dict[str, Any]:
 async def many(platform: Platform) -> dict[str, Any]:
     """1000 runs of a 3-node graph submitted at once through the API: runs per second."""
     saved = await tk.save_graph(platform.db, TEST_USER_ID, tk.chain_graph(1))
-    url = f"/api/graphs/{saved.id}/execute/{saved.version}"
+    path = f"/api/graphs/{saved.id}/execute/{saved.version}"
     headers = {"Authorization": f"Bearer {make_token(TEST_USER_ID)}"}
-    limits = httpx.Limits(max_connections=64)
+    connections = [RawConnection(platform.url, headers) for _ in range(CLIENT_CONNECTIONS)]
+    pending = list(range(MANY_RUNS))
+    ids: list[str] = []
     done: set[str] = set()
-    async with httpx.AsyncClient(
-        base_url=platform.url, headers=headers, limits=limits, timeout=60
-    ) as client:
-        await client.get("/health")
-        with platform.executions.bus.subscribe() as sub:
-            started = time.perf_counter()
-            responses = await asyncio.gather(
-                *(client.post(url, json={"inputs": {"x": i}}) for i in range(MANY_RUNS))
-            )
-            submitted = time.perf_counter() - started
-            ids = {r.json()["id"] for r in responses if r.status_code == 200}
-            if len(ids) != MANY_RUNS:
-                bad = next(r for r in responses if r.status_code != 200)
-                raise RuntimeError(f"submit failed: {bad.status_code} {bad.text[:200]}")
-            while len(done) < MANY_RUNS:
-                event = await sub.get(timeout=120)
-                if event.kind == "graph" and event.status == "COMPLETED":
-                    done.add(event.graph_exec_id)
-            elapsed = time.perf_counter() - started
+
+    async def submit_on(conn: RawConnection) -> None:
+        while pending:
+            i = pending.pop()
+            status, body = await conn.post_json(path, {"inputs": {"x": i}})
+            if status != 200:
+                raise RuntimeError(f"submit failed: {status} {body}")
+            ids.append(body["id"])
+
+    with platform.executions.bus.subscribe() as sub:
+        started = time.perf_counter()
+        await asyncio.gather(*(submit_on(c) for c in connections))
+        submitted = time.perf_counter() - started
+        while len(done) < MANY_RUNS:
+            event = await sub.get(timeout=120)
+            if event.kind == "graph" and event.status == "COMPLETED":
+                done.add(event.graph_exec_id)
+        elapsed = time.perf_counter() - started
+    for conn in connections:
+        await conn.close()
     return {
         "value": round(MANY_RUNS / elapsed, 1),
         "unit": "runs/s",
         "runs": MANY_RUNS,
         "submit_s": round(submitted, 3),
         "total_s": round(elapsed, 3),
+        "client_connections": CLIENT_CONNECTIONS,
     }
 
 
@@ -188,6 +195,7 @@ def run_workload(name: str, database: str) -> dict[str, Any]:
 async def _measure(workload: Workload, factory: DatabaseFactory, workdir: Path) -> dict[str, Any]:
     url = await factory.create()
     settings: Settings = make_settings(url, workdir, **BENCH_SETTINGS)
+    configure_logging(settings)
     try:
         async with Platform(settings) as platform:
             return await workload(platform)

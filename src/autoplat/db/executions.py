@@ -84,21 +84,40 @@ class ExecutionStore:
         async with self.db.begin() as own:
             await self._insert_run(own, run, nodes)
 
+    async def insert_runs(
+        self, runs: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]
+    ) -> None:
+        """Write several runs with their first node executions in ONE transaction."""
+        async with self.db.begin() as conn:
+            await self._insert_many(conn, runs)
+
     async def _insert_run(
         self, conn: AsyncConnection, run: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]]
     ) -> None:
-        await conn.execute(RUNS.insert().values(**run))
+        await self._insert_many(conn, [(run, nodes)])
+
+    async def _insert_many(
+        self,
+        conn: AsyncConnection,
+        runs: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]],
+    ) -> None:
+        await conn.execute(RUNS.insert(), [dict(run) for run, _ in runs])
+        nodes = [dict(n) for _, run_nodes in runs for n in run_nodes]
         if nodes:
-            await conn.execute(NODES.insert(), [dict(n) for n in nodes])
-        if conn.dialect.name == "postgresql" and run.get("status") == "QUEUED":
+            await conn.execute(NODES.insert(), nodes)
+        queued = any(run.get("status") == "QUEUED" for run, _ in runs)
+        if conn.dialect.name == "postgresql" and queued:
             await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": QUEUE_CHANNEL})
 
     # --- claim and lease -----------------------------------------------------------------
 
     async def claim(
         self, owner: str, *, limit: int, lease_seconds: float, user_cap: int
-    ) -> list[Row[Any]]:
-        """Take up to ``limit`` runnable top-level runs under a lease; return their rows.
+    ) -> tuple[list[Row[Any]], dict[str, list[Row[Any]]]]:
+        """Take up to ``limit`` runnable top-level runs under a lease.
+
+        Returns their rows, and the node executions of those claimed for the first time
+        (resumed runs load theirs with :meth:`load_nodes`), read in the same transaction.
 
         Runnable: QUEUED, or RUNNING with a lapsed lease (its process died). A user's runs
         are taken only while fewer than ``user_cap`` of them are running. PostgreSQL skips
@@ -158,7 +177,16 @@ class ExecutionStore:
             .returning(*CLAIM_COLUMNS)
         )
         async with self.db.begin() as conn:
-            return list((await conn.execute(stmt)).all())
+            runs = list((await conn.execute(stmt)).all())
+            fresh = [r.id for r in runs if r.attempts == 1]
+            nodes: dict[str, list[Row[Any]]] = {run_id: [] for run_id in fresh}
+            if fresh:
+                rows = await conn.execute(
+                    select(NODES).where(NODES.c.graph_exec_id.in_(fresh)).order_by(NODES.c.seq)
+                )
+                for row in rows:
+                    nodes[row.graph_exec_id].append(row)
+            return runs, nodes
 
     async def renew(
         self, owner: str, run_ids: Iterable[str], lease_seconds: float

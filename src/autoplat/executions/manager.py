@@ -27,6 +27,7 @@ from autoplat.db.executions import QUEUE_CHANNEL
 from autoplat.db.manager import DatabaseManager
 from autoplat.db.types import utcnow
 from autoplat.errors import ExecutionNotFound, GraphNotFound
+from autoplat.executions.batcher import SubmitBatcher
 from autoplat.executions.events import EVENTS_CHANNEL, EventBus, ExecutionEvent
 from autoplat.executions.executor import GraphRun, LeaseLost, new_id
 from autoplat.executions.flusher import Flusher
@@ -96,6 +97,8 @@ class ExecutionManager:
         self._stopping = False
         self._listener: PgListener | None = None
         self.remote = RemoteEvents(self)
+        self.submits = TaskOwner("executions.submit")
+        self.batcher = SubmitBatcher(db.executions, self.submits)
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -185,7 +188,10 @@ class ExecutionManager:
         run, nodes = self.new_run_rows(
             user_id, graph, run_inputs, schedule_id=schedule_id, parent=parent_node_exec_id
         )
-        await self.db.executions.insert_run(run, nodes, conn=conn)
+        if conn is not None:
+            await self.db.executions.insert_run(run, nodes, conn=conn)
+        else:
+            await self.batcher.insert(run, nodes)
         self._wake.set()
         log.info("execution.queued", graph_exec_id=run["id"], graph_id=graph_id, user_id=user_id)
         self.bus.publish([ExecutionEvent("graph", run_view(SimpleNamespace(**run)))])
@@ -308,7 +314,7 @@ class ExecutionManager:
             claimed = 0
             if free > 0:
                 try:
-                    rows = await self.db.executions.claim(
+                    rows, first_nodes = await self.db.executions.claim(
                         self.owner,
                         limit=free,
                         lease_seconds=self.settings.lease_seconds,
@@ -316,11 +322,12 @@ class ExecutionManager:
                     )
                 except Exception:
                     log.exception("claim.failed")
-                    rows = []
+                    rows, first_nodes = [], {}
                     await asyncio.sleep(self.settings.poll_interval)
                 for row in rows:
                     self.claimed.add(row.id)
-                    self.runs.spawn(f"run:{row.id}", self._run_claimed(row))
+                    nodes = first_nodes.get(row.id)
+                    self.runs.spawn(f"run:{row.id}", self._run_claimed(row, nodes))
                 claimed = len(rows)
             if claimed and claimed == free:
                 continue
@@ -328,10 +335,11 @@ class ExecutionManager:
                 await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
             self._wake.clear()
 
-    async def _run_claimed(self, row: Any) -> None:
+    async def _run_claimed(self, row: Any, nodes: list[Any] | None) -> None:
         try:
             graph = await self._graph_of_run(row)
-            nodes = await self.db.executions.load_nodes(row.id, resume=row.attempts > 1)
+            if nodes is None:
+                nodes = await self.db.executions.load_nodes(row.id, resume=True)
             run = GraphRun(self, row, graph)
             run.restore(nodes)
             if row.attempts > 1:
