@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Row, Select, Table, delete, func, select, text, update
+from sqlalchemy import Executable, Row, Select, Table, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from autoplat.db.bulk import bulk_insert
@@ -239,16 +239,7 @@ class ScheduleStore:
         """
         if not fires:
             return set()
-        active = set(
-            (
-                await conn.execute(
-                    select(_SCHEDULES.c.id).where(
-                        _SCHEDULES.c.id.in_(sorted({f.schedule_id for f in fires})),
-                        _SCHEDULES.c.status == ACTIVE,
-                    )
-                )
-            ).scalars()
-        )
+        active = await self._active_ids(conn, sorted({f.schedule_id for f in fires}))
         now = utcnow()
         params = [
             {
@@ -271,6 +262,19 @@ class ScheduleStore:
             returning=("schedule_id", "fire_time"),
         )
         return {(r.schedule_id, r.fire_time) for r in rows}
+
+    async def _active_ids(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
+        stmt: Executable
+        if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
+            stmt = text(
+                "SELECT id FROM schedules WHERE id = ANY(CAST(:ids AS VARCHAR[])) "
+                "AND status = :active"
+            ).bindparams(ids=ids, active=ACTIVE)
+        else:
+            stmt = select(_SCHEDULES.c.id).where(
+                _SCHEDULES.c.id.in_(ids), _SCHEDULES.c.status == ACTIVE
+            )
+        return set((await conn.execute(stmt)).scalars())
 
     async def insert_runs(
         self,

@@ -10,8 +10,9 @@ batch is retried one fire per transaction so that one bad fire cannot sink the r
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from autoplat.db.manager import DatabaseManager
 from autoplat.db.schedules import FireOutcome, ScheduleRecord
+from autoplat.db.types import utcnow
 from autoplat.errors import AutoplatError, NotFound, ValidationFailed
 from autoplat.executions.manager import ExecutionManager
 from autoplat.logging import get_logger
+from autoplat.scheduler.clock import Clock
 from autoplat.scheduler.runs import NewRun, RunMaker
 from autoplat.scheduler.timetable import Fire
 
@@ -62,8 +65,14 @@ class FireBatcher:
         # a schedule's inputs that passed once pass again: validate each schedule once.
         self._validated: set[str] = set()
 
-    async def fire(self, due: Sequence[Fire], now: Callable[[], datetime]) -> BatchResult:
-        """Fire ``due`` once each (schedules no longer active are skipped by the claim)."""
+    async def fire(
+        self, due: Sequence[Fire], clock: Clock, slots: asyncio.Semaphore
+    ) -> BatchResult:
+        """Fire ``due`` once each (schedules no longer active are skipped by the claim).
+
+        The runs are built at once; they are written when the latest fire time has come,
+        holding one of ``slots`` (how many batches may write at once).
+        """
         result = BatchResult()
         started = time.perf_counter()
         maker = RunMaker(self.executions, validated=self._validated)
@@ -71,22 +80,21 @@ class FireBatcher:
         prepared = time.perf_counter()
         plans = [self._plan(maker, record, fire_time) for record, fire_time in due]
         built = time.perf_counter()
-        try:
-            won = await self._commit(plans)
-        except Exception as exc:  # a driver failure rolled the batch back: retry apart
-            log.warning("schedule.batch_failed", fires=len(plans), error=str(exc)[:300])
-            won = []
-            for plan in plans:
-                won += await self._commit_alone(plan)
-        written = time.perf_counter()
+        wait = (max(t for _, t in due) - clock.now()).total_seconds() if due else 0.0
+        if wait > 0:
+            await clock.sleep(wait)
+        async with slots:
+            ready = time.perf_counter()
+            won = await self._commit_all(plans)
+            written = time.perf_counter()
         maker.announce([p.run for p in won if p.run is not None])
         result.timings = {
             "prepare_s": round(prepared - started, 4),
             "build_s": round(built - prepared, 4),
-            "write_s": round(written - built, 4),
+            "write_s": round(written - ready, 4),
         }
         result.lost = len(plans) - len(won)
-        moment = now()
+        moment = clock.now()
         for plan in won:
             if plan.outcome.status == FIRED:
                 result.fired += 1
@@ -121,6 +129,16 @@ class FireBatcher:
             return _Planned(FireOutcome(sid, fire_time, FAILED, error=error))
         return _Planned(FireOutcome(sid, fire_time, FIRED, graph_exec_id=run.id), run=run)
 
+    async def _commit_all(self, plans: list[_Planned]) -> list[_Planned]:
+        try:
+            return await self._commit(plans)
+        except Exception as exc:  # a driver failure rolled the batch back: retry apart
+            log.warning("schedule.batch_failed", fires=len(plans), error=str(exc)[:300])
+        won: list[_Planned] = []
+        for plan in plans:
+            won += await self._commit_alone(plan)
+        return won
+
     async def _commit(self, plans: list[_Planned]) -> list[_Planned]:
         async with self.db.begin() as conn:
             return await self._write(conn, plans)
@@ -143,6 +161,9 @@ class FireBatcher:
         claimed = await store.claim_fires(conn, [p.outcome for p in plans])
         won = [p for p in plans if (p.outcome.schedule_id, p.outcome.fire_time) in claimed]
         runs = [p.run for p in won if p.run is not None]
+        stamp = utcnow()  # built ahead of their time: the rows say when they were written
+        for new in runs:
+            new.restamp(stamp)
         await store.insert_runs(
             conn, [r.run for r in runs], [node for r in runs for node in r.nodes]
         )

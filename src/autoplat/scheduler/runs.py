@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,13 @@ class NewRun:
     def id(self) -> str:
         """The run's id."""
         return str(self.run["id"])
+
+    def restamp(self, moment: datetime) -> None:
+        """Say the rows were created at ``moment`` (they are built before they are written)."""
+        self.run["created_at"] = self.run["updated_at"] = moment
+        for node in self.nodes:
+            if "created_at" in node:
+                node["created_at"] = moment
 
 
 @dataclass

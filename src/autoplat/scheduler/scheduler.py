@@ -55,6 +55,8 @@ class Scheduler:
         self.reload_interval = reload_interval
         self.resync_interval = resync_interval
         self.batch_size = batch_size
+        #: How early due fires are taken to build their runs (written at their time).
+        self.lookahead = 0.5
         #: Batches written at once (0: chosen from the database and its pool size).
         self.fire_width = 0
         self.tasks = TaskOwner("scheduler")
@@ -93,6 +95,10 @@ class Scheduler:
         log.info("scheduler.stopped")
 
     @property
+    def _lookahead(self) -> timedelta:
+        return timedelta(seconds=self.lookahead)
+
+    @property
     def _width(self) -> int:
         """Batches written at once: SQLite has one connection; two suit PostgreSQL best."""
         if self.fire_width:
@@ -129,7 +135,9 @@ class Scheduler:
                 await self._reload_safely()
                 next_reload = self.clock.now() + timedelta(seconds=self.reload_interval)
                 continue
-            fire, missed = self.timetable.pop_due(now)
+            # Fires due very soon are taken early: their runs are built while waiting and only
+            # written (committed) once their time has come.
+            fire, missed = self.timetable.pop_due(now, now + self._lookahead)
             if fire or missed:
                 self._record_missed(missed)
                 # As many batches as can be written at once, each as large as allowed: every
@@ -139,7 +147,7 @@ class Scheduler:
                     self.tasks.spawn("fire", self._fire(fire[start : start + size]))
                 continue
             due = self.timetable.next_wake()
-            wake_at = min(next_reload, due) if due is not None else next_reload
+            wake_at = min(next_reload, due - self._lookahead) if due is not None else next_reload
             await self._wait((wake_at - now).total_seconds())
 
     async def _wait(self, seconds: float) -> None:
@@ -158,8 +166,7 @@ class Scheduler:
 
     async def _fire(self, batch: list[Fire]) -> None:
         assert self._slots is not None
-        async with self._slots:
-            result = await self._batcher.fire(batch, self.clock.now)
+        result = await self._batcher.fire(batch, self.clock, self._slots)
         self._count(result)
 
     def _count(self, result: BatchResult) -> None:

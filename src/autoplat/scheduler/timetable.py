@@ -118,12 +118,18 @@ class Timetable:
         self._push(entry, self.next_times.next_after(spec, now))
         return missed
 
-    def pop_due(self, now: datetime) -> tuple[list[Fire], list[Fire]]:
-        """What is due now: (fires to run, fires too late to run); next times are pushed."""
+    def pop_due(
+        self, now: datetime, horizon: datetime | None = None
+    ) -> tuple[list[Fire], list[Fire]]:
+        """What is due by ``horizon`` (default now): (fires to run, fires too late to run).
+
+        Each popped schedule's next time is pushed.
+        """
         late_limit = max(self.grace, LATE_TOLERANCE)
         fire: list[Fire] = []
         missed: list[Fire] = []
-        while self._heap and self._heap[0][0] <= now:
+        horizon = horizon or now
+        while self._heap and self._heap[0][0] <= horizon:
             _, _, sid, generation, fire_time = heapq.heappop(self._heap)
             entry = self._entries.get(sid)
             if entry is None or entry.generation != generation:
