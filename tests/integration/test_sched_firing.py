@@ -31,7 +31,7 @@ def echo_graph() -> dict[str, Any]:
 
 def sched_platform(url: str, data_dir: Path, **overrides: Any) -> Platform:
     """A platform without HTTP whose scheduler fires into the real executor (credits off)."""
-    settings = make_settings(url, data_dir, credits_enabled=False, **overrides)
+    settings = make_settings(url, data_dir, **{"credits_enabled": False, **overrides})
     return Platform(settings, serve_http=False)
 
 

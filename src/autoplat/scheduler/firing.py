@@ -42,7 +42,8 @@ class BatchResult:
     fired: int = 0
     failed: int = 0
     lost: int = 0
-    gone: set[str] = field(default_factory=set)
+    #: Schedules this batch paused (their graph is gone or no longer validates).
+    paused: set[str] = field(default_factory=set)
     lags: list[float] = field(default_factory=list)
     #: Seconds spent reading and preparing, building runs, and writing (for the logs).
     timings: dict[str, float] = field(default_factory=dict)
@@ -94,6 +95,7 @@ class FireBatcher:
             "write_s": round(written - ready, 4),
         }
         result.lost = len(plans) - len(won)
+        result.paused = {p.outcome.schedule_id for p in won if p.pause_reason is not None}
         moment = clock.now()
         for plan in won:
             if plan.outcome.status == FIRED:

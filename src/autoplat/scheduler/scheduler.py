@@ -170,6 +170,8 @@ class Scheduler:
         self._count(result)
 
     def _count(self, result: BatchResult) -> None:
+        for schedule_id in result.paused:
+            self.timetable.drop(schedule_id)
         for listener in self.batch_listeners:
             listener(result)
         self.counters["fired"] += result.fired
