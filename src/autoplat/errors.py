@@ -217,3 +217,13 @@ class ScheduleNotFound(NotFound):
     """No schedule with this id belongs to the caller."""
 
     code = "schedule_not_found"
+
+
+class RunRateLimited(RateLimited):
+    """Too many run submissions by one user; ``retry_after`` seconds until the next fits."""
+
+    def __init__(
+        self, message: str, *, retry_after: int = 60, details: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after

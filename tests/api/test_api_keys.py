@@ -32,6 +32,7 @@ async def test_create_shows_secret_once_and_stores_only_a_hash(
     assert key["status"] == "ACTIVE"
     assert key["permissions"] == ["IDENTITY", "READ_GRAPH"]
     assert secret.startswith(key["prefix"]) and secret.endswith(key["tail"])
+    assert key["prefix"].startswith(key["head"]) and len(key["head"]) < len(key["prefix"])
 
     row = await autoplat_platform.db.api_keys.get("user-a", key["id"])
     assert row is not None and secret not in (row.hash, row.salt, row.prefix + row.tail)

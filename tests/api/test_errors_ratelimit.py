@@ -34,6 +34,7 @@ async def test_run_submissions_over_the_limit_are_429(
         assert response.status_code == 429
         error = response.json()["error"]
         assert error["code"] == "rate_limited" and "2 per minute" in error["message"]
+        assert 1 <= int(response.headers["retry-after"]) <= 30
 
         # Other users have their own budget; the limited user can still read.
         async with client_for(platform, "someone-else") as other:

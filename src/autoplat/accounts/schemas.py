@@ -81,8 +81,9 @@ class ApiKeyOut(BaseModel):
     id: str
     user_id: str
     name: str
-    prefix: str
-    tail: str
+    prefix: str = Field(description="The first characters of the key (they find it).")
+    head: str = Field(description="A shorter start of the key, as AutoGPT shows it.")
+    tail: str = Field(description="The last four characters of the key.")
     status: str = Field(description="ACTIVE, SUSPENDED or REVOKED.")
     permissions: list[Permission]
     description: str | None

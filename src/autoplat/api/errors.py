@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from autoplat.errors import AutoplatError
+from autoplat.errors import AutoplatError, RunRateLimited
 from autoplat.logging import get_logger
 
 log = get_logger("autoplat.api")
@@ -52,7 +52,9 @@ def error_body(
 
 def error_response(exc: AutoplatError) -> JSONResponse:
     """The response for one of our errors."""
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if isinstance(exc, RunRateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
     return JSONResponse(
         error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers
     )

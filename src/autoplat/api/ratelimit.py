@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Callable
 
-from autoplat.errors import RateLimited
+from autoplat.errors import RunRateLimited
 
 #: Buckets idle this long are full again and can be forgotten.
 _FORGET_AFTER_SECONDS = 120.0
@@ -38,9 +38,10 @@ class RateLimiter:
         if tokens < cost:
             self._buckets[user_id] = (tokens, now)
             retry_after = math.ceil((cost - tokens) / rate)
-            raise RateLimited(
+            raise RunRateLimited(
                 f"run submissions are limited to {self.per_minute} per minute; "
                 f"retry in {retry_after} s",
+                retry_after=retry_after,
                 details=[{"field": "retry_after", "message": str(retry_after)}],
             )
         self._buckets[user_id] = (tokens - cost, now)
