@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from autoplat.db.models import GraphExecution, NodeExecution
-from autoplat.db.types import utcnow
+from autoplat.db.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from autoplat.db.manager import DatabaseManager
@@ -67,6 +67,8 @@ class ExecutionStore:
 
     def __init__(self, db: DatabaseManager) -> None:
         self.db = db
+        # Built on first use and reused: compiling it costs more than running it.
+        self._claim_stmt: Any = None
 
     # --- submit --------------------------------------------------------------------------
 
@@ -85,11 +87,36 @@ class ExecutionStore:
             await self._insert_run(own, run, nodes)
 
     async def insert_runs(
-        self, runs: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]
+        self,
+        runs: Sequence[tuple[dict[str, Any], Sequence[Mapping[str, Any]]]],
+        *,
+        start: Callable[[dict[str, int]], None] | None = None,
     ) -> None:
-        """Write several runs with their first node executions in ONE transaction."""
+        """Write several runs with their first node executions in ONE transaction.
+
+        ``start(running)``, called inside the transaction with the number of running
+        top-level runs of each submitting user, may turn QUEUED run dicts into RUNNING ones
+        held by the caller (a process with free workers starts them without a claim).
+        """
         async with self.db.begin() as conn:
+            if start is not None:
+                users = {run["user_id"] for run, _ in runs}
+                start(await self._running_counts(conn, users))
             await self._insert_many(conn, runs)
+
+    @staticmethod
+    async def _running_counts(conn: AsyncConnection, users: set[str]) -> dict[str, int]:
+        stmt = (
+            select(RUNS.c.user_id, func.count())
+            .where(
+                RUNS.c.user_id.in_(sorted(users)),
+                RUNS.c.status == "RUNNING",
+                RUNS.c.parent_node_exec_id.is_(None),
+                RUNS.c.lease_expires_at >= utcnow(),
+            )
+            .group_by(RUNS.c.user_id)
+        )
+        return {user: int(n) for user, n in await conn.execute(stmt)}
 
     async def _insert_run(
         self, conn: AsyncConnection, run: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]]
@@ -124,60 +151,19 @@ class ExecutionStore:
         rows another claimer has locked, so processes never take the same run.
         """
         now = utcnow()
-        runnable = and_(
-            RUNS.c.parent_node_exec_id.is_(None),
-            or_(
-                RUNS.c.status == "QUEUED",
-                and_(RUNS.c.status == "RUNNING", RUNS.c.lease_expires_at < now),
-            ),
-        )
-        locked = (
-            select(RUNS.c.id, RUNS.c.user_id, RUNS.c.created_at)
-            .where(runnable)
-            .order_by(RUNS.c.created_at)
-            .limit(max(64, limit * 4))
-            .with_for_update(skip_locked=True)
-            .cte("locked")
-        )
-        running = (
-            select(RUNS.c.user_id, func.count().label("n"))
-            .where(
-                RUNS.c.status == "RUNNING",
-                RUNS.c.parent_node_exec_id.is_(None),
-                RUNS.c.lease_expires_at >= now,
-            )
-            .group_by(RUNS.c.user_id)
-            .cte("running")
-        )
-        slot = func.row_number().over(
-            partition_by=locked.c.user_id, order_by=locked.c.created_at
-        ) + func.coalesce(running.c.n, 0)
-        ranked = (
-            select(locked.c.id, locked.c.created_at, slot.label("slot"))
-            .select_from(locked.outerjoin(running, running.c.user_id == locked.c.user_id))
-            .cte("ranked")
-        )
-        picked = (
-            select(ranked.c.id)
-            .where(ranked.c.slot <= user_cap)
-            .order_by(ranked.c.created_at)
-            .limit(limit)
-        )
-        stmt = (
-            update(RUNS)
-            .where(RUNS.c.id.in_(picked))
-            .values(
-                status="RUNNING",
-                lease_owner=owner,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                started_at=func.coalesce(RUNS.c.started_at, now),
-                attempts=RUNS.c.attempts + 1,
-                updated_at=now,
-            )
-            .returning(*CLAIM_COLUMNS)
-        )
+        params = {
+            "now": now,
+            "expires": now + timedelta(seconds=lease_seconds),
+            "owner": owner,
+            "scan": max(64, limit * 4),
+            "cap": user_cap,
+            "limit": limit,
+        }
+        if self._claim_stmt is None:
+            self._claim_stmt = _claim_statement()
+        stmt = self._claim_stmt
         async with self.db.begin() as conn:
-            runs = list((await conn.execute(stmt)).all())
+            runs = list((await conn.execute(stmt, params)).all())
             fresh = [r.id for r in runs if r.attempts == 1]
             nodes: dict[str, list[Row[Any]]] = {run_id: [] for run_id in fresh}
             if fresh:
@@ -446,3 +432,60 @@ class ExecutionStore:
                 )
             )
             return int(result.rowcount or 0)
+
+
+def _claim_statement() -> Any:
+    """The claim UPDATE with bound parameters (now, expires, owner, scan, cap, limit)."""
+    now = bindparam("now", type_=UTCDateTime())
+    runnable = and_(
+        RUNS.c.parent_node_exec_id.is_(None),
+        or_(
+            RUNS.c.status == "QUEUED",
+            and_(RUNS.c.status == "RUNNING", RUNS.c.lease_expires_at < now),
+        ),
+    )
+    locked = (
+        select(RUNS.c.id, RUNS.c.user_id, RUNS.c.created_at)
+        .where(runnable)
+        .order_by(RUNS.c.created_at)
+        .limit(bindparam("scan"))
+        .with_for_update(skip_locked=True)
+        .cte("locked")
+    )
+    running = (
+        select(RUNS.c.user_id, func.count().label("n"))
+        .where(
+            RUNS.c.status == "RUNNING",
+            RUNS.c.parent_node_exec_id.is_(None),
+            RUNS.c.lease_expires_at >= now,
+        )
+        .group_by(RUNS.c.user_id)
+        .cte("running")
+    )
+    slot = func.row_number().over(
+        partition_by=locked.c.user_id, order_by=locked.c.created_at
+    ) + func.coalesce(running.c.n, 0)
+    ranked = (
+        select(locked.c.id, locked.c.created_at, slot.label("slot"))
+        .select_from(locked.outerjoin(running, running.c.user_id == locked.c.user_id))
+        .cte("ranked")
+    )
+    picked = (
+        select(ranked.c.id)
+        .where(ranked.c.slot <= bindparam("cap"))
+        .order_by(ranked.c.created_at)
+        .limit(bindparam("limit"))
+    )
+    return (
+        update(RUNS)
+        .where(RUNS.c.id.in_(picked))
+        .values(
+            status="RUNNING",
+            lease_owner=bindparam("owner"),
+            lease_expires_at=bindparam("expires", type_=UTCDateTime()),
+            started_at=func.coalesce(RUNS.c.started_at, now),
+            attempts=RUNS.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(*CLAIM_COLUMNS)
+    )

@@ -8,26 +8,42 @@ database sees one transaction per batch instead of one per run.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autoplat.db.executions import ExecutionStore
 from autoplat.tasks import TaskOwner
 
-Pending = tuple[Mapping[str, Any], Sequence[Mapping[str, Any]], asyncio.Future[None]]
+Pending = tuple[dict[str, Any], Sequence[Mapping[str, Any]], asyncio.Future[None]]
+#: Decides, inside the write transaction, which runs this process starts at once.
+Starter = Callable[[list[dict[str, Any]], dict[str, int]], None]
+#: Undoes a Starter's reservations when the transaction fails.
+Releaser = Callable[[list[dict[str, Any]]], None]
 
 
 class SubmitBatcher:
     """Writes new runs and their first node executions in shared transactions."""
 
-    def __init__(self, store: ExecutionStore, tasks: TaskOwner) -> None:
+    def __init__(
+        self,
+        store: ExecutionStore,
+        tasks: TaskOwner,
+        *,
+        starter: Starter | None = None,
+        releaser: Releaser | None = None,
+    ) -> None:
         self.store = store
         self.tasks = tasks
+        self.starter = starter
+        self.releaser = releaser
         self._pending: list[Pending] = []
         self._writing = False
 
-    async def insert(self, run: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]]) -> None:
-        """Return once the run is durable (or raise the reason it could not be written)."""
+    async def insert(self, run: dict[str, Any], nodes: Sequence[Mapping[str, Any]]) -> None:
+        """Return once the run is durable (or raise the reason it could not be written).
+
+        The starter may have set ``run["status"]`` to RUNNING: the caller then runs it.
+        """
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((run, nodes, done))
         if not self._writing:
@@ -44,9 +60,18 @@ class SubmitBatcher:
             self._writing = False
 
     async def _write_batch(self, batch: list[Pending]) -> None:
+        runs = [run for run, _, _ in batch]
+        starter = self.starter
+
+        def start(running: dict[str, int]) -> None:
+            if starter is not None:
+                starter(runs, running)
+
         try:
-            await self.store.insert_runs([(run, nodes) for run, nodes, _ in batch])
+            await self.store.insert_runs([(run, nodes) for run, nodes, _ in batch], start=start)
         except Exception as exc:
+            if self.releaser is not None:
+                self.releaser(runs)
             if len(batch) == 1:
                 _settle(batch[0][2], exc)
                 return

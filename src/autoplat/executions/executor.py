@@ -151,8 +151,8 @@ class GraphRun:
 
     async def execute(self) -> None:
         """Run until no node execution can start, then make the end durable."""
+        # The claim already made RUNNING durable: its event rides with the next flush.
         self.run_events.append(ExecutionEvent("graph", self.event_data()))
-        self._touch_run()
         try:
             await self._drive()
         except asyncio.CancelledError:
@@ -492,8 +492,12 @@ class GraphRun:
                 "error": self.error,
                 "ended_at": self.ended_at,
             }
+        if run_row is not None or not self.finished:
+            # Graph events go out in order, the terminal one only with the terminal row.
             run_events = len(self.run_events)
-            events.extend(self.run_events)
+            ending = [e for e in self.run_events if e.status in TERMINAL]
+            events[:0] = [e for e in self.run_events if e.status not in TERMINAL]
+            events.extend(ending)
         return FlushPart(self, rows, taken, run_row, self.run_version, run_events, events, done)
 
     def flushed(self, part: FlushPart, stop_requested: bool) -> None:
@@ -509,7 +513,7 @@ class GraphRun:
                 self._relay_child_output(nr)
         if part.run_row is not None:
             self.run_flushed_version = part.run_version
-            del self.run_events[: part.run_events]
+        del self.run_events[: part.run_events]
         if self.dirty_nodes or self.run_version != self.run_flushed_version:
             self.manager.flusher.mark(self)
         elif self.finished and not self.done.done():

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 log = get_logger("autoplat.executions.flusher")
 RETRY_DELAY = 0.5
+COALESCE_TURNS = 4
 
 
 class Flusher:
@@ -48,6 +49,10 @@ class Flusher:
         """Flush whenever something is pending, one transaction at a time."""
         while True:
             await self._wake.wait()
+            # A few turns of the loop (microseconds) let the changes that follow from this
+            # one (a quick node ends, its run finishes) join the same transaction.
+            for _ in range(COALESCE_TURNS):
+                await asyncio.sleep(0)
             self._wake.clear()
             if self._pending:
                 await self.flush_once()

@@ -95,10 +95,13 @@ class ExecutionManager:
         self._graphs: OrderedDict[tuple[str, int], tuple[CompiledGraph, float]] = OrderedDict()
         self._wake = asyncio.Event()
         self._stopping = False
+        self._started = False
         self._listener: PgListener | None = None
         self.remote = RemoteEvents(self)
         self.submits = TaskOwner("executions.submit")
-        self.batcher = SubmitBatcher(db.executions, self.submits)
+        self.batcher = SubmitBatcher(
+            db.executions, self.submits, starter=self._start_now, releaser=self._unreserve
+        )
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -128,6 +131,7 @@ class ExecutionManager:
         self.loops.spawn("flusher", self.flusher.run_forever())
         self.loops.spawn("claim", self._claim_loop())
         self.loops.spawn("lease", self._lease_loop())
+        self._started = True
         log.info(
             "executions.started",
             workers=self.settings.graph_workers,
@@ -138,6 +142,7 @@ class ExecutionManager:
     async def stop(self, timeout: float) -> None:
         """Drain running work for up to ``timeout`` seconds, then hand the rest back."""
         self._stopping = True
+        self._started = False
         self._wake.set()
         running = list(self.active)
         await self.runs.stop(timeout)
@@ -188,14 +193,61 @@ class ExecutionManager:
         run, nodes = self.new_run_rows(
             user_id, graph, run_inputs, schedule_id=schedule_id, parent=parent_node_exec_id
         )
+        # Announced as QUEUED even when it starts at once: clients see the usual sequence.
+        queued = ExecutionEvent("graph", run_view(SimpleNamespace(**run)))
         if conn is not None:
             await self.db.executions.insert_run(run, nodes, conn=conn)
         else:
             await self.batcher.insert(run, nodes)
-        self._wake.set()
+        if run["status"] == ExecutionStatus.RUNNING:
+            rows = [SimpleNamespace(**n) for n in nodes]
+            self.runs.spawn(f"run:{run['id']}", self._run_claimed(SimpleNamespace(**run), rows))
+        else:
+            self._wake.set()
         log.info("execution.queued", graph_exec_id=run["id"], graph_id=graph_id, user_id=user_id)
-        self.bus.publish([ExecutionEvent("graph", run_view(SimpleNamespace(**run)))])
+        self.bus.publish([queued])
         return str(run["id"])
+
+    def _start_now(self, runs: list[dict[str, Any]], running: dict[str, int]) -> None:
+        """Start fresh runs here at once while workers and the users' caps allow.
+
+        Called inside the submit transaction: a run marked RUNNING is written already held
+        by this process, so no claim transaction stands between a submit and its start.
+        """
+        if self._stopping or not self._started:
+            return
+        now = utcnow()
+        lease = now + timedelta(seconds=self.settings.lease_seconds)
+        for run in runs:
+            user = run["user_id"]
+            if len(self.claimed) >= self.settings.graph_workers:
+                return
+            if run["parent_node_exec_id"] is not None or run["status"] != "QUEUED":
+                continue
+            if running.get(user, 0) >= self.settings.user_max_running:
+                continue
+            running[user] = running.get(user, 0) + 1
+            run.update(
+                status=ExecutionStatus.RUNNING.value,
+                lease_owner=self.owner,
+                lease_expires_at=lease,
+                attempts=1,
+                started_at=now,
+            )
+            self.claimed.add(run["id"])
+
+    def _unreserve(self, runs: list[dict[str, Any]]) -> None:
+        """The submit transaction failed: forget the starts ``_start_now`` reserved."""
+        for run in runs:
+            if run["status"] == ExecutionStatus.RUNNING.value and run["id"] in self.claimed:
+                self.claimed.discard(run["id"])
+                run.update(
+                    status=ExecutionStatus.QUEUED.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    attempts=0,
+                    started_at=None,
+                )
 
     def new_run_rows(
         self,
