@@ -69,6 +69,7 @@ class ExecutionStore:
         self.db = db
         # Built on first use and reused: compiling it costs more than running it.
         self._claim_stmt: Any = None
+        self._flush_stmts: dict[str, dict[str, Any]] = {}
 
     # --- submit --------------------------------------------------------------------------
 
@@ -262,35 +263,43 @@ class ExecutionStore:
         """
         now = utcnow()
         async with self.db.begin() as conn:
+            dialect = conn.dialect.name
+            statements = self._flush_statements(dialect)
             held: dict[str, bool] = {}
             if run_ids:
-                fence = (
-                    update(RUNS)
-                    .where(RUNS.c.id.in_(list(run_ids)), RUNS.c.lease_owner == owner)
-                    .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
-                    .returning(RUNS.c.id, RUNS.c.stop_requested)
-                )
-                held = {r.id: bool(r.stop_requested) for r in await conn.execute(fence)}
+                expires = now + timedelta(seconds=lease_seconds)
+                fence_params = {"ids": list(run_ids), "owner": owner, "expires": expires}
+                result = await conn.execute(statements["fence"], fence_params)
+                held = {r.id: bool(r.stop_requested) for r in result}
             node_rows = [n for n in nodes if n["graph_exec_id"] in held]
             if node_rows:
-                await conn.execute(self._upsert_nodes(conn.dialect.name), node_rows)
+                await conn.execute(statements["upsert"], node_rows)
             run_rows = [
                 {"b_id": r["id"], "updated_at": now, **{k: r[k] for k in RUN_UPDATE_COLUMNS}}
                 for r in runs
                 if r["id"] in held
             ]
             if run_rows:
-                stmt = (
-                    update(RUNS)
-                    .where(RUNS.c.id == bindparam("b_id"))
-                    .values({k: bindparam(k) for k in (*RUN_UPDATE_COLUMNS, "updated_at")})
-                )
-                await conn.execute(stmt, run_rows)
+                await conn.execute(statements["runs"], run_rows)
             if notifications is not None and conn.dialect.name == "postgresql":
                 payloads = notifications(held)
                 if payloads:
                     await self._notify_many(conn, notify_channel, payloads)
         return held
+
+    def _flush_statements(self, dialect: str) -> dict[str, Any]:
+        """The flush's statements, built once per dialect (compiling costs more than running)."""
+        cached = self._flush_stmts.get(dialect)
+        if cached is None:
+            cached = {
+                "fence": _fence_statement(dialect),
+                "upsert": self._upsert_nodes(dialect),
+                "runs": update(RUNS)
+                .where(RUNS.c.id == bindparam("b_id"))
+                .values({k: bindparam(k) for k in (*RUN_UPDATE_COLUMNS, "updated_at")}),
+            }
+            self._flush_stmts[dialect] = cached
+        return cached
 
     @staticmethod
     def _upsert_nodes(dialect: str) -> Any:
@@ -488,4 +497,24 @@ def _claim_statement() -> Any:
             updated_at=now,
         )
         .returning(*CLAIM_COLUMNS)
+    )
+
+
+def _fence_statement(dialect: str) -> Any:
+    """Extend the leases of ``:ids`` held by ``:owner``; return those still held."""
+    if dialect == "postgresql":
+        # One array parameter: the same prepared statement whatever the number of runs.
+        return text(
+            "UPDATE graph_executions SET lease_expires_at = :expires "
+            "WHERE id = ANY(CAST(:ids AS varchar[])) AND lease_owner = :owner "
+            "RETURNING id, stop_requested"
+        ).bindparams(bindparam("expires", type_=UTCDateTime()))
+    return (
+        update(RUNS)
+        .where(
+            RUNS.c.id.in_(bindparam("ids", expanding=True)),
+            RUNS.c.lease_owner == bindparam("owner"),
+        )
+        .values(lease_expires_at=bindparam("expires", type_=UTCDateTime()))
+        .returning(RUNS.c.id, RUNS.c.stop_requested)
     )
