@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute
 
 from autoplat.api.context import current_principal, ensure_graph_visible, get_platform
 from autoplat.api.endpoint import endpoint
+from autoplat.api.routes.execution_schemas import RunDetail, RunOut, RunQueued
 from autoplat.api.validation import StrictBody, page_of, paginated, parse_body
 from autoplat.errors import Conflict, ExecutionNotFound, ValidationFailed
 from autoplat.executions.status import is_terminal
@@ -49,6 +50,7 @@ def _version(request: Request) -> int:
     summary="Run a graph version",
     tags=_TAGS,
     body=ExecuteBody,
+    response=RunQueued,
     permission="EXECUTE_GRAPH",
     rate_limited=True,
     errors=[402],
@@ -72,6 +74,7 @@ async def execute_graph(request: Request) -> dict[str, Any]:
     summary="List your graph executions",
     tags=_TAGS,
     permission="READ_GRAPH",
+    response=RunOut,
     paginated=True,
 )
 async def list_executions(request: Request) -> dict[str, Any]:
@@ -90,6 +93,7 @@ async def list_executions(request: Request) -> dict[str, Any]:
     summary="List the executions of one graph",
     tags=_TAGS,
     permission="READ_GRAPH",
+    response=RunOut,
     paginated=True,
 )
 async def list_graph_executions(request: Request) -> dict[str, Any]:
@@ -123,6 +127,7 @@ async def _owned_run(request: Request, user_id: str) -> Any:
     summary="Get one execution with its node executions and outputs",
     tags=_TAGS,
     permission="READ_GRAPH",
+    response=RunDetail,
 )
 async def get_execution(request: Request) -> dict[str, Any]:
     """The run, its outputs and every node execution (input, outputs, timings, stats)."""
@@ -138,6 +143,7 @@ async def get_execution(request: Request) -> dict[str, Any]:
     summary="Stop a running execution",
     tags=_TAGS,
     permission="EXECUTE_GRAPH",
+    response=RunOut,
 )
 async def stop_execution(request: Request) -> dict[str, Any]:
     """End the run as TERMINATED (wherever it runs); answers once it has stopped."""
