@@ -1,0 +1,68 @@
+"""Two platforms on one database (two worker identities): stop and events across them."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from autoplat.executions import testkit as tk
+from autoplat.executions.testkit import SleepBlock, node
+from autoplat.platform import Platform
+from autoplat.testing import PG_ENV
+
+USER = "user-a"
+Pair = tuple[Platform, Platform]
+
+
+@pytest.fixture
+async def pair(autoplat_database_url: str, tmp_path: Path) -> AsyncIterator[Pair]:
+    runner_settings = tk.exec_settings(autoplat_database_url, tmp_path / "a")
+    other_settings = tk.exec_settings(autoplat_database_url, tmp_path / "b")
+    async with (
+        tk.exec_platform(runner_settings, extra_blocks=[SleepBlock()]) as runner,
+        tk.exec_platform(other_settings, extra_blocks=[SleepBlock()]) as other,
+    ):
+        yield runner, other
+
+
+async def test_stop_reaches_a_run_on_another_process(pair: Pair) -> None:
+    runner, other = pair  # a submit starts the run on the submitting platform, if it can
+    saved = await tk.save_graph(runner.db, USER, tk.graph([node(SleepBlock.id, seconds=30)], []))
+    with runner.executions.bus.subscribe(user_id=USER) as sub:
+        run_id = await runner.executions.submit(
+            user_id=USER, graph_id=saved.id, graph_version=saved.version
+        )
+        while True:
+            event = await sub.get(timeout=5)
+            if event.kind == "node" and event.status == "RUNNING":
+                break
+    assert run_id in runner.executions.active and run_id not in other.executions.active
+    started = time.perf_counter()
+    await other.executions.stop_execution(run_id, user_id=USER)
+    row = await tk.wait_for_run(other.db, run_id, timeout=3)
+    assert time.perf_counter() - started < 1.0
+    assert row.status == "TERMINATED"
+
+
+@pytest.mark.skipif(not os.environ.get(PG_ENV), reason="events cross processes by LISTEN/NOTIFY")
+async def test_events_of_a_run_reach_another_process(pair: Pair) -> None:
+    runner, other = pair
+    saved = await tk.save_graph(runner.db, USER, tk.chain_graph(2))
+    with other.executions.bus.subscribe(user_id=USER) as sub:
+        run_id = await runner.executions.submit(
+            user_id=USER, graph_id=saved.id, graph_version=saved.version, inputs={"x": 5}
+        )
+        seen = []
+        while True:
+            event = await sub.get(timeout=5)
+            seen.append(event)
+            if event.kind == "graph" and event.status == "COMPLETED":
+                break
+    assert run_id not in other.executions.active
+    assert seen[-1].data["outputs"] == {"result": [5]}
+    node_ids = {e.data["node_exec_id"] for e in seen if e.kind == "node"}
+    assert len(node_ids) == 4
