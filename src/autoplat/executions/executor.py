@@ -70,7 +70,7 @@ class GraphRun:
         self.graph_id: str = row.graph_id
         self.graph_version: int = row.graph_version
         self.inputs: dict[str, Any] = dict(row.inputs or {})
-        self.prior_stats: dict[str, Any] = dict(row.stats or {})
+        self.attempts: int = int(getattr(row, "attempts", 1) or 1)
         self.started_at = row.started_at or utcnow()
         self.graph = graph
         self.parent = parent
@@ -441,7 +441,7 @@ class GraphRun:
             "node_error_count": len(errors),
             "errors": errors[:20],
             "cost": cost,
-            "attempts": int(self.prior_stats.get("attempts", 0)) + 1,
+            "attempts": self.attempts,
         }
 
     def event_data(self) -> dict[str, Any]:
