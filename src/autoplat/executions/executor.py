@@ -12,7 +12,7 @@ import asyncio
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from autoplat.blocks.base import BlockContext, BlockType
@@ -24,12 +24,14 @@ from autoplat.errors import (
     PinPathError,
     TransientBlockError,
 )
+from autoplat.executions import writeback
 from autoplat.executions.events import ExecutionEvent
 from autoplat.executions.graph import CompiledGraph, CompiledNode, assemble_input
+from autoplat.executions.results import collect_outputs, run_event_data, run_stats
 from autoplat.executions.state import FlushPart, NodeRun
 from autoplat.executions.status import TERMINAL, ExecutionStatus, check_transition
+from autoplat.executions.subgraph import SubgraphRunner
 from autoplat.graphs.pins import NO_VALUE, parse_execution_output
-from autoplat.graphs.schema import io_name
 from autoplat.logging import get_logger
 
 if TYPE_CHECKING:
@@ -399,7 +401,7 @@ class GraphRun:
             status = S.FAILED
         else:
             status = S.COMPLETED
-        self.outputs = self._collect_outputs()
+        self.outputs = collect_outputs(self)
         self.status = status
         self.ended_at = now
         self.finished = True
@@ -413,123 +415,23 @@ class GraphRun:
             walltime=round((now - self.started_at).total_seconds(), 4),
         )
 
-    def _collect_outputs(self) -> dict[str, list[Any]]:
-        outputs: dict[str, list[Any]] = {}
-        for nr in self.order:
-            cnode = self.graph.nodes.get(nr.node_id)
-            if cnode is None or cnode.block_type != BlockType.OUTPUT or nr.status != S.COMPLETED:
-                continue
-            name = nr.input_data.get("name") or io_name(cnode.node)
-            if isinstance(name, str) and "output" in nr.output_data:
-                outputs.setdefault(name, []).extend(nr.output_data["output"])
-        return outputs
-
     def stats(self) -> dict[str, Any]:
         """Run statistics (AutoGPT names beside ours)."""
-        end = self.ended_at or utcnow()
-        walltime = round((end - self.started_at).total_seconds(), 6)
-        ran = [nr for nr in self.order if nr.started_at is not None]
-        errors = [nr.error for nr in self.order if nr.status == S.FAILED and nr.error]
-        node_time = sum(float(nr.stats.get("walltime", 0.0)) for nr in ran)
-        cost = sum(int(nr.stats.get("cost", 0)) for nr in self.order)
-        return {
-            "walltime": walltime,
-            "duration": walltime,
-            "node_count": len(ran),
-            "node_exec_count": len(ran),
-            "node_exec_time": round(node_time, 6),
-            "node_error_count": len(errors),
-            "errors": errors[:20],
-            "cost": cost,
-            "attempts": self.attempts,
-        }
+        return run_stats(self)
 
     def event_data(self) -> dict[str, Any]:
         """A ``graph_execution_event`` payload."""
-        return {
-            "event_type": "graph_execution_update",
-            "id": self.id,
-            "graph_exec_id": self.id,
-            "user_id": self.user_id,
-            "graph_id": self.graph_id,
-            "graph_version": self.graph_version,
-            "preset_id": None,
-            "status": self.status.value,
-            "inputs": self.inputs,
-            "outputs": self.outputs,
-            "stats": self.stats() if self.finished else {},
-            "error": self.error,
-            "started_at": self.started_at.isoformat(),
-            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
-        }
+        return run_event_data(self)
 
     # --- flushing (called by the Flusher) ------------------------------------------------
 
     def collect(self) -> FlushPart:
         """Take the rows that may be written now (their inputs' sources are durable)."""
-        done = set(self.durable_done)
-        rows: list[dict[str, Any]] = []
-        taken: list[tuple[NodeRun, int, int]] = []
-        events: list[ExecutionEvent] = []
-        blocked = False
-        for nr in sorted(self.dirty_nodes, key=lambda n: n.seq):
-            if not nr.deps <= done:
-                blocked = True
-                continue
-            rows.append(nr.row())
-            taken.append((nr, nr.version, len(nr.events)))
-            events.extend(nr.events)
-            if nr.status in TERMINAL:
-                done.add(nr.id)
-        run_row = None
-        run_events = 0
-        if self.run_version != self.run_flushed_version and not (self.finished and blocked):
-            run_row = {
-                "id": self.id,
-                "status": self.status.value,
-                "outputs": self.outputs,
-                "stats": self.stats(),
-                "error": self.error,
-                "ended_at": self.ended_at,
-            }
-        if run_row is not None or not self.finished:
-            # Graph events go out in order, the terminal one only with the terminal row.
-            run_events = len(self.run_events)
-            ending = [e for e in self.run_events if e.status in TERMINAL]
-            events[:0] = [e for e in self.run_events if e.status not in TERMINAL]
-            events.extend(ending)
-        return FlushPart(self, rows, taken, run_row, self.run_version, run_events, events, done)
+        return writeback.collect(self)
 
     def flushed(self, part: FlushPart, stop_requested: bool) -> None:
         """The rows of ``part`` are durable: forget them and release what waited on them."""
-        self.durable_done = part.durable_done
-        for nr, version, n_events in part.taken:
-            nr.flushed_version = version
-            del nr.events[:n_events]
-            if not nr.dirty:
-                self.dirty_nodes.discard(nr)
-            nr.deps.clear()
-            if self.child_outputs is not None and nr.status == S.COMPLETED:
-                self._relay_child_output(nr)
-        if part.run_row is not None:
-            self.run_flushed_version = part.run_version
-        del self.run_events[: part.run_events]
-        if self.dirty_nodes or self.run_version != self.run_flushed_version:
-            self.manager.flusher.mark(self)
-        elif self.finished and not self.done.done():
-            if self.child_outputs is not None:
-                self.child_outputs.put_nowait(None)
-            self.done.set_result(None)
-        if stop_requested:
-            self.request_stop()
-
-    def _relay_child_output(self, nr: NodeRun) -> None:
-        cnode = self.graph.nodes.get(nr.node_id)
-        if cnode is None or cnode.block_type != BlockType.OUTPUT or self.child_outputs is None:
-            return
-        name = nr.input_data.get("name") or io_name(cnode.node)
-        for value in nr.output_data.get("output", []):
-            self.child_outputs.put_nowait((str(name), value))
+        writeback.flushed(self, part, stop_requested)
 
     def lease_lost(self) -> None:
         """Another process took the run over: stop touching it at once, write nothing."""
@@ -544,36 +446,3 @@ class GraphRun:
 
 class LeaseLost(Exception):
     """The run's lease was taken by another process."""
-
-
-class SubgraphRunner:
-    """The sub-agent hook for one node execution: runs a child execution in-process."""
-
-    def __init__(self, run: GraphRun, nr: NodeRun) -> None:
-        self.run = run
-        self.nr = nr
-
-    def run_subgraph(
-        self, *, graph_id: str, graph_version: int, inputs: Mapping[str, Any]
-    ) -> AsyncIterator[tuple[str, Any]]:
-        """Start the child run and yield ``(output name, value)`` as its outputs land."""
-        return self._outputs(graph_id, graph_version, dict(inputs))
-
-    async def _outputs(
-        self, graph_id: str, graph_version: int, inputs: dict[str, Any]
-    ) -> AsyncIterator[tuple[str, Any]]:
-        child = await self.run.manager.start_child(
-            self.run, self.nr, graph_id=graph_id, graph_version=graph_version, inputs=inputs
-        )
-        queue = child.child_outputs
-        assert queue is not None
-        try:
-            while True:
-                item = await queue.get()
-                if item is None:
-                    return
-                yield item
-        finally:
-            if not child.done.done():
-                child.request_stop()
-                await asyncio.wait([asyncio.ensure_future(asyncio.shield(child.done))], timeout=3)
