@@ -12,7 +12,6 @@ import contextlib
 import os
 import socket
 import uuid
-from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import timedelta
 from types import SimpleNamespace
@@ -32,6 +31,7 @@ from autoplat.executions.events import EVENTS_CHANNEL, EventBus, ExecutionEvent
 from autoplat.executions.executor import GraphRun, LeaseLost, new_id
 from autoplat.executions.flusher import Flusher
 from autoplat.executions.graph import CompiledGraph, CompiledNode
+from autoplat.executions.graphcache import GraphCache
 from autoplat.executions.pglisten import PgListener, asyncpg_dsn
 from autoplat.executions.remote import RemoteEvents
 from autoplat.executions.state import NodeRun
@@ -46,9 +46,6 @@ if TYPE_CHECKING:
 
 log = get_logger("autoplat.executions")
 STOP_CHANNEL = "autoplat_stop"
-GRAPH_CACHE_SIZE = 256
-#: How long a cached graph may answer a submit (a deleted graph stops being runnable).
-SUBMIT_CACHE_SECONDS = 5.0
 
 
 def random_worker_id() -> str:
@@ -80,7 +77,7 @@ class ExecutionManager:
     ) -> None:
         self.settings = settings
         self.db = db
-        self.blocks = blocks
+        self.graphs = GraphCache(db, blocks)
         self.credits = credits
         self._http = http
         self.bus = bus or EventBus()
@@ -92,7 +89,6 @@ class ExecutionManager:
         self.claimed: set[str] = set()
         self.loops = TaskOwner("executions")
         self.runs = TaskOwner("executions.runs")
-        self._graphs: OrderedDict[tuple[str, int], tuple[CompiledGraph, float]] = OrderedDict()
         self._wake = asyncio.Event()
         self._stopping = False
         self._started = False
@@ -102,6 +98,15 @@ class ExecutionManager:
         self.batcher = SubmitBatcher(
             db.executions, self.submits, starter=self._start_now, releaser=self._unreserve
         )
+
+    @property
+    def blocks(self) -> BlockRegistry:
+        """The blocks runs may use."""
+        return self.graphs.blocks
+
+    @blocks.setter
+    def blocks(self, blocks: BlockRegistry) -> None:
+        self.graphs = GraphCache(self.db, blocks)
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -311,26 +316,7 @@ class ExecutionManager:
         self, user_id: str, graph_id: str, version: int | None, *, fresh: bool = True
     ) -> CompiledGraph:
         """The user's graph version, compiled; GraphNotFound when missing or foreign."""
-        loop = asyncio.get_running_loop()
-        if version is not None:
-            hit = self._graphs.get((graph_id, version))
-            recent = hit is not None and (not fresh or loop.time() - hit[1] < SUBMIT_CACHE_SECONDS)
-            if hit is not None and recent and hit[0].graph.user_id == user_id:
-                return hit[0]
-        graph = await self.db.graphs.get(graph_id, version, user_id=user_id)
-        if graph is None:
-            raise GraphNotFound(f"graph {graph_id} (version {version or 'active'}) not found")
-        return self._remember(graph, loop.time(), user_id)
-
-    def _remember(self, graph: Any, now: float, user_id: str) -> CompiledGraph:
-        if not graph.user_id:
-            graph = graph.model_copy(update={"user_id": user_id})
-        compiled = CompiledGraph.build(graph, self.blocks)
-        self._graphs[(graph.id, graph.version)] = (compiled, now)
-        self._graphs.move_to_end((graph.id, graph.version))
-        while len(self._graphs) > GRAPH_CACHE_SIZE:
-            self._graphs.popitem(last=False)
-        return compiled
+        return await self.graphs.for_user(user_id, graph_id, version, fresh=fresh)
 
     # --- stop ----------------------------------------------------------------------------
 
@@ -389,7 +375,7 @@ class ExecutionManager:
 
     async def _run_claimed(self, row: Any, nodes: list[Any] | None) -> None:
         try:
-            graph = await self._graph_of_run(row)
+            graph = await self.graphs.for_run(row.graph_id, row.graph_version, row.user_id)
             if nodes is None:
                 nodes = await self.db.executions.load_nodes(row.id, resume=True)
             run = GraphRun(self, row, graph)
@@ -416,15 +402,6 @@ class ExecutionManager:
             if forget is not None:
                 forget(row.id)
             self._wake.set()
-
-    async def _graph_of_run(self, row: Any) -> CompiledGraph:
-        hit = self._graphs.get((row.graph_id, row.graph_version))
-        if hit is not None:
-            return hit[0]
-        graph = await self.db.graphs.get(row.graph_id, row.graph_version)
-        if graph is None:
-            raise GraphNotFound(f"graph {row.graph_id} version {row.graph_version} is gone")
-        return self._remember(graph, asyncio.get_running_loop().time(), row.user_id)
 
     async def _fail_unstartable(self, row: Any, message: str) -> None:
         now = utcnow()
