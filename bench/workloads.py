@@ -18,6 +18,7 @@ import websockets
 
 from autoplat.config import Settings
 from autoplat.executions import testkit as tk
+from autoplat.executions.events import Subscription
 from autoplat.graphs.model import Graph
 from autoplat.logging import configure_logging
 from autoplat.platform import Platform
@@ -102,14 +103,18 @@ async def many(platform: Platform) -> dict[str, Any]:
                 raise RuntimeError(f"submit failed: {status} {body}")
             ids.append(body["id"])
 
-    with platform.executions.bus.subscribe() as sub:
-        started = time.perf_counter()
-        await asyncio.gather(*(submit_on(c) for c in connections))
-        submitted = time.perf_counter() - started
+    async def watch(sub: Subscription) -> None:
         while len(done) < MANY_RUNS:
             event = await sub.get(timeout=120)
             if event.kind == "graph" and event.status == "COMPLETED":
                 done.add(event.graph_exec_id)
+
+    with platform.executions.bus.subscribe() as sub:
+        watcher = asyncio.create_task(watch(sub))
+        started = time.perf_counter()
+        await asyncio.gather(*(submit_on(c) for c in connections))
+        submitted = time.perf_counter() - started
+        await watcher
         elapsed = time.perf_counter() - started
     for conn in connections:
         await conn.close()
