@@ -92,6 +92,7 @@ class Scheduler:
             self._loop_task.cancel()
             await asyncio.wait({self._loop_task}, timeout=timeout)
         await self.tasks.stop(timeout)
+        self._wake = None
         log.info("scheduler.stopped")
 
     @property
@@ -113,12 +114,13 @@ class Scheduler:
 
     def schedule_changed(self, record: ScheduleRecord | None, schedule_id: str = "") -> None:
         """Apply a change made in this process now, instead of at the next reload."""
+        if self._wake is None:
+            return  # not running here (scheduler disabled): the running processes reload it
         if record is None:
             self.timetable.drop(schedule_id)
         else:
             self._record_missed(self.timetable.apply(record, self.clock.now()))
-        if self._wake is not None:
-            self._wake.set()
+        self._wake.set()
 
     @property
     def scheduled_count(self) -> int:
