@@ -24,6 +24,7 @@ from autoplat.logging import configure_logging
 from autoplat.platform import Platform
 from autoplat.testing import TEST_USER_ID, DatabaseFactory, make_settings, make_token
 from bench.rawhttp import RawConnection
+from bench.scheduler import scheduler_workload
 
 CHAIN_NODES = 1000
 FANOUT_ITEMS = 1000
@@ -175,6 +176,7 @@ WORKLOADS: dict[str, Workload] = {
     "fanout": fanout,
     "many": many,
     "latency": latency,
+    "scheduler": scheduler_workload,
 }
 
 

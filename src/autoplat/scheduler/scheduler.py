@@ -45,7 +45,7 @@ class Scheduler:
         clock: Clock | None = None,
         reload_interval: float = 1.0,
         resync_interval: float = 300.0,
-        batch_size: int = 5000,
+        batch_size: int = 10_000,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -144,7 +144,7 @@ class Scheduler:
                 self._record_missed(missed)
                 # As many batches as can be written at once, each as large as allowed: every
                 # statement then carries thousands of rows (measured fastest on PostgreSQL).
-                size = min(self.batch_size, -(-len(fire) // self._width))
+                size = max(1, min(self.batch_size, -(-len(fire) // self._width)))
                 for start in range(0, len(fire), size):
                     self.tasks.spawn("fire", self._fire(fire[start : start + size]))
                 continue
