@@ -139,3 +139,22 @@ async def test_deleting_the_owner_removes_their_schedules(
             assert left.scalar_one() == 0
             runs = await conn.execute(select(func.count()).select_from(GraphExecution))
             assert runs.scalar_one() == 0
+
+
+async def test_a_schedule_deleted_elsewhere_is_forgotten_at_its_next_tick(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    platform, clock = manual(autoplat_database_url, tmp_path)
+    async with platform:
+        record = await add_schedule(platform, "* * * * *")
+        # Deleted by another process: this one is not told and still times it.
+        assert await platform.db.schedules.delete(record.id, user_id=USER)
+        assert platform.scheduler.scheduled_count == 1
+        clock.set(TICK)
+
+        async def forgotten() -> bool:
+            return platform.scheduler.scheduled_count == 0
+
+        await eventually(forgotten)
+        assert platform.scheduler.counters["fired"] == 0
+        assert platform.scheduler.counters["lost"] == 0

@@ -76,6 +76,14 @@ class FireOutcome:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Which fires a claim inserted, and which schedules were no longer active."""
+
+    claimed: set[tuple[str, datetime]]
+    inactive: set[str]
+
+
 def _select_schedules() -> Select[Any]:
     """Schedules with the time of their latest recorded fire (one index probe each)."""
     last_fire = (
@@ -228,9 +236,7 @@ class ScheduleStore:
             rows = (await conn.execute(stmt)).all()
         return [ScheduleRecord.from_row(r) for r in rows]
 
-    async def claim_fires(
-        self, conn: AsyncConnection, fires: Sequence[FireOutcome]
-    ) -> set[tuple[str, datetime]]:
+    async def claim_fires(self, conn: AsyncConnection, fires: Sequence[FireOutcome]) -> Claim:
         """Insert the fire rows of still-active schedules; return the keys this call inserted.
 
         The (schedule, fire time) key is what makes a fire happen once across processes and
@@ -238,8 +244,9 @@ class ScheduleStore:
         Fires of schedules paused or deleted meanwhile are not inserted.
         """
         if not fires:
-            return set()
-        active = await self._active_ids(conn, sorted({f.schedule_id for f in fires}))
+            return Claim(set(), set())
+        wanted = {f.schedule_id for f in fires}
+        active = await self._active_ids(conn, sorted(wanted))
         now = utcnow()
         params = [
             {
@@ -261,7 +268,7 @@ class ScheduleStore:
             conflict_keys=("schedule_id", "fire_time"),
             returning=("schedule_id", "fire_time"),
         )
-        return {(r.schedule_id, r.fire_time) for r in rows}
+        return Claim({(r.schedule_id, r.fire_time) for r in rows}, wanted - active)
 
     async def _active_ids(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
         stmt: Executable

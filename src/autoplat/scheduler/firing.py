@@ -44,6 +44,8 @@ class BatchResult:
     lost: int = 0
     #: Schedules this batch paused (their graph is gone or no longer validates).
     paused: set[str] = field(default_factory=set)
+    #: Schedules found deleted or paused (by another process) when the batch was claimed.
+    gone: set[str] = field(default_factory=set)
     lags: list[float] = field(default_factory=list)
     #: Seconds spent reading and preparing, building runs, and writing (for the logs).
     timings: dict[str, float] = field(default_factory=dict)
@@ -86,7 +88,7 @@ class FireBatcher:
             await clock.sleep(wait)
         async with slots:
             ready = time.perf_counter()
-            won = await self._commit_all(plans)
+            won = await self._commit_all(plans, result.gone)
             written = time.perf_counter()
         maker.announce([p.run for p in won if p.run is not None])
         result.timings = {
@@ -94,7 +96,7 @@ class FireBatcher:
             "build_s": round(built - prepared, 4),
             "write_s": round(written - ready, 4),
         }
-        result.lost = len(plans) - len(won)
+        result.lost = sum(1 for p in plans if p.outcome.schedule_id not in result.gone) - len(won)
         result.paused = {p.outcome.schedule_id for p in won if p.pause_reason is not None}
         moment = clock.now()
         for plan in won:
@@ -109,8 +111,8 @@ class FireBatcher:
         """Record fires skipped for being later than the grace period; return how many."""
         outcomes = [FireOutcome(record.id, t, MISSED) for record, t in missed]
         async with self.db.begin() as conn:
-            won = await self.db.schedules.claim_fires(conn, outcomes)
-        return len(won)
+            claim = await self.db.schedules.claim_fires(conn, outcomes)
+        return len(claim.claimed)
 
     def _plan(self, maker: RunMaker, schedule: ScheduleRecord, fire_time: datetime) -> _Planned:
         sid = schedule.id
@@ -131,37 +133,40 @@ class FireBatcher:
             return _Planned(FireOutcome(sid, fire_time, FAILED, error=error))
         return _Planned(FireOutcome(sid, fire_time, FIRED, graph_exec_id=run.id), run=run)
 
-    async def _commit_all(self, plans: list[_Planned]) -> list[_Planned]:
+    async def _commit_all(self, plans: list[_Planned], gone: set[str]) -> list[_Planned]:
         try:
-            return await self._commit(plans)
+            return await self._commit(plans, gone)
         except Exception as exc:  # a driver failure rolled the batch back: retry apart
             log.warning("schedule.batch_failed", fires=len(plans), error=str(exc)[:300])
         won: list[_Planned] = []
         for plan in plans:
-            won += await self._commit_alone(plan)
+            won += await self._commit_alone(plan, gone)
         return won
 
-    async def _commit(self, plans: list[_Planned]) -> list[_Planned]:
+    async def _commit(self, plans: list[_Planned], gone: set[str]) -> list[_Planned]:
         async with self.db.begin() as conn:
-            return await self._write(conn, plans)
+            return await self._write(conn, plans, gone)
 
-    async def _commit_alone(self, plan: _Planned) -> list[_Planned]:
+    async def _commit_alone(self, plan: _Planned, gone: set[str]) -> list[_Planned]:
         try:
-            return await self._commit([plan])
+            return await self._commit([plan], gone)
         except Exception as exc:  # this fire cannot be written: record it as failed, run-less
             sid, fire_time = plan.outcome.schedule_id, plan.outcome.fire_time
             log.error("schedule.fire_failed", schedule_id=sid, error=str(exc)[:300])
             failed = _Planned(FireOutcome(sid, fire_time, FAILED, error=f"internal error: {exc}"))
             try:
-                return await self._commit([failed])
+                return await self._commit([failed], gone)
             except Exception as again:  # the database itself is failing; the log is all we have
                 log.error("schedule.fire_unrecorded", schedule_id=sid, error=str(again)[:300])
                 return []
 
-    async def _write(self, conn: AsyncConnection, plans: list[_Planned]) -> list[_Planned]:
+    async def _write(
+        self, conn: AsyncConnection, plans: list[_Planned], gone: set[str]
+    ) -> list[_Planned]:
         store = self.db.schedules
-        claimed = await store.claim_fires(conn, [p.outcome for p in plans])
-        won = [p for p in plans if (p.outcome.schedule_id, p.outcome.fire_time) in claimed]
+        claim = await store.claim_fires(conn, [p.outcome for p in plans])
+        gone |= claim.inactive
+        won = [p for p in plans if (p.outcome.schedule_id, p.outcome.fire_time) in claim.claimed]
         runs = [p.run for p in won if p.run is not None]
         stamp = utcnow()  # built ahead of their time: the rows say when they were written
         for new in runs:

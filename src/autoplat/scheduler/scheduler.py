@@ -44,7 +44,7 @@ class Scheduler:
         *,
         clock: Clock | None = None,
         reload_interval: float = 1.0,
-        resync_interval: float = 300.0,
+        resync_interval: float = 60.0,
         batch_size: int = 10_000,
     ) -> None:
         self.settings = settings
@@ -172,7 +172,7 @@ class Scheduler:
         self._count(result)
 
     def _count(self, result: BatchResult) -> None:
-        for schedule_id in result.paused:
+        for schedule_id in result.paused | result.gone:
             self.timetable.drop(schedule_id)
         for listener in self.batch_listeners:
             listener(result)
