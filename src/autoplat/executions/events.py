@@ -72,6 +72,8 @@ class Subscription:
     graph_exec_ids: set[str] = field(default_factory=set)
     graph_ids: set[str] = field(default_factory=set)
     match_all: bool = False
+    #: Events lost because the subscriber fell more than SUBSCRIBER_QUEUE events behind.
+    dropped: int = 0
     queue: asyncio.Queue[ExecutionEvent] = field(
         default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE)
     )
@@ -151,7 +153,9 @@ class EventBus:
                     try:
                         sub.queue.put_nowait(event)
                     except asyncio.QueueFull:
-                        log.warning("events.dropped", graph_exec_id=event.graph_exec_id)
+                        sub.dropped += 1
+                        if sub.dropped == 1:  # once per subscriber, not once per event
+                            log.warning("events.dropped", graph_exec_id=event.graph_exec_id)
 
 
 def encode_notifications(origin: str, events: Iterable[ExecutionEvent]) -> list[str]:
