@@ -92,6 +92,8 @@ class Subscription:
 
     async def get(self, timeout: float | None = None) -> ExecutionEvent:
         """The next event (TimeoutError after ``timeout`` seconds)."""
+        if not self.queue.empty():
+            return self.queue.get_nowait()
         if timeout is None:
             return await self.queue.get()
         return await asyncio.wait_for(self.queue.get(), timeout)

@@ -47,6 +47,10 @@ def can_transition(old: ExecutionStatus | str, new: ExecutionStatus | str) -> bo
 
 def check_transition(old: ExecutionStatus | str, new: ExecutionStatus | str) -> ExecutionStatus:
     """Return ``new`` if the table allows ``old`` -> ``new``; raise InvalidTransition if not."""
+    # Fast path for enum members (StrEnum hashes like its value, so strings work too).
+    allowed = TRANSITIONS.get(old)  # type: ignore[arg-type]
+    if allowed is not None and new in allowed:
+        return new if isinstance(new, ExecutionStatus) else ExecutionStatus(new)
     if not can_transition(old, new):
         raise InvalidTransition(f"execution status cannot change from {old} to {new}")
     return ExecutionStatus(new)
