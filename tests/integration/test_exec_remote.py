@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
+from autoplat.db.models import GraphExecution
 from autoplat.executions import testkit as tk
 from autoplat.executions.testkit import SleepBlock, node
 from autoplat.platform import Platform
@@ -66,3 +69,28 @@ async def test_events_of_a_run_reach_another_process(pair: Pair) -> None:
     assert seen[-1].data["outputs"] == {"result": [5]}
     node_ids = {e.data["node_exec_id"] for e in seen if e.kind == "node"}
     assert len(node_ids) == 4
+
+
+async def test_a_process_that_loses_its_lease_stops_and_writes_nothing(pair: Pair) -> None:
+    runner, _ = pair
+    saved = await tk.save_graph(runner.db, USER, tk.graph([node(SleepBlock.id, seconds=30)], []))
+    with runner.executions.bus.subscribe(user_id=USER) as sub:
+        run_id = await runner.executions.submit(
+            user_id=USER, graph_id=saved.id, graph_version=saved.version
+        )
+        while True:
+            event = await sub.get(timeout=5)
+            if event.kind == "node" and event.status == "RUNNING":
+                break
+    async with runner.db.begin() as conn:  # another process took the run over
+        await conn.execute(
+            update(GraphExecution).where(GraphExecution.id == run_id).values(lease_owner="thief")
+        )
+    for _ in range(100):
+        if run_id not in runner.executions.active:
+            break
+        await asyncio.sleep(0.02)
+    assert run_id not in runner.executions.active
+    row = await runner.db.executions.get_run(run_id)
+    assert row is not None and (row.status, row.lease_owner) == ("RUNNING", "thief")
+    assert [n.status for n in await runner.db.executions.get_nodes(run_id)] == ["RUNNING"]

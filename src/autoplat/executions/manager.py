@@ -425,17 +425,25 @@ class ExecutionManager:
             log.exception("execution.fail_write_failed", graph_exec_id=row.id)
 
     async def _lease_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         interval = min(self.settings.lease_seconds / 3, 0.5)
+        renewed = loop.time()
         while True:
             await asyncio.sleep(interval)
             ids = list(self.active)
             if not ids:
+                renewed = loop.time()
                 continue
             try:
                 held = await self.db.executions.renew(self.owner, ids, self.settings.lease_seconds)
             except Exception:
                 log.exception("lease.renew_failed")
+                if loop.time() - renewed > self.settings.lease_seconds * 0.75:
+                    # Our leases are about to lapse and another process may take the runs
+                    # over: stop working on them first, so no run ever runs twice at once.
+                    self._abandon_all()
                 continue
+            renewed = loop.time()
             for run_id in ids:
                 run = self.active.get(run_id)
                 if run is None or run.done.done():
@@ -445,6 +453,11 @@ class ExecutionManager:
                         run.lease_lost()
                 elif held[run_id]:
                     run.request_stop()
+
+    def _abandon_all(self) -> None:
+        for run in list(self.active.values()):
+            if not run.done.done():
+                run.lease_lost()
 
     # --- hooks used by GraphRun ----------------------------------------------------------
 
