@@ -83,8 +83,10 @@ class FireBatcher:
         prepared = time.perf_counter()
         plans = [self._plan(maker, record, fire_time) for record, fire_time in due]
         built = time.perf_counter()
-        wait = (max(t for _, t in due) - clock.now()).total_seconds() if due else 0.0
-        if wait > 0:
+        due_at = max((t for _, t in due), default=None)
+        # Sleeps can end a hair early (the loop's clock is not the wall clock): never write
+        # a run before its fire time.
+        while due_at is not None and (wait := (due_at - clock.now()).total_seconds()) > 0:
             await clock.sleep(wait)
         async with slots:
             ready = time.perf_counter()
