@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import websockets
 
 from autoplat.config import Settings
@@ -137,19 +136,18 @@ async def latency(platform: Platform) -> dict[str, Any]:
     url = f"/api/graphs/{saved.id}/execute/{saved.version}"
     ws_url = platform.url.replace("http://", "ws://") + f"/ws?token={token}"
     samples: list[float] = []
-    async with (
-        httpx.AsyncClient(
-            base_url=platform.url, headers={"Authorization": f"Bearer {token}"}
-        ) as client,
-        websockets.connect(ws_url) as ws,
-    ):
+    client = RawConnection(platform.url, {"Authorization": f"Bearer {token}"})
+    async with websockets.connect(ws_url) as ws:
         await ws.send(
             json.dumps({"method": "subscribe_graph_executions", "data": {"graph_id": saved.id}})
         )
         await ws.recv()
         for i in range(LATENCY_RUNS + 20):
             started = time.perf_counter()
-            run_id = (await client.post(url, json={})).json()["id"]
+            status, body = await client.post_json(url, {})
+            if status != 200:
+                raise RuntimeError(f"submit failed: {status} {body}")
+            run_id = body["id"]
             while True:
                 message = json.loads(await asyncio.wait_for(ws.recv(), 30))
                 data = message.get("data") or {}
@@ -161,6 +159,7 @@ async def latency(platform: Platform) -> dict[str, Any]:
                     break
             if i >= 20:  # the first runs warm caches and connections
                 samples.append((time.perf_counter() - started) * 1000)
+    await client.close()
     samples.sort()
     p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
     return {

@@ -38,6 +38,8 @@ class Flusher:
         self.lease_seconds = lease_seconds
         self._pending: dict[str, GraphRun] = {}
         self._wake = asyncio.Event()
+        self._outbox: list[str] = []
+        self._outbox_wake = asyncio.Event()
         self.flushes = 0
 
     def mark(self, run: GraphRun) -> None:
@@ -63,14 +65,6 @@ class Flusher:
         parts = [run.collect() for run in batch.values()]
         nodes = [row for part in parts for row in part.nodes]
         runs = [part.run_row for part in parts if part.run_row is not None]
-        notify = self.store.db.is_postgres
-
-        def payloads(held: dict[str, bool]) -> list[str]:
-            if not notify:
-                return []
-            events = [e for part in parts if part.run.id in held for e in part.events]
-            return encode_notifications(self.owner, events)
-
         try:
             held = await self.store.flush(
                 self.owner,
@@ -78,8 +72,6 @@ class Flusher:
                 run_ids=list(batch),
                 nodes=nodes,
                 runs=runs,
-                notifications=payloads,
-                notify_channel=EVENTS_CHANNEL,
             )
         except Exception:
             log.exception("flush.failed", runs=len(batch))
@@ -97,9 +89,33 @@ class Flusher:
             else:
                 part.run.lease_lost()
         self.bus.publish(published)
+        if published and self.store.db.is_postgres:
+            # Other processes hear of it by NOTIFY, sent after the commit and off the path
+            # of this process's own subscribers (one sender keeps the order).
+            self._outbox.extend(encode_notifications(self.owner, published))
+            self._outbox_wake.set()
+
+    async def send_notifications_forever(self) -> None:
+        """Send queued NOTIFY payloads, in order, in as few transactions as possible."""
+        while True:
+            await self._outbox_wake.wait()
+            self._outbox_wake.clear()
+            payloads, self._outbox = self._outbox, []
+            if not payloads:
+                continue
+            try:
+                await self.store.notify(EVENTS_CHANNEL, payloads)
+            except Exception:
+                log.warning("notify.failed", payloads=len(payloads), exc_info=True)
 
     async def drain(self, timeout: float) -> None:
-        """Flush what is pending now (used when stopping)."""
+        """Flush what is pending now, and announce it (used when stopping)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while self._pending and asyncio.get_running_loop().time() < deadline:
             await self.flush_once()
+        payloads, self._outbox = self._outbox, []
+        if payloads:
+            try:
+                await self.store.notify(EVENTS_CHANNEL, payloads)
+            except Exception:
+                log.warning("notify.failed", payloads=len(payloads), exc_info=True)

@@ -134,6 +134,8 @@ class ExecutionManager:
             await self._listener.connect()
             self.loops.spawn("listen", self._listener.watch())
         self.loops.spawn("flusher", self.flusher.run_forever())
+        if self.db.is_postgres:
+            self.loops.spawn("notify", self.flusher.send_notifications_forever())
         self.loops.spawn("claim", self._claim_loop())
         self.loops.spawn("lease", self._lease_loop())
         self._started = True
