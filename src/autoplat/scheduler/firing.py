@@ -1,7 +1,8 @@
 """Turning due fire times into runs, each (schedule, fire time) exactly once.
 
 For a batch of due fires: prepare their runs outside any transaction (graphs compiled and
-credits checked once per graph and user), build each run, then in ONE transaction insert the
+credits checked once per graph and user), build each run, wait for the fire time, then in
+ONE transaction insert the
 fire rows of the still-active schedules with ``ON CONFLICT DO NOTHING`` and the runs of only
 the fires this process inserted. A fire is therefore recorded exactly when its run is, on both
 databases, and a second process or a restart cannot repeat it. If the transaction fails, the

@@ -2,7 +2,8 @@
 
 One loop keeps the timetable (the next fire time of every active schedule, in a heap),
 sleeps until the earliest or until a schedule changes, and fires everything due in batches.
-Every process runs the same loop over the same schedules; the (schedule, fire time) key in
+Fires due within ``lookahead`` seconds are taken early so that their runs are built while
+waiting; they are still written no earlier than their fire time. Every process runs the same loop over the same schedules; the (schedule, fire time) key in
 the database lets exactly one of them create each run. Changes made by other processes are
 picked up by a cheap ``updated_at`` query every ``reload_interval`` seconds, and a full
 re-read every ``resync_interval`` forgets deleted schedules. System jobs run on aiocron
