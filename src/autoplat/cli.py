@@ -209,12 +209,14 @@ def command_modules() -> list[Callable[[Any], None]]:
     from autoplat.credits import cli as credits_cli
     from autoplat.executions import cli as executions_cli
     from autoplat.graphs import cli as graphs_cli
+    from autoplat.scheduler import cli as scheduler_cli
 
     return [
         accounts_cli.register,
         graphs_cli.register,
         executions_cli.register,
         credits_cli.register,
+        scheduler_cli.register,
     ]
 
 
