@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
@@ -158,3 +158,47 @@ async def test_a_schedule_deleted_elsewhere_is_forgotten_at_its_next_tick(
         await eventually(forgotten)
         assert platform.scheduler.counters["fired"] == 0
         assert platform.scheduler.counters["lost"] == 0
+
+
+async def test_a_tick_that_meets_an_unavailable_database_is_fired_when_it_returns(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    import asyncpg
+    import pytest
+    from sqlalchemy.engine import make_url
+
+    url = make_url(autoplat_database_url)
+    if not url.drivername.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL: the test refuses connections to the database")
+    admin_dsn = url.set(drivername="postgresql", database="postgres").render_as_string(False)
+    name = url.database
+
+    async def allow(flag: bool) -> None:
+        admin = await asyncpg.connect(admin_dsn)
+        try:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(flag).lower()}')
+            if not flag:
+                await admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    name,
+                )
+        finally:
+            await admin.close()
+
+    platform, clock = manual(autoplat_database_url, tmp_path)
+    async with platform:
+        record = await add_schedule(platform, "* * * * *")
+        await allow(False)
+        try:
+            clock.set(TICK)
+
+            async def retried() -> bool:
+                return platform.scheduler.timetable.next_wake() == TICK + timedelta(seconds=2)
+
+            await eventually(retried, timeout=15)
+        finally:
+            await allow(True)
+        clock.set(TICK + timedelta(seconds=2))
+        assert await fired_once(platform, record.id) == [(TICK, "FIRED")]
+        assert await runs_of(platform, record.id) == 1

@@ -130,3 +130,16 @@ async def test_manual_clock_wakes_sleepers_when_moved() -> None:
     await asyncio.wait_for(sleeper, 1)
     with pytest.raises(ValueError):
         clock.set(T0)
+
+
+def test_a_fire_offered_again_keeps_its_fire_time_until_too_late() -> None:
+    table = Timetable(grace_seconds=0)
+    table.apply(record(), T0)
+    due = T0 + timedelta(hours=1)
+    fire, _ = table.pop_due(due)
+    table.retry("s1", due, due + timedelta(seconds=2))
+    fire, missed = table.pop_due(due + timedelta(seconds=2))
+    assert [t for _, t in fire] == [due] and missed == []
+    table.retry("s1", due, due + timedelta(seconds=30))
+    fire, missed = table.pop_due(due + timedelta(seconds=30))
+    assert fire == [] and [t for _, t in missed] == [due]

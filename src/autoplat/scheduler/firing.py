@@ -47,6 +47,8 @@ class BatchResult:
     paused: set[str] = field(default_factory=set)
     #: Schedules found deleted or paused (by another process) when the batch was claimed.
     gone: set[str] = field(default_factory=set)
+    #: Fires not written because the database was unavailable: to be tried again.
+    retry: list[tuple[str, datetime]] = field(default_factory=list)
     lags: list[float] = field(default_factory=list)
     #: Seconds spent reading and preparing, building runs, and writing (for the logs).
     timings: dict[str, float] = field(default_factory=dict)
@@ -80,7 +82,12 @@ class FireBatcher:
         result = BatchResult()
         started = time.perf_counter()
         maker = RunMaker(self.executions, validated=self._validated)
-        await maker.prepare(record for record, _ in due)
+        try:
+            await maker.prepare(record for record, _ in due)
+        except Exception as exc:  # graphs or credits unreadable: the database is away
+            log.warning("schedule.database_unavailable", fires=len(due), error=str(exc)[:300])
+            result.retry = [(record.id, fire_time) for record, fire_time in due]
+            return result
         prepared = time.perf_counter()
         plans = [self._plan(maker, record, fire_time) for record, fire_time in due]
         built = time.perf_counter()
@@ -91,7 +98,7 @@ class FireBatcher:
             await clock.sleep(wait)
         async with slots:
             ready = time.perf_counter()
-            won = await self._commit_all(plans, result.gone)
+            won = await self._commit_all(plans, result.gone, result.retry)
             written = time.perf_counter()
         maker.announce([p.run for p in won if p.run is not None])
         result.timings = {
@@ -99,7 +106,8 @@ class FireBatcher:
             "build_s": round(built - prepared, 4),
             "write_s": round(written - ready, 4),
         }
-        result.lost = sum(1 for p in plans if p.outcome.schedule_id not in result.gone) - len(won)
+        unsettled = result.gone | {sid for sid, _ in result.retry}
+        result.lost = sum(1 for p in plans if p.outcome.schedule_id not in unsettled) - len(won)
         result.paused = {p.outcome.schedule_id for p in won if p.pause_reason is not None}
         moment = clock.now()
         for plan in won:
@@ -136,11 +144,19 @@ class FireBatcher:
             return _Planned(FireOutcome(sid, fire_time, FAILED, error=error))
         return _Planned(FireOutcome(sid, fire_time, FIRED, graph_exec_id=run.id), run=run)
 
-    async def _commit_all(self, plans: list[_Planned], gone: set[str]) -> list[_Planned]:
+    async def _commit_all(
+        self, plans: list[_Planned], gone: set[str], retry: list[tuple[str, datetime]]
+    ) -> list[_Planned]:
         try:
             return await self._commit(plans, gone)
         except Exception as exc:  # a driver failure rolled the batch back: retry apart
             log.warning("schedule.batch_failed", fires=len(plans), error=str(exc)[:300])
+        try:
+            await self.db.health_check()
+        except Exception:  # the database is away: try the whole batch again a bit later
+            log.warning("schedule.database_unavailable", fires=len(plans))
+            retry.extend((p.outcome.schedule_id, p.outcome.fire_time) for p in plans)
+            return []
         won: list[_Planned] = []
         for plan in plans:
             won += await self._commit_alone(plan, gone)

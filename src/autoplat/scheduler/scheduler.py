@@ -3,11 +3,11 @@
 One loop keeps the timetable (the next fire time of every active schedule, in a heap),
 sleeps until the earliest or until a schedule changes, and fires everything due in batches.
 Fires due within ``lookahead`` seconds are taken early so that their runs are built while
-waiting; they are still written no earlier than their fire time. Every process runs the same loop over the same schedules; the (schedule, fire time) key in
-the database lets exactly one of them create each run. Changes made by other processes are
-picked up by a cheap ``updated_at`` query every ``reload_interval`` seconds, and a full
-re-read every ``resync_interval`` forgets deleted schedules. System jobs run on aiocron
-(``jobs.py``).
+waiting; they are still written no earlier than their fire time. Every process runs the
+same loop over the same schedules; the (schedule, fire time) key in the database lets
+exactly one of them create each run. Changes made by other processes are picked up by a
+cheap ``updated_at`` query every ``reload_interval`` seconds, and a full re-read every
+``resync_interval`` forgets deleted schedules. System jobs run on aiocron (``jobs.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ log = get_logger("autoplat.scheduler")
 
 #: Changes committed this long before a reload are read again, in case they committed late.
 RELOAD_OVERLAP = timedelta(seconds=2)
+#: When fires that met an unavailable database are tried again (until they are too late).
+RETRY_DELAY = timedelta(seconds=2)
 
 
 class Scheduler:
@@ -175,6 +177,12 @@ class Scheduler:
     def _count(self, result: BatchResult) -> None:
         for schedule_id in result.paused | result.gone:
             self.timetable.drop(schedule_id)
+        if result.retry:
+            again = self.clock.now() + RETRY_DELAY
+            for schedule_id, fire_time in result.retry:
+                self.timetable.retry(schedule_id, fire_time, again)
+            if self._wake is not None:
+                self._wake.set()
         for listener in self.batch_listeners:
             listener(result)
         self.counters["fired"] += result.fired

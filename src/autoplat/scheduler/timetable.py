@@ -118,6 +118,12 @@ class Timetable:
         self._push(entry, self.next_times.next_after(spec, now))
         return missed
 
+    def retry(self, schedule_id: str, fire_time: datetime, due: datetime) -> None:
+        """Offer a fire that could not be written again at ``due`` (still bound by lateness)."""
+        entry = self._entries.get(schedule_id)
+        if entry is not None:
+            self._push(entry, due, fire_time)
+
     def pop_due(
         self, now: datetime, horizon: datetime | None = None
     ) -> tuple[list[Fire], list[Fire]]:
