@@ -150,6 +150,11 @@ class ExecutionStore:
         Runnable: QUEUED, or RUNNING with a lapsed lease (its process died). A user's runs
         are taken only while fewer than ``user_cap`` of them are running. PostgreSQL skips
         rows another claimer has locked, so processes never take the same run.
+
+        The cap counts committed starts: two processes starting runs of one user in the
+        same instant may each count the other's as not yet running, so across processes
+        it can be exceeded briefly by the runs started in that instant. (Serialising all
+        starts with an advisory lock makes it exact but costs a quarter of the throughput.)
         """
         now = utcnow()
         params = {
