@@ -160,6 +160,8 @@ class GraphRun:
         except asyncio.CancelledError:
             await self._cancel_tasks()
             raise
+        if self.done.done():  # the lease was lost: another process owns the run now
+            await self.done
         self._finish()
         self.manager.flusher.mark(self)
         await self.done
