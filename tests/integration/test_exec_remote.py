@@ -94,3 +94,31 @@ async def test_a_process_that_loses_its_lease_stops_and_writes_nothing(pair: Pai
     row = await runner.db.executions.get_run(run_id)
     assert row is not None and (row.status, row.lease_owner) == ("RUNNING", "thief")
     assert [n.status for n in await runner.db.executions.get_nodes(run_id)] == ["RUNNING"]
+
+
+async def test_a_drained_run_is_handed_back_at_once(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    quick_drain = tk.exec_settings(autoplat_database_url, tmp_path / "a", drain_timeout=0.2)
+    async with tk.exec_platform(quick_drain, extra_blocks=[SleepBlock()]) as first:
+        saved = await tk.save_graph(first.db, USER, tk.graph([node(SleepBlock.id, seconds=30)], []))
+        with first.executions.bus.subscribe(user_id=USER) as sub:
+            run_id = await first.executions.submit(
+                user_id=USER, graph_id=saved.id, graph_version=saved.version
+            )
+            while True:
+                event = await sub.get(timeout=5)
+                if event.kind == "node" and event.status == "RUNNING":
+                    break
+    # The first platform has stopped mid-run; the lease (30 s) was given back, not left.
+    second_settings = tk.exec_settings(autoplat_database_url, tmp_path / "b")
+    async with tk.exec_platform(second_settings, extra_blocks=[SleepBlock()]) as second:
+        for _ in range(100):
+            if run_id in second.executions.active:
+                break
+            await asyncio.sleep(0.02)
+        assert run_id in second.executions.active
+        row = await second.db.executions.get_run(run_id)
+        assert row is not None and row.attempts == 2
+        await second.executions.stop_execution(run_id, user_id=USER)
+        assert (await tk.wait_for_run(second.db, run_id, timeout=3)).status == "TERMINATED"

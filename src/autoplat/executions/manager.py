@@ -87,6 +87,7 @@ class ExecutionManager:
         )
         self.active: dict[str, GraphRun] = {}
         self.claimed: set[str] = set()
+        self._interrupted: set[str] = set()
         self.loops = TaskOwner("executions")
         self.runs = TaskOwner("executions.runs")
         self._wake = asyncio.Event()
@@ -151,26 +152,23 @@ class ExecutionManager:
         self._stopping = True
         self._started = False
         self._wake.set()
-        running = list(self.active)
         await self.runs.stop(timeout)
-        left = [run_id for run_id in running if run_id in self.active or run_id in self.claimed]
         await self.flusher.drain(min(timeout, 5.0))
         await self.loops.cancel_all()
         if self._listener is not None:
             await self._listener.close()
-        unfinished = [r for r in running if not self._finished_durably(r)]
-        if unfinished or left:
+        # Runs cut short by the drain go back to the queue at once: their leases expire
+        # now, so another process resumes them without waiting for the lapse.
+        handed_back = set(self._interrupted) | set(self.claimed)
+        if handed_back:
             try:
-                await self.db.executions.expire_leases(self.owner, set(unfinished) | set(left))
+                await self.db.executions.expire_leases(self.owner, handed_back)
             except Exception:
                 log.exception("executions.release_failed")
         self.active.clear()
         self.claimed.clear()
-        log.info("executions.stopped", handed_back=len(unfinished))
-
-    def _finished_durably(self, run_id: str) -> bool:
-        run = self.active.get(run_id)
-        return run is None or (run.done.done() and run.done.exception() is None)
+        self._interrupted.clear()
+        log.info("executions.stopped", handed_back=len(handed_back))
 
     # --- submit --------------------------------------------------------------------------
 
@@ -393,6 +391,7 @@ class ExecutionManager:
         except GraphNotFound as exc:
             await self._fail_unstartable(row, exc.message)
         except asyncio.CancelledError:
+            self._interrupted.add(row.id)
             raise
         except Exception as exc:
             log.exception("execution.crashed", graph_exec_id=row.id)
