@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -186,8 +187,11 @@ def run_workload(name: str, database: str) -> dict[str, Any]:
     if database == "postgresql" and not pg_url:
         raise SystemExit("bench: --database postgresql needs AUTOPLAT_TEST_PG_URL")
     factory = DatabaseFactory(workdir, pg_url)
-    factory.prepare()
-    result = asyncio.run(_measure(WORKLOADS[name], factory, workdir))
+    try:
+        factory.prepare()
+        result = asyncio.run(_measure(WORKLOADS[name], factory, workdir))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "workload": name,
