@@ -125,3 +125,28 @@ async def test_running_with_no_credits_is_refused_with_402(
     assert accepted.status_code == 200, accepted.text
     run = await finished_run(platform, accepted.json()["id"])
     assert run.status == "COMPLETED"
+
+
+async def test_per_second_costs_are_charged_after_the_node_runs(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        autoplat_database_url,
+        tmp_path,
+        block_costs={STORE_VALUE: [{"cost_amount": 1, "cost_type": "second"}]},
+    )
+    async with running_platform(settings) as (platform, client):
+        graph = (await client.post("/api/graphs", json=priced_chain(2))).json()
+        await platform.credits.add_credits(TEST_USER_ID, 10)
+        run_id = await platform.executions.submit(
+            user_id=TEST_USER_ID, graph_id=graph["id"], inputs={"x": "hi"}
+        )
+        run = await finished_run(platform, run_id)
+        assert run.status == "COMPLETED"
+        usage, total = await platform.db.credits.list_transactions(
+            TEST_USER_ID, types=[TransactionType.USAGE]
+        )
+        # Each StoreValue run took a moment: a whole credit each, rounded up.
+        assert total == 2
+        assert {t.metadata["cost_type"] for t in usage} == {"second"}
+        assert await platform.credits.balance(TEST_USER_ID) == 8

@@ -9,10 +9,11 @@ change is buffered and written by the process's :class:`~autoplat.executions.flu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from autoplat.blocks.base import BlockContext, BlockType
@@ -231,6 +232,7 @@ class GraphRun:
                 nr.stats["cost"] = cost
                 self.charged += cost
             await self._run_block(nr, cnode, record)
+            await self._charge_time(nr, cnode, record, began)
         except asyncio.CancelledError:
             if not self.stopping:
                 raise  # drained or lease lost: the row stays as it is durably
@@ -244,9 +246,21 @@ class GraphRun:
             self._fail(nr, cnode, f"timed out after {self._timeout(cnode):g} s", began)
             return
         except Exception as exc:  # a block failing is the node failing, never the platform
+            with contextlib.suppress(Exception):  # the time was used even though it failed
+                await self._charge_time(nr, cnode, record, began)
             self._fail(nr, cnode, error_message(exc), began)
             return
         self._end(nr, S.COMPLETED, began)
+
+    async def _charge_time(
+        self, nr: NodeRun, cnode: CompiledNode, record: Mapping[str, Any], began: float
+    ) -> None:
+        """Charge per-second costs once the block's run time is known."""
+        seconds = time.perf_counter() - began
+        cost = await self.manager.charge_duration(self, nr, cnode, record, seconds)
+        if cost:
+            nr.stats["cost"] = int(nr.stats.get("cost", 0)) + cost
+            self.charged += cost
 
     def _timeout(self, cnode: CompiledNode) -> float:
         override = cnode.node.metadata.get("timeout")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from autoplat.blocks.base import BlockCostType
 from autoplat.blocks.registry import BlockRegistry
 from autoplat.config import Settings
 from autoplat.db.executions import QUEUE_CHANNEL
@@ -475,6 +476,30 @@ class ExecutionManager:
             block=cnode.block,
             input_data=record,
             run_number=run.node_runs_started,
+        )
+
+    async def charge_duration(
+        self,
+        run: GraphRun,
+        nr: NodeRun,
+        cnode: CompiledNode,
+        record: Mapping[str, Any],
+        seconds: float,
+    ) -> int:
+        """Charge a finished node's per-second cost, when its block has one."""
+        if self.credits is None or not self.credits.enabled:
+            return 0
+        if not any(
+            c.cost_type == BlockCostType.SECOND for c in self.blocks.costs_for(cnode.block.id)
+        ):
+            return 0
+        return await self.credits.charge_duration(
+            user_id=run.user_id,
+            graph_exec_id=run.id,
+            node_exec_id=nr.id,
+            block=cnode.block,
+            input_data=record,
+            seconds=seconds,
         )
 
     async def start_child(
