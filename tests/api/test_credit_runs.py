@@ -150,3 +150,17 @@ async def test_per_second_costs_are_charged_after_the_node_runs(
         assert total == 2
         assert {t.metadata["cost_type"] for t in usage} == {"second"}
         assert await platform.credits.balance(TEST_USER_ID) == 8
+
+
+async def test_a_single_block_run_is_charged(
+    priced_platform: tuple[Platform, Any],
+) -> None:
+    platform, client = priced_platform
+    url = f"/api/blocks/{STORE_VALUE}/execute"
+    refused = await client.post(url, json={"input": 1})
+    assert refused.status_code == 402, refused.text
+    await platform.credits.add_credits(TEST_USER_ID, 1)
+    ran = await client.post(url, json={"input": 1})
+    assert ran.status_code == 200, ran.text
+    assert ran.json() == {"output": [1]}
+    assert await platform.credits.balance(TEST_USER_ID) == 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +15,7 @@ from autoplat.api.context import current_principal, get_platform
 from autoplat.api.endpoint import endpoint
 from autoplat.api.routes.graph_models import BlockOut, BlockOutputs
 from autoplat.api.validation import page_of, paginated, read_json
-from autoplat.blocks.base import Block, BlockContext
+from autoplat.blocks.base import Block, BlockContext, BlockCostType
 from autoplat.blocks.convert import to_json_safe
 from autoplat.errors import (
     AutoplatError,
@@ -87,7 +89,7 @@ async def run_block(
     summary="Run one block with the given input",
     tags=_TAGS,
     permission="EXECUTE_BLOCK",
-    errors=[403],
+    errors=[402, 403],
     response=BlockOutputs,
 )
 async def execute_block(request: Request) -> dict[str, list[Any]]:
@@ -111,7 +113,23 @@ async def execute_block(request: Request) -> dict[str, list[Any]]:
     )
     timeout = block.timeout or platform.settings.node_timeout
     log.info("block.executing", block_id=block.id, block=block.name, user_id=principal.user_id)
-    return await run_block(block, data, context, timeout)
+    # A single block run is priced like a one-node execution: charged before it runs,
+    # per-second costs after.
+    run_id = str(uuid.uuid4())
+    charge: dict[str, Any] = {
+        "user_id": principal.user_id,
+        "graph_exec_id": f"block-run:{run_id}",
+        "node_exec_id": run_id,
+        "block": block,
+        "input_data": data,
+    }
+    await platform.credits.charge_node(**charge, run_number=1)
+    began = time.perf_counter()
+    try:
+        return await run_block(block, data, context, timeout)
+    finally:
+        if any(c.cost_type == BlockCostType.SECOND for c in platform.blocks.costs_for(block.id)):
+            await platform.credits.charge_duration(**charge, seconds=time.perf_counter() - began)
 
 
 def routes() -> list[BaseRoute]:
