@@ -157,6 +157,7 @@ async def list_transactions(request: Request) -> dict[str, Any]:
     "/notifications",
     summary="Your notifications",
     tags=["notifications"],
+    permission="IDENTITY",
     query=NotificationQuery,
     paginated=True,
     response=NotificationOut,
@@ -181,6 +182,7 @@ async def list_notifications(request: Request) -> dict[str, Any]:
     "/notifications/{notification_id}/read",
     summary="Mark a notification read",
     tags=["notifications"],
+    permission="IDENTITY",
     status=204,
 )
 async def mark_notification_read(request: Request) -> None:
