@@ -478,6 +478,10 @@ class ExecutionManager:
             run_number=run.node_runs_started,
         )
 
+    def wake(self) -> None:
+        """Look for claimable runs now (rows written by someone else in this process)."""
+        self._wake.set()
+
     async def charge_duration(
         self,
         run: GraphRun,

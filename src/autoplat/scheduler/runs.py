@@ -100,6 +100,4 @@ class RunMaker:
             [ExecutionEvent("graph", run_view(SimpleNamespace(**r.run))) for r in runs]
         )
         # PostgreSQL wakes every process by NOTIFY; on SQLite the workers poll, so nudge them.
-        wake = getattr(self.executions, "wake", None)
-        if callable(wake):
-            wake()
+        self.executions.wake()
