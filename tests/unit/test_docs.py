@@ -1,0 +1,42 @@
+"""The README stays true: every setting, command and route it should list is there."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from autoplat.api.openapi import build_openapi
+from autoplat.cli import build_parser
+from autoplat.config import Settings
+from autoplat.platform import Platform
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def _template(path: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+def test_every_setting_is_documented() -> None:
+    missing = [
+        f"AUTOPLAT_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`AUTOPLAT_{name.upper()}`" not in README
+    ]
+    assert missing == []
+
+
+def test_every_command_is_documented() -> None:
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    assert commands is not None
+    missing = [name for name in commands if f"`autoplat {name}" not in README]
+    assert missing == []
+
+
+def test_every_route_is_documented() -> None:
+    platform = Platform(Settings(database_url="sqlite+aiosqlite:///:memory:"))
+    spec = build_openapi(list(platform.app.routes))
+    documented = {_template(p) for p in re.findall(r"(/api/[^\s`,)]*)", README)}
+    missing = [p for p in spec["paths"] if p.startswith("/api") and _template(p) not in documented]
+    assert missing == []
