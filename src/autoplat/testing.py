@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -137,6 +140,53 @@ async def running_platform(
     """Start a platform with ``settings`` and an HTTP client bound to its server."""
     async with Platform(settings) as platform, client_for(platform, TEST_USER_ID) as client:
         yield platform, client
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_process(
+    database_url: str, port: int, data_dir: Path, log: Path, **settings: str
+) -> subprocess.Popen[bytes]:
+    """Start a real ``autoplat serve`` process with test settings, its output into ``log``.
+
+    ``settings`` are extra AUTOPLAT_* values by setting name (``lease_seconds="3"``).
+    """
+    env = {
+        **os.environ,
+        "AUTOPLAT_DATABASE_URL": database_url,
+        "AUTOPLAT_PORT": str(port),
+        "AUTOPLAT_DATA_DIR": str(data_dir),
+        "AUTOPLAT_JWT_SECRET": TEST_JWT_SECRET,
+        "AUTOPLAT_CREDITS_ENABLED": "false",
+        "AUTOPLAT_POLL_INTERVAL": "0.2",
+        "AUTOPLAT_LOG_FORMAT": "json",
+        **{f"AUTOPLAT_{name.upper()}": value for name, value in settings.items()},
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "autoplat", "serve"], env=env, stdout=out, stderr=out
+        )
+
+
+async def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Wait until the server process on ``port`` answers ``/health``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with httpx.AsyncClient() as client:
+        while loop.time() < deadline:
+            assert proc.poll() is None, "the server exited during start-up"
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"the server did not answer /health within {timeout:g} s")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

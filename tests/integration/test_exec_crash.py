@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import signal
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,7 @@ from autoplat.db.manager import DatabaseManager
 from autoplat.executions import testkit as tk
 from autoplat.executions.testkit import HitRecorder, link, node
 from autoplat.graphs.model import Graph
-from autoplat.testing import TEST_JWT_SECRET, make_token
+from autoplat.testing import free_port, make_token, serve_process, wait_ready
 
 CHAIN = 12
 RUNS = 3
@@ -39,10 +36,17 @@ def recorder() -> Iterator[HitRecorder]:
         yield server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def serve(database_url: str, port: int, data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    return serve_process(
+        database_url,
+        port,
+        data_dir,
+        log,
+        http_allow_private="true",
+        lease_seconds="3",
+        scheduler_enabled="false",
+        log_level="info",
+    )
 
 
 def web_chain(base: str, run: int) -> Graph:
@@ -52,40 +56,6 @@ def web_chain(base: str, run: int) -> Graph:
     ]
     links = [link(a, "response", b, "body") for a, b in itertools.pairwise(nodes)]
     return tk.graph(nodes, links, f"web chain {run}")
-
-
-def serve(database_url: str, port: int, data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "AUTOPLAT_DATABASE_URL": database_url,
-        "AUTOPLAT_PORT": str(port),
-        "AUTOPLAT_DATA_DIR": str(data_dir),
-        "AUTOPLAT_JWT_SECRET": TEST_JWT_SECRET,
-        "AUTOPLAT_CREDITS_ENABLED": "false",
-        "AUTOPLAT_HTTP_ALLOW_PRIVATE": "true",
-        "AUTOPLAT_LEASE_SECONDS": "3",
-        "AUTOPLAT_POLL_INTERVAL": "0.2",
-        "AUTOPLAT_SCHEDULER_ENABLED": "false",
-        "AUTOPLAT_LOG_LEVEL": "info",
-        "AUTOPLAT_LOG_FORMAT": "json",
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "autoplat", "serve"], env=env, stdout=out, stderr=out
-        )
-
-
-async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            assert proc.poll() is None, "the server exited during start-up"
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("the server did not start")
 
 
 @pytest.mark.parametrize("same_port", [True, False], ids=["restarted", "other-process"])

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -16,46 +12,10 @@ from sqlalchemy import func, select
 from autoplat.config import Settings
 from autoplat.db.manager import DatabaseManager
 from autoplat.db.models import GraphExecution, ScheduleFire
-from autoplat.testing import TEST_JWT_SECRET, make_token
+from autoplat.testing import free_port, make_token, serve_process, wait_ready
 from tests.integration.test_sched_firing import echo_graph
 
 USER = "sched-procs"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(database_url: str, port: int, data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "AUTOPLAT_DATABASE_URL": database_url,
-        "AUTOPLAT_PORT": str(port),
-        "AUTOPLAT_DATA_DIR": str(data_dir),
-        "AUTOPLAT_JWT_SECRET": TEST_JWT_SECRET,
-        "AUTOPLAT_CREDITS_ENABLED": "false",
-        "AUTOPLAT_POLL_INTERVAL": "0.2",
-        "AUTOPLAT_LOG_FORMAT": "json",
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "autoplat", "serve"], env=env, stdout=out, stderr=out
-        )
-
-
-async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(600):
-            assert proc.poll() is None, "the server exited during start-up"
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("the server did not start")
 
 
 async def test_two_serving_processes_fire_each_tick_once(
@@ -63,7 +23,7 @@ async def test_two_serving_processes_fire_each_tick_once(
 ) -> None:
     ports = [free_port(), free_port()]
     procs = [
-        serve(autoplat_database_url, port, tmp_path, tmp_path / f"serve{i}.log")
+        serve_process(autoplat_database_url, port, tmp_path, tmp_path / f"serve{i}.log")
         for i, port in enumerate(ports)
     ]
     db = DatabaseManager(Settings(database_url=autoplat_database_url, data_dir=tmp_path))
