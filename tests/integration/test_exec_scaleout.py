@@ -16,8 +16,8 @@ from autoplat.db.manager import DatabaseManager
 from autoplat.executions import testkit as tk
 from autoplat.executions.manager import ExecutionManager
 from autoplat.executions.testkit import HitRecorder, input_node, link, node
-from autoplat.testing import PG_ENV
-from tests.integration.test_exec_crash import free_port, serve, wait_ready
+from autoplat.testing import PG_ENV, free_port, wait_ready
+from tests.integration.test_exec_crash import serve
 
 RUNS = 500
 USER = "scale-user"
