@@ -219,6 +219,12 @@ class ScheduleNotFound(NotFound):
     code = "schedule_not_found"
 
 
+class LibraryAgentNotFound(NotFound):
+    """No library agent with this id belongs to the caller."""
+
+    code = "library_agent_not_found"
+
+
 class RunRateLimited(RateLimited):
     """Too many run submissions by one user; ``retry_after`` seconds until the next fits."""
 

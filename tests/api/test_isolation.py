@@ -79,6 +79,7 @@ async def _resources(platform: Platform) -> dict[str, str]:
         key = await _ok(
             await owner.post("/api/api-keys", json={"name": "k", "permissions": ["IDENTITY"]})
         )
+        library = await _ok(await owner.get("/api/library/agents"))
     notification = await platform.db.notifications.add(OWNER, "LOW_BALANCE", {"balance": 1})
     return {
         "graph_id": graph["id"],
@@ -88,6 +89,7 @@ async def _resources(platform: Platform) -> dict[str, str]:
         "schedule_id": schedule["id"],
         "key_id": key["api_key"]["id"],
         "notification_id": notification["id"],
+        "library_agent_id": library["items"][0]["id"],
         "transaction_id": grant["transaction"]["id"],
         "user_id": OWNER,
         "name": "retention",

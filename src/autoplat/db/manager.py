@@ -14,6 +14,7 @@ from autoplat.db.credits import CreditStore
 from autoplat.db.engine import create_engine
 from autoplat.db.executions import ExecutionStore
 from autoplat.db.graphs import GraphStore
+from autoplat.db.library import LibraryStore
 from autoplat.db.notifications import NotificationStore
 from autoplat.db.schedules import ScheduleStore
 from autoplat.db.stats import StatsStore
@@ -42,6 +43,7 @@ class DatabaseManager:
         self.users = UserStore(self)
         self.api_keys = ApiKeyStore(self)
         self.graphs = GraphStore(self)
+        self.library = LibraryStore(self)
         self.executions = ExecutionStore(self)
         self.credits = CreditStore(self)
         self.schedules = ScheduleStore(self)

@@ -1,0 +1,108 @@
+"""Data methods for the library: the graphs a user keeps, and archiving (deactivating) them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, func, select, update
+
+from autoplat.db.models import GraphVersion, LibraryAgent
+from autoplat.db.types import utcnow
+
+if TYPE_CHECKING:
+    from autoplat.db.manager import DatabaseManager
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryEntry:
+    """A library agent with the name and description of the graph version it points at."""
+
+    id: str
+    graph_id: str
+    graph_version: int
+    name: str
+    description: str
+    is_archived: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+def _entries() -> tuple[Any, ...]:
+    return (
+        LibraryAgent.id,
+        LibraryAgent.graph_id,
+        LibraryAgent.graph_version,
+        GraphVersion.name,
+        GraphVersion.description,
+        LibraryAgent.is_archived,
+        LibraryAgent.created_at,
+        LibraryAgent.updated_at,
+    )
+
+
+# The version row a library entry shows: the one it points at.
+_JOIN = and_(
+    GraphVersion.id == LibraryAgent.graph_id, GraphVersion.version == LibraryAgent.graph_version
+)
+
+
+class LibraryStore:
+    """Data methods for library agents."""
+
+    def __init__(self, db: DatabaseManager) -> None:
+        self.db = db
+
+    async def list(
+        self, user_id: str, *, include_archived: bool = False, offset: int = 0, limit: int = 50
+    ) -> tuple[list[LibraryEntry], int]:
+        """A page of the user's library, newest first, and how many entries match."""
+        where = [LibraryAgent.user_id == user_id]
+        if not include_archived:
+            where.append(LibraryAgent.is_archived.is_(False))
+        stmt = (
+            select(*_entries())
+            .join(GraphVersion, _JOIN)
+            .where(*where)
+            .order_by(LibraryAgent.created_at.desc(), LibraryAgent.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        count = select(func.count()).select_from(LibraryAgent).where(*where)
+        async with self.db.begin() as conn:
+            total = (await conn.execute(count)).scalar_one()
+            rows = (await conn.execute(stmt)).all()
+        return [LibraryEntry(*row) for row in rows], int(total)
+
+    async def get(self, user_id: str, entry_id: str) -> LibraryEntry | None:
+        """One of the user's library entries, or None (also for another user's)."""
+        stmt = (
+            select(*_entries())
+            .join(GraphVersion, _JOIN)
+            .where(LibraryAgent.id == entry_id, LibraryAgent.user_id == user_id)
+        )
+        async with self.db.begin() as conn:
+            row = (await conn.execute(stmt)).first()
+        return LibraryEntry(*row) if row is not None else None
+
+    async def set_archived(self, user_id: str, entry_id: str, archived: bool) -> bool:
+        """Archive (deactivate) or restore an entry; False when the user has no such entry.
+
+        Archiving deactivates the graph: its schedules are deleted in the same transaction,
+        so an archived agent never runs on its own again.
+        """
+        async with self.db.begin() as conn:
+            graph_id = (
+                await conn.execute(
+                    update(LibraryAgent)
+                    .where(LibraryAgent.id == entry_id, LibraryAgent.user_id == user_id)
+                    .values(is_archived=archived, updated_at=utcnow())
+                    .returning(LibraryAgent.graph_id)
+                )
+            ).scalar_one_or_none()
+            if graph_id is None:
+                return False
+            if archived:
+                await self.db.schedules.delete_for_graph(graph_id, user_id=user_id, conn=conn)
+            return True
