@@ -17,7 +17,7 @@ from autoplat.blocks.registry import BlockRegistry
 from autoplat.config import Settings
 from autoplat.credits.service import CreditService
 from autoplat.db.manager import DatabaseManager
-from autoplat.db.migrate import current_revision, head_revision
+from autoplat.db.migrate import ensure_current
 from autoplat.errors import ConfigError
 from autoplat.executions.manager import ExecutionManager, stable_worker_id
 from autoplat.logging import get_logger
@@ -79,7 +79,7 @@ class Platform:
         self._stack.push_async_callback(self.http.aclose)
         await self.db.connect()
         self._stack.push_async_callback(self.db.disconnect)
-        await self._check_schema()
+        await ensure_current(self.db.engine)
         await self.executions.start()
         self._stack.push_async_callback(self.executions.stop, drain)
         if self.settings.scheduler_enabled:
@@ -90,15 +90,6 @@ class Platform:
             await self.server.start()
             self._stack.push_async_callback(self.server.stop, drain)
         log.info("platform.started", database=self.db.dialect)
-
-    async def _check_schema(self) -> None:
-        current = await current_revision(self.db.engine)
-        head = head_revision()
-        if current != head:
-            state = "empty" if current is None else f"at revision {current}"
-            raise ConfigError(
-                f"database schema is {state}, expected {head}: run `autoplat migrate` first"
-            )
 
     @property
     def url(self) -> str:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from autoplat.accounts.api_keys import ApiKeys
 from autoplat.accounts.auth import LOCAL_USER_ID
 from autoplat.accounts.permissions import all_permissions
 from autoplat.config import Settings
-from autoplat.db.manager import DatabaseManager
+from autoplat.db.manager import DatabaseManager, connected_database
 from autoplat.errors import AutoplatError, ConfigError, NotFound
 
 
@@ -102,26 +101,12 @@ def _command(action: Action) -> Callable[[argparse.Namespace], int]:
         configure_logging(settings)
 
         async def main(settings: Settings) -> int:
-            async with _database(settings) as db:
+            async with connected_database(settings) as db:
                 return await action(db, args)
 
         return run_async(settings, main)
 
     return run
-
-
-@asynccontextmanager
-async def _database(settings: Settings) -> AsyncIterator[DatabaseManager]:
-    from autoplat.db.migrate import current_revision, head_revision
-
-    db = DatabaseManager(settings)
-    await db.connect()
-    try:
-        if await current_revision(db.engine) != head_revision():
-            raise ConfigError("the database schema is not current: run `autoplat migrate` first")
-        yield db
-    finally:
-        await db.disconnect()
 
 
 def _user_json(user: Any) -> str:

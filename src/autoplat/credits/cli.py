@@ -11,7 +11,7 @@ from typing import Any
 
 from autoplat.config import Settings, load_settings
 from autoplat.credits.service import CreditService
-from autoplat.errors import AutoplatError, ConfigError
+from autoplat.errors import AutoplatError
 
 EXIT_FAILURE, EXIT_CONFIG = 1, 2
 
@@ -64,17 +64,10 @@ def register(subparsers: Any) -> None:
 async def credit_service(settings: Settings) -> AsyncIterator[CreditService]:
     """A CreditService on a connected, migrated database (no executor, no HTTP server)."""
     from autoplat.blocks.registry import BlockRegistry
-    from autoplat.db.manager import DatabaseManager
-    from autoplat.db.migrate import current_revision, head_revision
+    from autoplat.db.manager import connected_database
 
-    db = DatabaseManager(settings)
-    await db.connect()
-    try:
-        if await current_revision(db.engine) != head_revision():
-            raise ConfigError("the database schema is not current: run `autoplat migrate` first")
+    async with connected_database(settings) as db:
         yield CreditService(settings, db, BlockRegistry([]))
-    finally:
-        await db.disconnect()
 
 
 async def _grant(settings: Settings, args: argparse.Namespace) -> int:

@@ -25,6 +25,20 @@ from autoplat.logging import get_logger
 log = get_logger("autoplat.db")
 
 
+@asynccontextmanager
+async def connected_database(settings: Settings) -> AsyncIterator[DatabaseManager]:
+    """A connected DatabaseManager on a migrated database, for commands outside a Platform."""
+    from autoplat.db.migrate import ensure_current
+
+    db = DatabaseManager(settings)
+    await db.connect()
+    try:
+        await ensure_current(db.engine)
+        yield db
+    finally:
+        await db.disconnect()
+
+
 def describe_db_error(exc: BaseException) -> str:
     """A one-line reason for a database failure, without the traceback."""
     inner = getattr(exc, "orig", None) or exc

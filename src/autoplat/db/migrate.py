@@ -52,6 +52,17 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(read)
 
 
+async def ensure_current(engine: AsyncEngine) -> None:
+    """Raise ConfigError unless the database is at the newest revision."""
+    current = await current_revision(engine)
+    head = head_revision()
+    if current != head:
+        state = "empty" if current is None else f"at revision {current}"
+        raise ConfigError(
+            f"database schema is {state}, expected {head}: run `autoplat migrate` first"
+        )
+
+
 async def _run(engine: AsyncEngine, action: object) -> None:
     cfg = alembic_config()
 

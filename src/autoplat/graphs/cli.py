@@ -14,7 +14,7 @@ from typing import Any
 
 from autoplat.accounts.auth import LOCAL_USER_ID
 from autoplat.config import Settings, load_settings
-from autoplat.errors import AutoplatError, ConfigError, ValidationFailed
+from autoplat.errors import AutoplatError, ValidationFailed
 
 EXIT_FAILURE, EXIT_CONFIG = 1, 2
 
@@ -77,18 +77,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 async def _graph_service(settings: Settings) -> AsyncIterator[Any]:
     """A GraphService on a connected, migrated database (no executor, no HTTP server)."""
     from autoplat.blocks.registry import BlockRegistry
-    from autoplat.db.manager import DatabaseManager
-    from autoplat.db.migrate import current_revision, head_revision
+    from autoplat.db.manager import connected_database
     from autoplat.graphs.service import GraphService
 
-    db = DatabaseManager(settings)
-    await db.connect()
-    try:
-        if await current_revision(db.engine) != head_revision():
-            raise ConfigError("the database schema is not current: run `autoplat migrate` first")
+    async with connected_database(settings) as db:
         yield GraphService(db.graphs, BlockRegistry.builtin())
-    finally:
-        await db.disconnect()
 
 
 def _read_document(file: str) -> Any:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from autoplat.config import Settings, load_settings
-from autoplat.errors import AutoplatError, ConfigError
+from autoplat.errors import AutoplatError
 
 
 def register(subparsers: Any) -> None:
@@ -37,15 +37,10 @@ def _json(value: Any) -> Any:
 
 
 async def _with_jobs(settings: Settings, args: argparse.Namespace) -> int:
-    from autoplat.db.manager import DatabaseManager
-    from autoplat.db.migrate import current_revision, head_revision
+    from autoplat.db.manager import connected_database
     from autoplat.scheduler.jobs import SystemJobs
 
-    db = DatabaseManager(settings)
-    await db.connect()
-    try:
-        if await current_revision(db.engine) != head_revision():
-            raise ConfigError("the database schema is not current: run `autoplat migrate` first")
+    async with connected_database(settings) as db:
         jobs = SystemJobs(settings, db)
         if args.jobs_command == "run":
             await jobs.run_now(args.name)
@@ -64,8 +59,6 @@ async def _with_jobs(settings: Settings, args: argparse.Namespace) -> int:
                 }
             print(json.dumps(line))
         return 0
-    finally:
-        await db.disconnect()
 
 
 def _run(args: argparse.Namespace) -> int:
