@@ -52,6 +52,12 @@ class Platform:
             worker_id=stable_worker_id(settings) if serve_http else None,
         )
         self.scheduler = Scheduler(settings, self.db, self.executions)
+        self.metrics.add_counters(
+            "autoplat_schedule_fires",
+            "Schedule fires handled by this process, by outcome.",
+            "outcome",
+            lambda: self.scheduler.counters,
+        )
         self.app: Starlette = create_app(self)
         self.server: HttpServer | None = None
         self._stack = AsyncExitStack()

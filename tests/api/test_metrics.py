@@ -96,3 +96,25 @@ async def test_two_platforms_keep_separate_registries(
         autoplat_platform.metrics.registry
         is not Platform(autoplat_platform.settings).metrics.registry
     )
+
+
+async def test_metrics_count_schedule_fires(autoplat_database_url: str, tmp_path: Any) -> None:
+    from autoplat.testing import make_settings, running_platform
+
+    settings = make_settings(autoplat_database_url, tmp_path, credits_enabled=False)
+    async with running_platform(settings) as (_platform, client):
+        graph = (await client.post("/api/graphs", json=_graph())).json()
+        created = await client.post(
+            f"/api/graphs/{graph['id']}/schedules",
+            json={"name": "every second", "cron": "* * * * * *", "inputs": {"x": 1}},
+        )
+        assert created.status_code == 200, created.text
+        fired = None
+        for _ in range(100):
+            text = (await client.get("/metrics")).text
+            fired = _value(text, "autoplat_schedule_fires_total", outcome="fired")
+            if fired:
+                break
+            await asyncio.sleep(0.05)
+        assert fired is not None and fired >= 1
+        assert _value(text, "autoplat_schedule_fires_total", outcome="missed") == 0

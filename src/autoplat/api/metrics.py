@@ -9,7 +9,7 @@ cluster-wide and cached for a few seconds so that frequent scrapes stay cheap.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -57,6 +57,21 @@ class _DatabaseCollector(Collector):
         yield GaugeMetricFamily("autoplat_users", "Known users.", snap.users)
 
 
+class _CounterSource(Collector):
+    """A per-process counter family read from a component's own counters at scrape time."""
+
+    def __init__(
+        self, name: str, documentation: str, label: str, read: Callable[[], Mapping[str, int]]
+    ) -> None:
+        self.name, self.documentation, self.label, self.read = name, documentation, label, read
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=[self.label])
+        for value, count in sorted(self.read().items()):
+            family.add_metric([value], count)
+        yield family
+
+
 class Metrics:
     """The platform's metrics registry and the instruments the API middleware updates."""
 
@@ -80,6 +95,12 @@ class Metrics:
         self._database = _DatabaseCollector()
         self.registry.register(self._database)
         self._refreshed_at = float("-inf")
+
+    def add_counters(
+        self, name: str, documentation: str, label: str, read: Callable[[], Mapping[str, int]]
+    ) -> None:
+        """Export a component's in-process counters (a label value -> count mapping)."""
+        self.registry.register(_CounterSource(name, documentation, label, read))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request."""
