@@ -14,8 +14,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import websockets
-
 from autoplat.config import Settings
 from autoplat.executions import testkit as tk
 from autoplat.executions.events import Subscription
@@ -24,6 +22,7 @@ from autoplat.logging import configure_logging
 from autoplat.platform import Platform
 from autoplat.testing import TEST_USER_ID, DatabaseFactory, make_settings, make_token
 from bench.rawhttp import RawConnection
+from bench.rawws import RawWebSocket
 from bench.scheduler import scheduler_workload
 
 CHAIN_NODES = 1000
@@ -138,7 +137,8 @@ async def latency(platform: Platform) -> dict[str, Any]:
     ws_url = platform.url.replace("http://", "ws://") + f"/ws?token={token}"
     samples: list[float] = []
     client = RawConnection(platform.url, {"Authorization": f"Bearer {token}"})
-    async with websockets.connect(ws_url) as ws:
+    ws = await RawWebSocket.connect(ws_url)
+    try:
         await ws.send(
             json.dumps({"method": "subscribe_graph_executions", "data": {"graph_id": saved.id}})
         )
@@ -149,17 +149,20 @@ async def latency(platform: Platform) -> dict[str, Any]:
             if status != 200:
                 raise RuntimeError(f"submit failed: {status} {body}")
             run_id = body["id"]
-            while True:
-                message = json.loads(await asyncio.wait_for(ws.recv(), 30))
-                data = message.get("data") or {}
-                if (
-                    message.get("method") == "graph_execution_event"
-                    and data.get("id") == run_id
-                    and data.get("status") == "COMPLETED"
-                ):
-                    break
+            async with asyncio.timeout(30):
+                while True:
+                    message = json.loads(await ws.recv())
+                    data = message.get("data") or {}
+                    if (
+                        message.get("method") == "graph_execution_event"
+                        and data.get("id") == run_id
+                        and data.get("status") == "COMPLETED"
+                    ):
+                        break
             if i >= 20:  # the first runs warm caches and connections
                 samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        await ws.close()
     await client.close()
     samples.sort()
     p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
