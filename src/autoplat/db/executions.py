@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager as AsyncContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -19,8 +20,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from autoplat.db import executions_pg as pg
 from autoplat.db.models import GraphExecution, NodeExecution
 from autoplat.db.types import UTCDateTime, utcnow
 
@@ -70,6 +72,10 @@ class ExecutionStore:
         # Built on first use and reused: compiling it costs more than running it.
         self._claim_stmt: Any = None
         self._flush_stmts: dict[str, dict[str, Any]] = {}
+        self._flush_pg_stmt: Any = None
+        self._submit_pg_stmt: Any = None
+        self._autocommit: AsyncEngine | None = None
+        self._autocommit_of: AsyncEngine | None = None
 
     # --- submit --------------------------------------------------------------------------
 
@@ -92,18 +98,49 @@ class ExecutionStore:
         runs: Sequence[tuple[dict[str, Any], Sequence[Mapping[str, Any]]]],
         *,
         start: Callable[[dict[str, int]], None] | None = None,
-    ) -> None:
+        user_cap: int | None = None,
+    ) -> list[dict[str, Any]]:
         """Write several runs with their first node executions in ONE transaction.
 
-        ``start(running)``, called inside the transaction with the number of running
-        top-level runs of each submitting user, may turn QUEUED run dicts into RUNNING ones
-        held by the caller (a process with free workers starts them without a claim).
+        ``start(running)``, called with the number of running top-level runs of each
+        submitting user, may turn QUEUED run dicts into RUNNING ones held by the caller (a
+        process with free workers starts them without a claim). Returns the runs ``start``
+        marked RUNNING that were written QUEUED instead because their user already had
+        ``user_cap`` running: the caller must give them back (they stay queued).
+
+        On PostgreSQL with ``user_cap`` this is one statement: ``start`` sees only this
+        batch and the statement applies the committed counts.
         """
+        if self.db.is_postgres and user_cap is not None:
+            return await self._insert_runs_pg(runs, start, user_cap)
         async with self.db.begin() as conn:
             if start is not None:
                 users = {run["user_id"] for run, _ in runs}
                 start(await self._running_counts(conn, users))
             await self._insert_many(conn, runs)
+        return []
+
+    async def _insert_runs_pg(
+        self,
+        runs: Sequence[tuple[dict[str, Any], Sequence[Mapping[str, Any]]]],
+        start: Callable[[dict[str, int]], None] | None,
+        user_cap: int,
+    ) -> list[dict[str, Any]]:
+        if start is not None:
+            start({})
+        if self._submit_pg_stmt is None:
+            self._submit_pg_stmt = pg.submit_statement()
+        run_rows = [run for run, _ in runs]
+        params = {
+            "runs": pg.encode_new_runs(run_rows),
+            "nodes": pg.encode_rows([n for _, nodes in runs for n in nodes], NODE_COLUMNS),
+            "now": utcnow(),
+            "cap": user_cap,
+            "channel": QUEUE_CHANNEL,
+        }
+        async with self.autocommit() as conn:
+            written = {r.id: r.status for r in await conn.execute(self._submit_pg_stmt, params)}
+        return [run for run in run_rows if run["status"] != written.get(run["id"], run["status"])]
 
     @staticmethod
     async def _running_counts(conn: AsyncConnection, users: set[str]) -> dict[str, int]:
@@ -267,6 +304,8 @@ class ExecutionStore:
         runs still held. ``node_filter(held)`` may narrow ``nodes`` to the held runs.
         """
         now = utcnow()
+        if self.db.is_postgres and notifications is None:
+            return await self._flush_pg(owner, lease_seconds, run_ids, nodes, runs, now)
         async with self.db.begin() as conn:
             dialect = conn.dialect.name
             statements = self._flush_statements(dialect)
@@ -291,6 +330,38 @@ class ExecutionStore:
                 if payloads:
                     await self._notify_many(conn, notify_channel, payloads)
         return held
+
+    async def _flush_pg(
+        self,
+        owner: str,
+        lease_seconds: float,
+        run_ids: Sequence[str],
+        nodes: Sequence[Mapping[str, Any]],
+        runs: Sequence[Mapping[str, Any]],
+        now: datetime,
+    ) -> dict[str, bool]:
+        if not run_ids:
+            return {}
+        if self._flush_pg_stmt is None:
+            self._flush_pg_stmt = pg.flush_statement()
+        params = {
+            "ids": list(run_ids),
+            "owner": owner,
+            "expires": now + timedelta(seconds=lease_seconds),
+            "now": now,
+            "runs": pg.encode_rows(runs, ("id", *RUN_UPDATE_COLUMNS)),
+            "nodes": pg.encode_rows(nodes, NODE_COLUMNS),
+        }
+        async with self.autocommit() as conn:
+            result = await conn.execute(self._flush_pg_stmt, params)
+            return {r.id: bool(r.stop_requested) for r in result}
+
+    def autocommit(self) -> AsyncContextManager[AsyncConnection]:
+        """A connection whose every statement commits on its own (one round trip each)."""
+        if self._autocommit is None or self._autocommit_of is not self.db.engine:
+            self._autocommit_of = self.db.engine
+            self._autocommit = self.db.engine.execution_options(isolation_level="AUTOCOMMIT")
+        return self._autocommit.connect()
 
     def _flush_statements(self, dialect: str) -> dict[str, Any]:
         """The flush's statements, built once per dialect (compiling costs more than running)."""

@@ -31,11 +31,13 @@ class SubmitBatcher:
         *,
         starter: Starter | None = None,
         releaser: Releaser | None = None,
+        user_cap: int | None = None,
     ) -> None:
         self.store = store
         self.tasks = tasks
         self.starter = starter
         self.releaser = releaser
+        self.user_cap = user_cap
         self._pending: list[Pending] = []
         self._writing = False
 
@@ -68,7 +70,9 @@ class SubmitBatcher:
                 starter(runs, running)
 
         try:
-            await self.store.insert_runs([(run, nodes) for run, nodes, _ in batch], start=start)
+            demoted = await self.store.insert_runs(
+                [(run, nodes) for run, nodes, _ in batch], start=start, user_cap=self.user_cap
+            )
         except Exception as exc:
             if self.releaser is not None:
                 self.releaser(runs)
@@ -79,6 +83,9 @@ class SubmitBatcher:
             for item in batch:
                 await self._write_batch([item])
             return
+        if demoted and self.releaser is not None:
+            # Written QUEUED (the user's cap was reached elsewhere): the claimers take them.
+            self.releaser(demoted)
         for _, _, done in batch:
             _settle(done, None)
 

@@ -98,7 +98,11 @@ class ExecutionManager:
         self.remote = RemoteEvents(self)
         self.submits = TaskOwner("executions.submit")
         self.batcher = SubmitBatcher(
-            db.executions, self.submits, starter=self._start_now, releaser=self._unreserve
+            db.executions,
+            self.submits,
+            starter=self._start_now,
+            releaser=self._unreserve,
+            user_cap=settings.user_max_running,
         )
 
     @property
