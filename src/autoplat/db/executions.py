@@ -395,7 +395,7 @@ class ExecutionStore:
         """Send NOTIFY payloads on PostgreSQL (no-op on SQLite)."""
         if not payloads or not self.db.is_postgres:
             return
-        async with self.db.begin() as conn:
+        async with self.autocommit() as conn:  # one round trip: no BEGIN and COMMIT
             await self._notify_many(conn, channel, payloads)
 
     # --- child runs ----------------------------------------------------------------------

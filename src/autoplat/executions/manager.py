@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 log = get_logger("autoplat.executions")
 STOP_CHANNEL = "autoplat_stop"
+#: Seconds between a run's end and the claim for the worker it freed.
+CLAIM_AFTER_RUN = 0.001
 
 
 def random_worker_id() -> str:
@@ -138,6 +140,7 @@ class ExecutionManager:
                 on_reconnect=self._wake.set,
             )
             await self._listener.connect()
+            self.flusher.notifier = self._listener.notify
             self.loops.spawn("listen", self._listener.watch())
         self.loops.spawn("flusher", self.flusher.run_forever())
         if self.db.is_postgres:
@@ -407,7 +410,9 @@ class ExecutionManager:
             forget = getattr(self.credits, "forget_execution", None)
             if forget is not None:
                 forget(row.id)
-            self._wake.set()
+            # A worker is free: look for queued runs, but only once the events that just
+            # ended this run are on their way (the claim would otherwise delay them).
+            asyncio.get_running_loop().call_later(CLAIM_AFTER_RUN, self._wake.set)
 
     async def _fail_unstartable(self, row: Any, message: str) -> None:
         now = utcnow()

@@ -13,6 +13,7 @@ from autoplat.logging import get_logger
 log = get_logger("autoplat.executions.pglisten")
 Handler = Callable[[str], None]
 RECONNECT_DELAY = 1.0
+NOTIFY_SQL = "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p"
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
@@ -56,6 +57,17 @@ class PgListener:
             handler(payload)
         except Exception:
             log.exception("listen.handler_failed", channel=channel)
+
+    async def notify(self, channel: str, payloads: list[str]) -> bool:
+        """Send NOTIFY payloads on this connection (one round trip, committed at once).
+
+        False when the connection is down: the caller sends them another way.
+        """
+        conn = self._conn
+        if conn is None or conn.is_closed() or self._lost.is_set():
+            return False
+        await conn.execute(NOTIFY_SQL, channel, payloads)
+        return True
 
     async def watch(self) -> None:
         """Reconnect whenever the connection is lost (runs until cancelled)."""
