@@ -215,3 +215,29 @@ async def test_concurrent_runs_all_complete(platform: Platform) -> None:
     )
     rows = [await tk.wait_for_run(platform.db, run_id, timeout=20) for run_id in ids]
     assert sorted(r.outputs["result"][0] for r in rows) == list(range(40))
+
+
+@pytest.mark.parametrize("limit", ["graph_workers", "user_max_running"])
+async def test_a_freed_worker_takes_the_next_queued_run_at_once(
+    autoplat_database_url: str, tmp_path: Path, limit: str
+) -> None:
+    # Polls are 30 s apart: only the wake-up after a run ends can start the queued ones.
+    settings = tk.exec_settings(autoplat_database_url, tmp_path, poll_interval=30, **{limit: 1})
+    async with tk.exec_platform(settings, extra_blocks=[SleepBlock()]) as platform:
+        saved = await tk.save_graph(
+            platform.db, USER, tk.graph([node(SleepBlock.id, seconds=0.05)], [])
+        )
+        started = time.perf_counter()
+        with platform.executions.bus.subscribe() as sub:
+            ids = {
+                await platform.executions.submit(
+                    user_id=USER, graph_id=saved.id, graph_version=saved.version
+                )
+                for _ in range(3)
+            }
+            done: set[str] = set()
+            while done != ids:
+                event = await sub.get(timeout=5)
+                if event.kind == "graph" and event.status == "COMPLETED":
+                    done.add(event.graph_exec_id)
+        assert time.perf_counter() - started < 3

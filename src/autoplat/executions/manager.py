@@ -94,6 +94,8 @@ class ExecutionManager:
         self.loops = TaskOwner("executions")
         self.runs = TaskOwner("executions.runs")
         self._wake = asyncio.Event()
+        # Whether queued runs may be waiting for a free worker (see _after_run).
+        self._backlog = True
         self._stopping = False
         self._started = False
         self._listener: PgListener | None = None
@@ -133,11 +135,11 @@ class ExecutionManager:
             self._listener = PgListener(
                 asyncpg_dsn(self.settings.resolved_database_url),
                 {
-                    QUEUE_CHANNEL: lambda _p: self._wake.set(),
+                    QUEUE_CHANNEL: lambda _p: self.wake(),
                     STOP_CHANNEL: self._on_stop_notice,
                     EVENTS_CHANNEL: self.remote.on_notification,
                 },
-                on_reconnect=self._wake.set,
+                on_reconnect=self.wake,
             )
             await self._listener.connect()
             self.flusher.notifier = self._listener.notify
@@ -216,7 +218,7 @@ class ExecutionManager:
             rows = [SimpleNamespace(**n) for n in nodes]
             self.runs.spawn(f"run:{run['id']}", self._run_claimed(SimpleNamespace(**run), rows))
         else:
-            self._wake.set()
+            self.wake()
         log.info("execution.queued", graph_exec_id=run["id"], graph_id=graph_id, user_id=user_id)
         self.bus.publish([queued])
         return str(run["id"])
@@ -369,12 +371,18 @@ class ExecutionManager:
                 except Exception:
                     log.exception("claim.failed")
                     rows, first_nodes = [], {}
+                    self._backlog = True
                     await asyncio.sleep(self.settings.poll_interval)
+                else:
+                    self._backlog = False
                 for row in rows:
                     self.claimed.add(row.id)
                     nodes = first_nodes.get(row.id)
                     self.runs.spawn(f"run:{row.id}", self._run_claimed(row, nodes))
                 claimed = len(rows)
+                self._backlog = self._backlog or claimed == free or self._user_at_cap()
+            else:
+                self._backlog = True
             if claimed and claimed == free:
                 continue
             with contextlib.suppress(TimeoutError):
@@ -410,9 +418,7 @@ class ExecutionManager:
             forget = getattr(self.credits, "forget_execution", None)
             if forget is not None:
                 forget(row.id)
-            # A worker is free: look for queued runs, but only once the events that just
-            # ended this run are on their way (the claim would otherwise delay them).
-            asyncio.get_running_loop().call_later(CLAIM_AFTER_RUN, self._wake.set)
+            self._after_run()
 
     async def _fail_unstartable(self, row: Any, message: str) -> None:
         now = utcnow()
@@ -488,8 +494,30 @@ class ExecutionManager:
         )
 
     def wake(self) -> None:
-        """Look for claimable runs now (rows written by someone else in this process)."""
+        """Look for claimable runs now (queued rows were written)."""
+        self._backlog = True
         self._wake.set()
+
+    def _after_run(self) -> None:
+        """A worker is free: look for queued runs if some may be waiting for one.
+
+        On SQLite this process is the only one starting runs, so it knows: runs wait for a
+        worker only if the last claim filled every free one, a user was at the cap, or runs
+        were queued since. Across PostgreSQL processes a run ending elsewhere may have
+        freed a cap, so a claim always follows there. The claim waits a moment so that the
+        events that just ended this run go out first.
+        """
+        if self._backlog or self.db.is_postgres:
+            asyncio.get_running_loop().call_later(CLAIM_AFTER_RUN, self._wake.set)
+
+    def _user_at_cap(self) -> bool:
+        users: dict[str, int] = {}
+        for run_id in self.claimed:
+            run = self.active.get(run_id)
+            if run is None:
+                return True  # not started yet: its user is unknown here, so assume so
+            users[run.user_id] = users.get(run.user_id, 0) + 1
+        return any(n >= self.settings.user_max_running for n in users.values())
 
     async def charge_duration(
         self,
