@@ -41,6 +41,9 @@ async def test_every_block_self_test_in_a_running_platform(autoplat_platform: Pl
 async def test_every_test_vector_runs_over_http(
     autoplat_platform: Platform, autoplat_client: httpx.AsyncClient
 ) -> None:
+    # Priced blocks (the LLM ones) are charged per run like any node.
+    await autoplat_platform.db.users.ensure(TEST_USER_ID)
+    await autoplat_platform.credits.add_credits(TEST_USER_ID, 10_000)
     problems = []
     for block in autoplat_platform.blocks:
         if block.disabled or getattr(block, "test_subgraphs", None) is not None:
@@ -86,10 +89,13 @@ async def test_llm_block_uses_the_configured_endpoint(
         settings = make_settings(
             autoplat_database_url, tmp_path, llm_base_url=f"{url}/v1", llm_api_key="sk-test"
         )
-        async with running_platform(settings) as (_, client):
+        async with running_platform(settings) as (platform, client):
+            await platform.db.users.ensure(TEST_USER_ID)
+            await platform.credits.add_credits(TEST_USER_ID, 100)
             response = await client.post(
                 f"/api/blocks/{AI_TEXT}/execute", json={"prompt": "Say hi"}
             )
+            assert await platform.credits.balance(TEST_USER_ID) < 100
     assert response.status_code == 200, response.text
     assert response.json()["response"] == ["Hello from the fake model"]
     assert fake.requests[0]["_authorization"] == "Bearer sk-test"
