@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from autoplat.blocks.base import BlockCostType
@@ -390,6 +391,10 @@ class ExecutionManager:
             self._wake.clear()
 
     async def _run_claimed(self, row: Any, nodes: list[Any] | None) -> None:
+        # The run's own task (and its node tasks) log with its ids, blocks' logs included.
+        structlog.contextvars.bind_contextvars(
+            graph_exec_id=row.id, graph_id=row.graph_id, user_id=row.user_id
+        )
         try:
             graph = await self.graphs.for_run(row.graph_id, row.graph_version, row.user_id)
             if nodes is None:
@@ -568,6 +573,7 @@ class ExecutionManager:
         return child
 
     async def _run_child(self, child: GraphRun) -> None:
+        structlog.contextvars.bind_contextvars(graph_exec_id=child.id, graph_id=child.graph_id)
         try:
             await child.execute()
         except LeaseLost:
