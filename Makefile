@@ -37,8 +37,8 @@ lint: setup ## ruff and mypy --strict
 	$(BIN)/mypy
 
 bench: setup ## benchmarks on SQLite and PostgreSQL, JSON lines on stdout
-	$(BIN)/python -m bench --database sqlite
-	PG_DURABLE=1 scripts/with-postgres.sh $(BIN)/python -m bench --database postgresql
+	@$(BIN)/python -m bench --database sqlite
+	@PG_DURABLE=1 scripts/with-postgres.sh $(BIN)/python -m bench --database postgresql
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
