@@ -1,0 +1,27 @@
+"""Released migrations never change: a database already at a revision never runs it again."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
+
+#: sha256 of every released migration; a schema change is a NEW revision (add its hash here).
+RELEASED = {
+    "0001_initial_schema.py": ("1db278e9b327d45f0eb4d00fc6dcb28c2fee3e04eb85dab540e3c0008af85a83"),
+}
+
+
+def test_released_migrations_are_never_edited() -> None:
+    changed = [
+        name
+        for name, digest in RELEASED.items()
+        if hashlib.sha256((VERSIONS / name).read_bytes()).hexdigest() != digest
+    ]
+    assert changed == [], "write a new alembic revision instead of editing a released one"
+
+
+def test_every_migration_is_recorded_as_released() -> None:
+    present = {p.name for p in VERSIONS.glob("*.py")}
+    assert present == set(RELEASED)
