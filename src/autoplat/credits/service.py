@@ -77,6 +77,12 @@ class CreditService:
 
     # --- pricing ------------------------------------------------------------------------
 
+    def bills_time(self, block_id: str) -> bool:
+        """Whether a run of this block may owe per-second costs once it has finished."""
+        return self.enabled and any(
+            c.cost_type == BlockCostType.SECOND for c in self.blocks.costs_for(block_id)
+        )
+
     def price(
         self, block: Block[Any], input_data: Mapping[str, Any], run_number: int = 1
     ) -> NodePrice:

@@ -21,7 +21,6 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from autoplat.blocks.base import BlockCostType
 from autoplat.blocks.registry import BlockRegistry
 from autoplat.config import Settings
 from autoplat.db.executions import QUEUE_CHANNEL
@@ -533,11 +532,7 @@ class ExecutionManager:
         seconds: float,
     ) -> int:
         """Charge a finished node's per-second cost, when its block has one."""
-        if self.credits is None or not self.credits.enabled:
-            return 0
-        if not any(
-            c.cost_type == BlockCostType.SECOND for c in self.blocks.costs_for(cnode.block.id)
-        ):
+        if self.credits is None or not self.credits.bills_time(cnode.block.id):
             return 0
         return await self.credits.charge_duration(
             user_id=run.user_id,

@@ -15,7 +15,7 @@ from autoplat.api.context import current_principal, get_platform
 from autoplat.api.endpoint import endpoint
 from autoplat.api.routes.graph_models import BlockOut, BlockOutputs
 from autoplat.api.validation import page_of, paginated, read_json
-from autoplat.blocks.base import Block, BlockContext, BlockCostType
+from autoplat.blocks.base import Block, BlockContext
 from autoplat.blocks.convert import to_json_safe
 from autoplat.errors import (
     AutoplatError,
@@ -128,7 +128,7 @@ async def execute_block(request: Request) -> dict[str, list[Any]]:
     try:
         return await run_block(block, data, context, timeout)
     finally:
-        if any(c.cost_type == BlockCostType.SECOND for c in platform.blocks.costs_for(block.id)):
+        if platform.credits.bills_time(block.id):
             await platform.credits.charge_duration(**charge, seconds=time.perf_counter() - began)
 
 
