@@ -104,3 +104,13 @@ async def test_serve_answers_then_stops_cleanly_on_sigterm(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_commands_share_the_documented_exit_code_for_no_database(tmp_path: Path) -> None:
+    url = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
+    for command in (["graphs", "export", "g"], ["credits", "balance", "u"], ["users", "list"]):
+        result = subprocess.run(
+            [*AUTOPLAT, *command], capture_output=True, text=True, env=_env(url, tmp_path)
+        )
+        assert result.returncode == 3, (command, result.stderr)
+        assert "database unavailable" in result.stderr

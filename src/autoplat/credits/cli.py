@@ -9,11 +9,10 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
+from autoplat.cli import EXIT_CONFIG, exit_code_for
 from autoplat.config import Settings, load_settings
 from autoplat.credits.service import CreditService
 from autoplat.errors import AutoplatError
-
-EXIT_FAILURE, EXIT_CONFIG = 1, 2
 
 
 def register(subparsers: Any) -> None:
@@ -127,7 +126,7 @@ def _run(
         return asyncio.run(body(settings, args))
     except AutoplatError as exc:
         print(f"autoplat: {exc.message}", file=sys.stderr)
-        return EXIT_CONFIG if exc.code == "config_error" else EXIT_FAILURE
+        return exit_code_for(exc)
 
 
 def cmd_grant(args: argparse.Namespace) -> int:

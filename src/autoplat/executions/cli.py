@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from autoplat.accounts.auth import LOCAL_USER_ID
+from autoplat.cli import EXIT_CONFIG, EXIT_FAILURE
 from autoplat.config import Settings, load_settings
 from autoplat.errors import AutoplatError, ValidationFailed
 from autoplat.executions.events import ExecutionEvent
-
-EXIT_FAILURE, EXIT_CONFIG = 1, 2
 
 
 def register(subparsers: Any) -> None:

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from autoplat.accounts.auth import LOCAL_USER_ID
+from autoplat.cli import EXIT_FAILURE, exit_code_for
 from autoplat.config import Settings, load_settings
 from autoplat.errors import AutoplatError, ValidationFailed
-
-EXIT_FAILURE, EXIT_CONFIG = 1, 2
 
 
 def register(subparsers: Any) -> None:
@@ -116,7 +115,7 @@ def _report(exc: AutoplatError) -> int:
     print(f"autoplat: {exc.message}", file=sys.stderr)
     for detail in exc.details:
         print(_describe(detail), file=sys.stderr)
-    return EXIT_CONFIG if exc.code == "config_error" else EXIT_FAILURE
+    return exit_code_for(exc)
 
 
 async def _import(settings: Settings, args: argparse.Namespace) -> int:
