@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from autoplat.errors import ConfigError
@@ -80,8 +80,13 @@ class Settings(BaseSettings):
     http_timeout: float = Field(default=30.0, gt=0)
     http_max_response_bytes: int = Field(default=10_000_000, ge=1)
     llm_base_url: str = Field(default="", description="OpenAI-compatible endpoint base URL.")
-    llm_api_key: str = ""
+    llm_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Bearer key sent to the LLM endpoint (secret)."
+    )
     llm_model: str = "gpt-4o-mini"
+    step_through_max_items: int = Field(
+        default=10_000, ge=1, description="Most items one StepThroughItems node emits."
+    )
 
     # --- scheduler ----------------------------------------------------------------------
     scheduler_enabled: bool = True

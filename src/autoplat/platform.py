@@ -5,7 +5,6 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from types import TracebackType
 
-import httpx
 from starlette.applications import Starlette
 
 from autoplat.accounts.auth import Authenticator
@@ -13,7 +12,9 @@ from autoplat.api.app import create_app
 from autoplat.api.metrics import Metrics
 from autoplat.api.ratelimit import RateLimiter
 from autoplat.api.server import HttpServer
+from autoplat.blocks.outbound import OutboundHttp
 from autoplat.blocks.registry import BlockRegistry
+from autoplat.blocks.settings import BlockSettings
 from autoplat.config import Settings
 from autoplat.credits.service import CreditService
 from autoplat.db.manager import DatabaseManager
@@ -38,7 +39,8 @@ class Platform:
         self.serve_http = serve_http
         self.blocks = BlockRegistry.builtin().with_cost_overrides(settings.block_costs)
         self.db = DatabaseManager(settings)
-        self.http = httpx.AsyncClient(timeout=settings.http_timeout, follow_redirects=False)
+        self.block_settings = BlockSettings.from_settings(settings)
+        self.outbound = OutboundHttp(self.block_settings)
         self.auth = Authenticator(settings, self.db)
         self.rate_limiter = RateLimiter(settings.run_rate_limit)
         self.metrics = Metrics(self.db)
@@ -48,7 +50,8 @@ class Platform:
             self.db,
             self.blocks,
             credits=self.credits,
-            http=self.http,
+            outbound=self.outbound,
+            block_settings=self.block_settings,
             worker_id=stable_worker_id(settings) if serve_http else None,
         )
         self.scheduler = Scheduler(settings, self.db, self.executions)
@@ -82,7 +85,7 @@ class Platform:
 
     async def _start(self) -> None:
         drain = self.settings.drain_timeout
-        self._stack.push_async_callback(self.http.aclose)
+        self._stack.push_async_callback(self.outbound.aclose)
         await self.db.connect()
         self._stack.push_async_callback(self.db.disconnect)
         await ensure_current(self.db.engine)

@@ -26,7 +26,9 @@ AI_TEXT = "1f292d4a-41a4-4977-9684-7c8d560b9f91"
 async def test_every_block_self_test_in_a_running_platform(autoplat_platform: Platform) -> None:
     await autoplat_platform.db.users.ensure(TEST_USER_ID)
     context = BlockContext(
-        settings=autoplat_platform.settings, http=autoplat_platform.http, user_id=TEST_USER_ID
+        settings=autoplat_platform.block_settings,
+        http=autoplat_platform.outbound.client_for(TEST_USER_ID),
+        user_id=TEST_USER_ID,
     )
     failures = []
     for block in autoplat_platform.blocks:

@@ -96,6 +96,12 @@ async def _resources(platform: Platform) -> dict[str, str]:
     }
 
 
+async def _openapi(platform: Platform) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=platform.url) as http:
+        spec: dict[str, Any] = (await http.get("/openapi.json")).json()
+    return spec
+
+
 def _operations(spec: dict[str, Any]) -> list[Operation]:
     ops = []
     for path, item in spec["paths"].items():
@@ -167,7 +173,7 @@ async def test_a_user_never_sees_or_touches_another_users_resources(
     owned = await _resources(autoplat_platform)
     bogus = {name: "00000000-0000-4000-8000-000000000000" for name in owned}
     bogus.update(graph_version="1", version="1")
-    spec = (await autoplat_platform.http.get(f"{autoplat_platform.url}/openapi.json")).json()
+    spec = await _openapi(autoplat_platform)
     checked: list[str] = []
     leaks: list[str] = []
     async with client_for(autoplat_platform, INTRUDER) as intruder:
@@ -232,7 +238,7 @@ async def test_keys_without_a_permission_get_403_on_routes_that_need_it(
     autoplat_platform: Platform,
 ) -> None:
     owned = await _resources(autoplat_platform)
-    spec = (await autoplat_platform.http.get(f"{autoplat_platform.url}/openapi.json")).json()
+    spec = await _openapi(autoplat_platform)
     ops = [op for op in _operations(spec) if not op[2].get("x-admin")]
     needed = {op["x-permission"] for _, _, op in ops if op.get("x-permission")}
     assert {"EXECUTE_GRAPH", "READ_GRAPH", "WRITE_GRAPH", "READ_BLOCK"} <= needed

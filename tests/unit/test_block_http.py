@@ -15,8 +15,8 @@ from starlette.routing import Route
 
 from autoplat.blocks.base import BlockContext
 from autoplat.blocks.builtin.web_request import SendWebRequestBlock, is_forbidden_ip
+from autoplat.blocks.settings import BlockSettings
 from autoplat.blocks.testing import serve
-from autoplat.config import Settings
 from autoplat.errors import BlockRunError, TransientBlockError
 
 # A public address literal: it passes the address guard without DNS. Tests that use it send
@@ -90,7 +90,7 @@ async def run_block(
     max_bytes: int = 10_000_000,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[tuple[str, Any]]:
-    settings = Settings(http_allow_private=allow_private, http_max_response_bytes=max_bytes)
+    settings = BlockSettings(http_allow_private=allow_private, http_max_response_bytes=max_bytes)
     async with httpx.AsyncClient(transport=transport) as http:
         context = BlockContext(settings=settings, http=http)
         return [pair async for pair in SendWebRequestBlock().execute(data, context)]

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from autoplat.blocks.base import Block, BlockContext
 from autoplat.blocks.builtin.llm import AIStructuredResponseGeneratorBlock, AITextGeneratorBlock
@@ -17,8 +18,8 @@ from autoplat.blocks.builtin.llm_extra import (
     AIListGeneratorBlock,
     AITextSummarizerBlock,
 )
+from autoplat.blocks.settings import BlockSettings
 from autoplat.blocks.testing import FakeLlm, serve
-from autoplat.config import Settings
 from autoplat.errors import BlockRunError, TransientBlockError
 
 
@@ -32,9 +33,9 @@ async def llm() -> AsyncIterator[tuple[FakeLlm, str]]:
 async def run(
     block: Block[Any], data: dict[str, Any], base_url: str, **settings: Any
 ) -> tuple[list[tuple[str, Any]], BlockContext]:
-    values = {"llm_base_url": base_url, "llm_api_key": "sk-test", **settings}
+    values = {"llm_base_url": base_url, "llm_api_key": SecretStr("sk-test"), **settings}
     async with httpx.AsyncClient() as http:
-        context = BlockContext(settings=Settings(**values), http=http)
+        context = BlockContext(settings=BlockSettings(**values), http=http)
         outputs = [pair async for pair in block.execute(data, context)]
     return outputs, context
 

@@ -11,8 +11,8 @@ import pytest
 from autoplat.blocks import safe_regex
 from autoplat.blocks.base import BlockContext
 from autoplat.blocks.builtin.text import ExtractTextInformationBlock, MatchTextPatternBlock
+from autoplat.blocks.settings import BlockSettings
 from autoplat.blocks.templating import TemplateRenderError, render_template
-from autoplat.config import Settings
 from autoplat.errors import BlockRunError
 
 
@@ -78,7 +78,7 @@ def test_risky_pattern_heuristic(pattern: str, risky: bool) -> None:
 @pytest.fixture
 async def context() -> Any:
     async with httpx.AsyncClient() as http:
-        yield BlockContext(settings=Settings(), http=http)
+        yield BlockContext(settings=BlockSettings(), http=http)
 
 
 async def test_catastrophic_pattern_times_out_in_a_child(

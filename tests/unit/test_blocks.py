@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from autoplat.blocks.base import Block, BlockContext, BlockCost, BlockType
 from autoplat.blocks.registry import BlockRegistry, block_classes
 from autoplat.blocks.selftest import collect_outputs, expected_matches, run_self_test
-from autoplat.config import Settings
+from autoplat.blocks.settings import BlockSettings
 from autoplat.errors import BlockNotFound, BlockOutputError, BlockRunError, ConfigError
 
 # blocks.md §2 plus the LLM blocks used by the sample agents: facts, not code.
@@ -90,7 +90,7 @@ BLOCK_CLASSES = block_classes()
 @pytest.fixture
 async def context() -> AsyncIterator[BlockContext]:
     """A default, offline block context (no private HTTP, no LLM endpoint)."""
-    settings = Settings(llm_base_url="", http_allow_private=False)
+    settings = BlockSettings(llm_base_url="", http_allow_private=False)
     async with httpx.AsyncClient() as http:
         yield BlockContext(
             settings=settings,

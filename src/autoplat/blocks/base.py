@@ -16,7 +16,7 @@ from autoplat.errors import BlockInputError, BlockOutputError, BlockRunError
 if TYPE_CHECKING:
     import httpx
 
-    from autoplat.config import Settings
+    from autoplat.blocks.settings import BlockSettings
 
 
 class BlockType(enum.StrEnum):
@@ -114,7 +114,7 @@ class SubgraphRunner(Protocol):
 class BlockContext:
     """Everything a block run may use besides its input."""
 
-    settings: Settings
+    settings: BlockSettings
     http: httpx.AsyncClient
     user_id: str = ""
     graph_id: str = ""

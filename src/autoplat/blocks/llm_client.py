@@ -89,7 +89,8 @@ async def chat_completion(
         payload["max_tokens"] = max_tokens
     if json_mode:
         payload["response_format"] = {"type": "json_object"}
-    headers = {"Authorization": f"Bearer {settings.llm_api_key}"} if settings.llm_api_key else {}
+    key = settings.llm_api_key.get_secret_value()
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     timeout = httpx.Timeout(settings.node_timeout, connect=settings.http_timeout)
     try:
         response = await context.http.post(

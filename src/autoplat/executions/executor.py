@@ -270,8 +270,8 @@ class GraphRun:
 
     async def _run_block(self, nr: NodeRun, cnode: CompiledNode, record: dict[str, Any]) -> None:
         context = BlockContext(
-            settings=self.settings,
-            http=self.manager.http,
+            settings=self.manager.block_settings,
+            http=self.manager.outbound.client_for(self.user_id),
             user_id=self.user_id,
             graph_id=self.graph_id,
             graph_version=self.graph_version,

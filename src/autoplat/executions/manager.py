@@ -17,11 +17,12 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from autoplat.blocks.outbound import OutboundHttp
 from autoplat.blocks.registry import BlockRegistry
+from autoplat.blocks.settings import BlockSettings
 from autoplat.config import Settings
 from autoplat.db.executions import QUEUE_CHANNEL
 from autoplat.db.manager import DatabaseManager
@@ -74,7 +75,8 @@ class ExecutionManager:
         blocks: BlockRegistry,
         *,
         credits: CreditService | None = None,
-        http: httpx.AsyncClient | None = None,
+        outbound: OutboundHttp | None = None,
+        block_settings: BlockSettings | None = None,
         bus: EventBus | None = None,
         worker_id: str | None = None,
     ) -> None:
@@ -82,7 +84,8 @@ class ExecutionManager:
         self.db = db
         self.graphs = GraphCache(db, blocks)
         self.credits = credits
-        self._http = http
+        self.block_settings = block_settings or BlockSettings.from_settings(settings)
+        self._outbound = outbound
         self.bus = bus or EventBus()
         self.owner = worker_id or random_worker_id()
         self.flusher = Flusher(
@@ -119,11 +122,11 @@ class ExecutionManager:
         self.graphs = GraphCache(self.db, blocks)
 
     @property
-    def http(self) -> httpx.AsyncClient:
-        """The HTTP client blocks use (made on first use when none was given)."""
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.settings.http_timeout)
-        return self._http
+    def outbound(self) -> OutboundHttp:
+        """Outbound HTTP for blocks, a client per user (made on first use when none was given)."""
+        if self._outbound is None:
+            self._outbound = OutboundHttp(self.block_settings)
+        return self._outbound
 
     # --- lifecycle -----------------------------------------------------------------------
 

@@ -106,8 +106,8 @@ async def execute_block(request: Request) -> dict[str, list[Any]]:
             details=[{"field": "body", "message": "must be an object"}],
         )
     context = BlockContext(
-        settings=platform.settings,
-        http=platform.http,
+        settings=platform.block_settings,
+        http=platform.outbound.client_for(principal.user_id),
         user_id=principal.user_id,
         user_timezone=await _user_timezone(platform, principal.user_id),
     )

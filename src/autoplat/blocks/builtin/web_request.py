@@ -33,7 +33,7 @@ from autoplat.blocks.schema import pin
 from autoplat.errors import BlockRunError, TransientBlockError
 
 if TYPE_CHECKING:
-    from autoplat.config import Settings
+    from autoplat.blocks.settings import BlockSettings
 
 MAX_REDIRECTS = 5
 MAX_BODY_TEXT = 10_000_000
@@ -75,7 +75,7 @@ def is_forbidden_ip(address: str) -> bool:
     )
 
 
-async def check_url_allowed(url: httpx.URL, settings: Settings) -> None:
+async def check_url_allowed(url: httpx.URL, settings: BlockSettings) -> None:
     """Refuse non-http(s) URLs and, unless allowed, hosts with any non-public address."""
     if url.scheme not in ("http", "https"):
         raise BlockRunError(f"only http and https URLs are supported, not {url.scheme!r}")
