@@ -34,9 +34,14 @@ class Platform:
     reverse, each stop bounded by ``settings.drain_timeout``.
     """
 
-    def __init__(self, settings: Settings, *, serve_http: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, serve_http: bool = True, own_runs_only: bool = False
+    ) -> None:
         self.settings = settings
         self.serve_http = serve_http
+        # A command that runs one graph here (``autoplat run``) beside a server on the same
+        # database: it claims only the runs it submitted and fires no schedules.
+        self.own_runs_only = own_runs_only
         self.blocks = BlockRegistry.builtin().with_cost_overrides(settings.block_costs)
         self.db = DatabaseManager(settings)
         self.block_settings = BlockSettings.from_settings(settings)
@@ -91,7 +96,7 @@ class Platform:
         await ensure_current(self.db.engine)
         await self.executions.start()
         self._stack.push_async_callback(self.executions.stop, drain)
-        if self.settings.scheduler_enabled:
+        if self.settings.scheduler_enabled and not self.own_runs_only:
             await self.scheduler.start()
             self._stack.push_async_callback(self.scheduler.stop, drain)
         if self.serve_http:
