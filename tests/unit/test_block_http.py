@@ -1,12 +1,12 @@
-"""SendWebRequestBlock against a real HTTP server on 127.0.0.1."""
+"""SendWebRequestBlock against a real HTTP server on 127.0.0.1, through OutboundHttp."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-import httpx
+import httpcore
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -14,13 +14,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from autoplat.blocks.base import BlockContext
-from autoplat.blocks.builtin.web_request import SendWebRequestBlock, is_forbidden_ip
+from autoplat.blocks.builtin.web_request import SendWebRequestBlock
+from autoplat.blocks.outbound import OutboundHttp, Resolver, is_forbidden_ip, system_resolver
 from autoplat.blocks.settings import BlockSettings
 from autoplat.blocks.testing import serve
 from autoplat.errors import BlockRunError, TransientBlockError
 
-# A public address literal: it passes the address guard without DNS. Tests that use it send
-# their requests through LoopbackTransport, so no packet ever leaves this machine.
+# Public address literals: they pass the address guard without DNS. Tests that use them open
+# their connections through LocalNetwork, so no packet ever leaves this machine.
 PUBLIC_IP = "93.184.216.34"
 OTHER_PUBLIC_IP = "93.184.216.35"
 
@@ -68,19 +69,37 @@ async def base_url() -> AsyncIterator[str]:
         yield url
 
 
-class LoopbackTransport(httpx.AsyncBaseTransport):
-    """Sends every request to the local test server, whatever host the URL names."""
+class LocalNetwork(httpcore.AsyncNetworkBackend):
+    """Opens every connection to the local test server, whatever address it was asked for,
+    and records the addresses asked for: no packet ever leaves this machine."""
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.inner = httpx.AsyncHTTPTransport()
+        self.inner = httpcore.AnyIOBackend()
+        self.connected: list[str] = []
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        request.url = request.url.copy_with(host="127.0.0.1", port=self.port)
-        return await self.inner.handle_async_request(request)
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        self.connected.append(host)
+        return await self.inner.connect_tcp("127.0.0.1", self.port, timeout=timeout)
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+def fixed_resolver(answers: dict[str, list[str]]) -> Resolver:
+    """Answers the given names from ``answers``, address literals as themselves."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return answers.get(host) or await system_resolver(host, port)
+
+    return resolve
 
 
 async def run_block(
@@ -88,11 +107,12 @@ async def run_block(
     *,
     allow_private: bool = True,
     max_bytes: int = 10_000_000,
-    transport: httpx.AsyncBaseTransport | None = None,
+    network: httpcore.AsyncNetworkBackend | None = None,
+    resolver: Resolver = system_resolver,
 ) -> list[tuple[str, Any]]:
     settings = BlockSettings(http_allow_private=allow_private, http_max_response_bytes=max_bytes)
-    async with httpx.AsyncClient(transport=transport) as http:
-        context = BlockContext(settings=settings, http=http)
+    async with OutboundHttp(settings, network=network, resolver=resolver) as outbound:
+        context = BlockContext(settings=settings, http=outbound.client_for("user-1"))
         return [pair async for pair in SendWebRequestBlock().execute(data, context)]
 
 
@@ -171,19 +191,32 @@ async def test_redirects_are_followed_with_method_rules(base_url: str) -> None:
 
 async def test_redirect_to_private_address_is_refused(base_url: str) -> None:
     port = int(base_url.rsplit(":", 1)[1])
-    for target in (f"{base_url}/json", "http://10.0.0.7/x", "http://169.254.169.254/latest"):
+    names = fixed_resolver({"inside.example": ["10.0.0.8"], "mixed.example": [PUBLIC_IP, "::1"]})
+    targets = (
+        f"{base_url}/json",
+        "http://10.0.0.7/x",
+        "http://169.254.169.254/latest",
+        "http://inside.example/x",
+        "http://mixed.example/x",
+    )
+    for target in targets:
+        network = LocalNetwork(port)
         with pytest.raises(BlockRunError, match="not allowed"):
             await run_block(
                 {"url": f"http://{PUBLIC_IP}/redirect?to={target}", "method": "GET"},
                 allow_private=False,
-                transport=LoopbackTransport(port),
+                network=network,
+                resolver=names,
             )
+        assert network.connected == [PUBLIC_IP]
+    network = LocalNetwork(port)
     outputs = await run_block(
         {"url": f"http://{PUBLIC_IP}/redirect?to=http://{OTHER_PUBLIC_IP}/json", "method": "GET"},
         allow_private=False,
-        transport=LoopbackTransport(port),
+        network=network,
     )
     assert outputs == [("response", {"ok": True})]
+    assert network.connected == [PUBLIC_IP, OTHER_PUBLIC_IP]
 
 
 async def test_credentials_are_dropped_on_cross_host_redirect(base_url: str) -> None:
@@ -195,7 +228,7 @@ async def test_credentials_are_dropped_on_cross_host_redirect(base_url: str) -> 
             "headers": {"Authorization": "Bearer secret"},
         },
         allow_private=False,
-        transport=LoopbackTransport(port),
+        network=LocalNetwork(port),
     )
     assert sent["auth"] == ""
 

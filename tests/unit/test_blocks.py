@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import ValidationError
 
 from autoplat.blocks.base import Block, BlockContext, BlockCost, BlockType
+from autoplat.blocks.outbound import OutboundHttp
 from autoplat.blocks.registry import BlockRegistry, block_classes
 from autoplat.blocks.selftest import collect_outputs, expected_matches, run_self_test
 from autoplat.blocks.settings import BlockSettings
@@ -91,10 +91,10 @@ BLOCK_CLASSES = block_classes()
 async def context() -> AsyncIterator[BlockContext]:
     """A default, offline block context (no private HTTP, no LLM endpoint)."""
     settings = BlockSettings(llm_base_url="", http_allow_private=False)
-    async with httpx.AsyncClient() as http:
+    async with OutboundHttp(settings) as outbound:
         yield BlockContext(
             settings=settings,
-            http=http,
+            http=outbound.client_for("user-1"),
             user_id="user-1",
             graph_exec_id=str(uuid.uuid4()),
             node_exec_id=str(uuid.uuid4()),

@@ -245,8 +245,11 @@ class OutboundHttp:
         max_users: int = 256,
         connections_per_user: int = 10,
         resolver: Resolver = system_resolver,
+        network: httpcore.AsyncNetworkBackend | None = None,
         retire_grace: float = 5.0,
     ) -> None:
+        """``resolver`` answers names and ``network`` opens the vetted connections (both are
+        seams for tests); ``retire_grace`` is how long an evicted client stays usable."""
         self.settings = settings
         self.max_users = max(1, max_users)
         self.retire_grace = retire_grace
@@ -256,7 +259,10 @@ class OutboundHttp:
             if llm.hostname:
                 trusted.append((llm.hostname, llm.port or (443 if llm.scheme == "https" else 80)))
         self.backend = VettingBackend(
-            allow_private=settings.http_allow_private, resolver=resolver, trusted=trusted
+            allow_private=settings.http_allow_private,
+            resolver=resolver,
+            trusted=trusted,
+            inner=network,
         )
         self._limits = httpx.Limits(
             max_connections=connections_per_user,
@@ -269,6 +275,12 @@ class OutboundHttp:
         self._retiring: dict[str, _Entry] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._closed = False
+
+    async def __aenter__(self) -> OutboundHttp:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     def __len__(self) -> int:
         """Clients kept for reuse (retiring ones not counted)."""

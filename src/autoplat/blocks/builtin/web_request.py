@@ -1,21 +1,22 @@
 """HTTP request block (blocks.md §3.11), guarded against reaching internal networks.
 
 Graph authors choose the URL, so unless ``settings.http_allow_private`` is set every hop
-(the first URL and each redirect target) must resolve only to public addresses. Redirects
-are followed by hand, a few at most, so each target is checked. Known limit: the name is
-resolved again by the HTTP client when connecting, so a DNS server that answers differently
-within that instant (DNS rebinding) is not caught; deployments that need that guarantee
-should also filter egress at the network level.
+(the first URL and each redirect target) may connect only to public addresses. The check is
+made where the connection is opened: block runs get their client from ``OutboundHttp``
+(``blocks/outbound.py``), whose network backend resolves each name once, refuses it if any
+answer is not public and connects to exactly the address it checked, so a DNS server that
+answers differently a moment later (DNS rebinding) changes nothing. Redirects are followed by
+hand, a few at most, so each target goes through that check when its connection is opened
+(a reused connection was checked when it was opened); address literals are refused here
+already, before any packet. Credentials are dropped when a redirect changes host.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import enum
 import ipaddress
 import json
-import socket
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from autoplat.blocks.base import (
     BlockOutputSchema,
     BlockSchema,
 )
+from autoplat.blocks.outbound import forbidden, is_forbidden_ip
 from autoplat.blocks.schema import pin
 from autoplat.errors import BlockRunError, TransientBlockError
 
@@ -53,30 +55,12 @@ class HttpMethod(enum.StrEnum):
     HEAD = "HEAD"
 
 
-class ForbiddenAddress(BlockRunError):
-    """The URL points at a loopback, private or otherwise non-public address."""
-
-    code = "forbidden_address"
-
-
-def is_forbidden_ip(address: str) -> bool:
-    """True for loopback, private, link-local, multicast, reserved and unspecified addresses."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or not ip.is_global
-    )
-
-
 async def check_url_allowed(url: httpx.URL, settings: BlockSettings) -> None:
-    """Refuse non-http(s) URLs and, unless allowed, hosts with any non-public address."""
+    """Refuse non-http(s) URLs and, unless allowed, non-public address literals.
+
+    Names are checked where their connection is opened (``OutboundHttp``), against the very
+    answer the connection then uses.
+    """
     if url.scheme not in ("http", "https"):
         raise BlockRunError(f"only http and https URLs are supported, not {url.scheme!r}")
     host = url.host
@@ -85,20 +69,11 @@ async def check_url_allowed(url: httpx.URL, settings: BlockSettings) -> None:
     if settings.http_allow_private:
         return
     try:
-        addresses = [str(ipaddress.ip_address(host))]
+        literal = str(ipaddress.ip_address(host))
     except ValueError:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, url.port or (443 if url.scheme == "https" else 80), type=socket.SOCK_STREAM
-            )
-        except (socket.gaierror, UnicodeError) as exc:
-            raise TransientBlockError(f"cannot resolve host {host!r}: {exc}") from exc
-        addresses = [str(info[4][0]) for info in infos]
-    if not addresses or any(is_forbidden_ip(a) for a in addresses):
-        raise ForbiddenAddress(
-            f"requests to {host} are not allowed: it resolves to a loopback, private or "
-            "reserved address"
-        )
+        return
+    if is_forbidden_ip(literal):
+        raise forbidden(host)
 
 
 def _decode_data_uri(uri: str) -> tuple[str, bytes]:
