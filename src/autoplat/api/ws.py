@@ -6,6 +6,10 @@ Client messages are ``{"method": ..., "data": ...}``: ``subscribe_graph_executio
 "channel"?}`` and pushes ``graph_execution_event`` / ``node_execution_event`` messages on
 the subscribed channels. Authentication is the REST API's: an ``Authorization: Bearer``
 header or a ``?token=`` query parameter (browsers cannot set headers on a WebSocket).
+
+A client that reads too slowly gets ``{"method": "lagged", "channel", "data":
+{"graph_exec_ids": [...]}}`` followed by a ``graph_execution_event`` with the current state
+of each run named, in place of the events it lost; terminal run events are never lost.
 """
 
 from __future__ import annotations
@@ -21,12 +25,19 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from autoplat.accounts.auth import Principal
 from autoplat.api.context import get_platform
 from autoplat.errors import AutoplatError
-from autoplat.executions.events import ExecutionEvent, Subscription
+from autoplat.executions.events import ExecutionEvent, Lagged, SubscriberOverrun, Subscription
+from autoplat.executions.views import run_view
 from autoplat.logging import get_logger
 
 log = get_logger("autoplat.api.ws")
 #: Close code for a failed authentication (AutoGPT's).
 AUTH_FAILED = 4001
+#: Close code for a client that fell too far behind to be caught up ("try again later").
+TOO_FAR_BEHIND = 1013
+#: Close code when the event stream fails on the server.
+INTERNAL_ERROR = 1011
+#: Runs read per query when catching a lagged client up.
+CATCH_UP_BATCH = 500
 
 
 def exec_channel(user_id: str, graph_exec_id: str) -> str:
@@ -50,7 +61,13 @@ async def _authenticate(ws: WebSocket) -> Principal:
 
 
 class Session:
-    """One connected client: its subscription and the messages it sends."""
+    """One connected client: its subscription and the messages it sends.
+
+    Invariant: the last ``graph_execution_event`` the client gets for a run it follows is
+    the run's latest state. Events lost because the client read too slowly are replaced by
+    a ``lagged`` message (our extension; AutoGPT clients ignore unknown methods) and the
+    current state of each run named in it, read from the database.
+    """
 
     def __init__(self, ws: WebSocket, principal: Principal, sub: Subscription) -> None:
         self.ws = ws
@@ -58,18 +75,73 @@ class Session:
         self.sub = sub
 
     async def pump(self) -> None:
-        """Send every matching event to the client."""
-        while True:
-            event = await self.sub.get()
-            await self.ws.send_text(json.dumps(self.message(event)))
+        """Send every matching event to the client, and catch it up after each lag."""
+        try:
+            while True:
+                item = await self.sub.get()
+                if isinstance(item, Lagged):
+                    await self.catch_up(item)
+                else:
+                    await self.ws.send_text(json.dumps(self.message(item)))
+        except WebSocketDisconnect:
+            pass
+        except SubscriberOverrun as exc:
+            # Too far behind to name what it lost: a reconnect starts it afresh.
+            await self._close(TOO_FAR_BEHIND, exc.message)
+        except Exception:
+            # Nobody awaits the pump until the client leaves: without this the client
+            # would wait for events that never come.
+            log.exception("ws.pump_failed", user_id=self.user_id)
+            await self._close(INTERNAL_ERROR, "the event stream failed")
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await self.ws.close(code=code, reason=reason[:120])
 
     def message(self, event: ExecutionEvent) -> dict[str, Any]:
         """The WebSocket message of an event, on the channel the client subscribed to."""
-        if event.graph_exec_id in self.sub.graph_exec_ids:
-            channel = exec_channel(self.user_id, event.graph_exec_id)
-        else:
-            channel = graph_channel(self.user_id, event.graph_id)
+        channel = self.channel(event.graph_exec_id, event.graph_id)
         return {"method": event.method, "channel": channel, "data": event.data}
+
+    def channel(self, graph_exec_id: str, graph_id: str) -> str:
+        """The channel the client hears a run on: the run's own if subscribed, else its graph's."""
+        if graph_exec_id in self.sub.graph_exec_ids:
+            return exec_channel(self.user_id, graph_exec_id)
+        return graph_channel(self.user_id, graph_id)
+
+    async def catch_up(self, notice: Lagged) -> None:
+        """Per channel: a ``lagged`` message naming its runs, then each run's current state."""
+        store = get_platform(self.ws).db.executions
+        ids = list(notice.graph_exec_ids)
+        rows: dict[str, Any] = {}
+        for start in range(0, len(ids), CATCH_UP_BATCH):
+            for found in await store.get_runs(ids[start : start + CATCH_UP_BATCH]):
+                rows[found.id] = found
+        lagged: dict[str, list[str]] = {}
+        states: dict[str, list[Any]] = {}
+        for run_id in ids:
+            row = rows.get(run_id)
+            if row is None or row.user_id != self.user_id:
+                # Deleted since: nothing to show, but a client following the run hears why
+                # its events stopped.
+                if run_id in self.sub.graph_exec_ids:
+                    lagged.setdefault(exec_channel(self.user_id, run_id), []).append(run_id)
+                continue
+            if not self.sub.wants_run(row.id, row.graph_id):
+                continue  # unsubscribed since
+            channel = self.channel(row.id, row.graph_id)
+            lagged.setdefault(channel, []).append(row.id)
+            states.setdefault(channel, []).append(row)
+        for channel, run_ids in lagged.items():
+            message = {"method": "lagged", "channel": channel, "data": {"graph_exec_ids": run_ids}}
+            await self.ws.send_text(json.dumps(message))
+            for row in states.get(channel, []):
+                state = {
+                    "method": "graph_execution_event",
+                    "channel": channel,
+                    "data": run_view(row),
+                }
+                await self.ws.send_text(json.dumps(state))
 
     async def handle(self, raw: str) -> dict[str, Any]:
         """Answer one client message."""
