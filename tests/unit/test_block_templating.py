@@ -1,19 +1,12 @@
-"""Limits of the template sandbox and the regex guard used by text blocks."""
+"""Limits of the template sandbox used by the text, output and LLM blocks."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
-import httpx
 import pytest
 
-from autoplat.blocks import safe_regex
-from autoplat.blocks.base import BlockContext
-from autoplat.blocks.builtin.text import ExtractTextInformationBlock, MatchTextPatternBlock
-from autoplat.blocks.settings import BlockSettings
 from autoplat.blocks.templating import TemplateRenderError, render_template
-from autoplat.errors import BlockRunError
 
 
 async def test_renders_values() -> None:
@@ -56,57 +49,3 @@ async def test_time_limit_stops_a_slow_template() -> None:
     with pytest.raises(TemplateRenderError, match="longer than"):
         await render_template(slow, {}, time_limit=0.3)
     assert time.monotonic() - started < 3
-
-
-@pytest.mark.parametrize(
-    ("pattern", "risky"),
-    [
-        (r"(a+)+$", True),
-        (r"(\w*)*x", True),
-        (r"(a|b)+", False),
-        (r"(x+y){2,}", True),
-        (r"(.)\1", True),
-        (r"[(a+)]+", False),
-        (r"\d+-\d+", False),
-        (r"(?:ab)+c*", False),
-    ],
-)
-def test_risky_pattern_heuristic(pattern: str, risky: bool) -> None:
-    assert safe_regex.looks_risky(pattern) is risky
-
-
-@pytest.fixture
-async def context() -> Any:
-    async with httpx.AsyncClient() as http:
-        yield BlockContext(settings=BlockSettings(), http=http)
-
-
-async def test_catastrophic_pattern_times_out_in_a_child(
-    context: BlockContext, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(safe_regex, "RISKY_TIMEOUT", 1.0)
-    subject = "a" * 40 + "!"
-    started = time.monotonic()
-    outputs = [
-        pair
-        async for pair in ExtractTextInformationBlock().execute(
-            {"text": subject, "pattern": r"(a+)+$"}, context
-        )
-    ]
-    assert outputs == [("negative", subject), ("matched_results", []), ("matched_count", 0)]
-    assert time.monotonic() - started < 5
-    with pytest.raises(BlockRunError, match="longer than"):
-        async for _ in MatchTextPatternBlock().execute(
-            {"text": subject, "match": r"(a+)+$", "data": "x"}, context
-        ):
-            pass
-
-
-async def test_risky_but_quick_pattern_still_matches(context: BlockContext) -> None:
-    outputs = [
-        pair
-        async for pair in ExtractTextInformationBlock().execute(
-            {"text": "abab", "pattern": r"((ab)+)", "group": 1}, context
-        )
-    ]
-    assert outputs[0] == ("positive", "abab")

@@ -69,8 +69,6 @@ class MatchTextPatternBlock(Block["MatchTextPatternBlock.Input"]):
             found = await safe_regex.search(input_data.match, _subject(input_data.text), flags)
         except re.error as exc:
             raise BlockRunError(f"invalid pattern: {exc}") from exc
-        except TimeoutError as exc:
-            raise BlockRunError(str(exc)) from exc
         payload = input_data.data or input_data.text
         yield ("positive" if found else "negative"), payload
 
