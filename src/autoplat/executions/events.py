@@ -260,9 +260,9 @@ class Subscription:
 class EventBus:
     """Delivers execution events to in-process subscribers."""
 
-    def __init__(self, *, subscriber_limit: int = SUBSCRIBER_QUEUE) -> None:
-        #: The ``limit`` of new subscriptions.
-        self.subscriber_limit = subscriber_limit
+    def __init__(self, *, subscriber_limit: int | None = None) -> None:
+        #: The ``limit`` of new subscriptions (SUBSCRIBER_QUEUE, read when the bus is made).
+        self.subscriber_limit = subscriber_limit or SUBSCRIBER_QUEUE
         self._subs: list[Subscription] = []
 
     def subscribe(
