@@ -109,7 +109,7 @@ async def test_a_slow_client_of_a_10000_item_fanout_sees_it_complete(ctx: Ctx) -
         seen = await read_until_run_ends(ws, platform, exec_id, pause=0.005)
     lagged = [m for m in seen if m["method"] == "lagged"]
     assert lagged, "the client was expected to fall more than 10,000 events behind"
-    assert all(m == {**m, "channel": channel} for m in lagged)
+    assert {m["channel"] for m in lagged} == {channel}
     assert exec_id in lagged[0]["data"]["graph_exec_ids"]
     assert run_statuses(seen, exec_id)[-1] == "COMPLETED"
     row = await platform.db.executions.get_run(exec_id)

@@ -9,7 +9,8 @@ header or a ``?token=`` query parameter (browsers cannot set headers on a WebSoc
 
 A client that reads too slowly gets ``{"method": "lagged", "channel", "data":
 {"graph_exec_ids": [...]}}`` followed by a ``graph_execution_event`` with the current state
-of each run named, in place of the events it lost; terminal run events are never lost.
+of each run named, in place of the events it lost; terminal run events are never lost (a
+client may get one twice after a lag: as the current state and as the event itself).
 """
 
 from __future__ import annotations
