@@ -297,11 +297,14 @@ async def test_a_local_run_leaves_queued_runs_of_other_users_alone(
 
 async def test_a_local_run_fires_no_schedule(autoplat_database_url: str, tmp_path: Path) -> None:
     settings = tk.exec_settings(autoplat_database_url, tmp_path, scheduler_enabled=False)
-    async with running_platform(settings) as (platform, _), httpx.AsyncClient(
-        base_url=platform.url,
-        headers={"Authorization": f"Bearer {make_token(OTHER)}"},
-        timeout=30,
-    ) as other:
+    async with (
+        running_platform(settings) as (platform, _),
+        httpx.AsyncClient(
+            base_url=platform.url,
+            headers={"Authorization": f"Bearer {make_token(OTHER)}"},
+            timeout=30,
+        ) as other,
+    ):
         graph = (await other.post("/api/graphs", json=tk.chain_graph(1).model_dump())).json()
         created = await other.post(
             f"/api/graphs/{graph['id']}/schedules",
