@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     jwt_secret: str = Field(default="", description="HS256 secret for bearer JWTs.")
     jwt_public_key: str = Field(default="", description="PEM key for RS256/ES256 JWTs.")
     jwt_audience: str = Field(default="", description="Expected JWT audience, if any.")
+    allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated Host names local mode accepts besides localhost, "
+        "127.0.0.1 and [::1].",
+    )
     run_rate_limit: int = Field(
         default=600, ge=0, description="Run submissions per user per minute (0 = no limit)."
     )
@@ -129,6 +134,12 @@ class Settings(BaseSettings):
     def is_postgres(self) -> bool:
         """True when the database is PostgreSQL."""
         return self.resolved_database_url.startswith("postgresql")
+
+    @property
+    def allowed_host_names(self) -> frozenset[str]:
+        """``allowed_hosts`` as lower-case names (brackets of IPv6 literals dropped)."""
+        names = (name.strip().strip("[]").lower() for name in self.allowed_hosts.split(","))
+        return frozenset(name for name in names if name)
 
     @property
     def auth_configured(self) -> bool:

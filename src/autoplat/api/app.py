@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Mount
 
 from autoplat.api import docs, metrics, ws
 from autoplat.api.errors import EXCEPTION_HANDLERS
+from autoplat.api.guards import LocalModeGuard
 from autoplat.api.middleware import RequestContextMiddleware
 from autoplat.api.routes import (
     admin,
@@ -38,6 +39,13 @@ def api_routes() -> list[BaseRoute]:
 
 def create_app(platform: Platform) -> Starlette:
     """Build the ASGI app for ``platform``."""
+    settings = platform.settings
+    # Local mode: no credentials stand between a browser page and the API (see guards).
+    guards = (
+        []
+        if settings.auth_configured
+        else [Middleware(LocalModeGuard, allowed_hosts=settings.allowed_host_names)]
+    )
     routes: list[BaseRoute] = [
         *health.routes(),
         *metrics.routes(),
@@ -50,9 +58,10 @@ def create_app(platform: Platform) -> Starlette:
         middleware=[
             Middleware(
                 RequestContextMiddleware,
-                max_body_bytes=platform.settings.max_body_bytes,
+                max_body_bytes=settings.max_body_bytes,
                 metrics=platform.metrics,
             ),
+            *guards,
             Middleware(GZipMiddleware, minimum_size=1024),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -47,9 +47,11 @@ pagination envelope of ``response`` items when ``paginated=True``) and sent as J
 
 ``autoplat.api.openapi`` reads ``ApiRoute.spec`` to write ``/openapi.json``; so every
 model named here is both what the route validates with and what the spec documents.
-Error statuses are documented from the declaration (401/403 when authenticated, 404 when
-the path has parameters, 413/400 with a body, 422 always, 429 when rate limited); add
-others the handler may raise (402, 409, ...) with ``errors=[...]``.
+Error statuses are documented from the declaration (401 when authenticated, 404 when
+the path has parameters, 413/415 with a body, 400/403/422 always, 429 when rate limited;
+403 because local mode refuses foreign Host names and cross-origin browsers everywhere);
+add others the handler may raise (402, 409, 415 when it reads a body itself, ...) with
+``errors=[...]``.
 """
 
 from __future__ import annotations

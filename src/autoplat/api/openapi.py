@@ -169,9 +169,11 @@ def _operation(
 
 
 def _error_statuses(path: str, spec: EndpointSpec) -> set[int]:
-    statuses = {400, 422, *spec.errors}
+    # 403 everywhere: local mode refuses foreign Host names and cross-origin browsers on
+    # every route (api/guards.py).
+    statuses = {400, 403, 422, *spec.errors}
     if spec.auth:
-        statuses |= {401, 403}
+        statuses.add(401)
     if _PARAM.search(path):
         statuses.add(404)
     if spec.body is not None:

@@ -60,18 +60,22 @@ def field_errors(exc: PydanticValidationError, prefix: str = "") -> list[dict[st
 async def read_json(request: Request) -> Any:
     """The request body as JSON, or BadRequest saying why it is not.
 
-    Refused here so that no route ever sees them: a non-JSON content type (415), an empty
+    Refused here so that no route ever sees them: a body without a JSON content type
+    (``application/json`` or ``+json``; 415, whatever the mode), an empty
     or undecodable body, NaN/Infinity (not JSON, and unstorable), nesting too deep for the
     parser, integers too long to convert, and NUL characters (PostgreSQL cannot store them).
     """
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
-    if media and media != "application/json" and not media.endswith("+json"):
+    body = await request.body()
+    # A body is JSON only when it says so: a browser page of another site can send a
+    # "simple" text/plain or form body without asking, but never application/json.
+    if body and media != "application/json" and not media.endswith("+json"):
+        named = f"not {media!r}" if media else "and the request has no Content-Type"
         raise UnsupportedMediaType(
-            f"request body must be application/json, not {media!r}",
+            f"request body must be application/json, {named}",
             details=[{"field": "content-type", "message": "expected application/json"}],
         )
-    body = await request.body()
     if not body:
         raise BadRequest(
             "request body is empty; a JSON document is required",

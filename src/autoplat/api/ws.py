@@ -25,7 +25,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from autoplat.accounts.auth import Principal
 from autoplat.api.context import get_platform
-from autoplat.errors import AutoplatError
+from autoplat.api.guards import check_local_request, refuse_handshake
+from autoplat.errors import AutoplatError, PermissionDenied
 from autoplat.executions.events import ExecutionEvent, Lagged, SubscriberOverrun, Subscription
 from autoplat.executions.views import run_view
 from autoplat.logging import get_logger
@@ -198,6 +199,13 @@ def _error(message: str, method: str = "error") -> dict[str, Any]:
 
 async def websocket_endpoint(ws: WebSocket) -> None:
     """Serve one WebSocket client until it disconnects."""
+    settings = get_platform(ws).settings
+    if not settings.auth_configured:
+        try:
+            check_local_request(ws.scope, settings.allowed_host_names)
+        except PermissionDenied as exc:
+            await refuse_handshake(ws, exc)
+            return
     try:
         principal = await _authenticate(ws)
     except AutoplatError as exc:

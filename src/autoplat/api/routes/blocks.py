@@ -89,7 +89,7 @@ async def run_block(
     summary="Run one block with the given input",
     tags=_TAGS,
     permission="EXECUTE_BLOCK",
-    errors=[402, 403],
+    errors=[402, 413, 415],
     response=BlockOutputs,
 )
 async def execute_block(request: Request) -> dict[str, list[Any]]:
