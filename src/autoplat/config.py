@@ -1,4 +1,9 @@
-"""Settings: read once from ``AUTOPLAT_*`` environment variables and CLI flags, then passed on."""
+"""Settings: read once from ``AUTOPLAT_*`` environment variables and CLI flags, then passed on.
+
+Secrets (the JWT secret, the LLM key, the database URL with its password) are ``SecretStr``:
+their repr and every dump show ``**********``, and the one line that uses each unwraps it
+with ``get_secret_value()``, so none reaches a response, a log line or an error message.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +27,10 @@ class Settings(BaseSettings):
     )
 
     # --- process ------------------------------------------------------------------------
-    database_url: str = Field(
-        default="", description="SQLAlchemy URL; empty means SQLite in the data dir."
+    database_url: SecretStr = Field(
+        default=SecretStr(""),
+        description="SQLAlchemy URL; empty means SQLite in the data dir (secret: it may hold "
+        "a password).",
     )
     data_dir: Path = Field(default=Path("data"), description="Where the SQLite file lives.")
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
@@ -52,7 +59,9 @@ class Settings(BaseSettings):
 
     # --- API and auth -------------------------------------------------------------------
     max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Request body limit.")
-    jwt_secret: str = Field(default="", description="HS256 secret for bearer JWTs.")
+    jwt_secret: SecretStr = Field(
+        default=SecretStr(""), description="HS256 secret for bearer JWTs (secret)."
+    )
     jwt_public_key: str = Field(default="", description="PEM key for RS256/ES256 JWTs.")
     jwt_audience: str = Field(default="", description="Expected JWT audience, if any.")
     allowed_hosts: str = Field(
@@ -103,24 +112,25 @@ class Settings(BaseSettings):
     @classmethod
     def _default_credits(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("credits_enabled") is None:
-            data = {
-                **data,
-                "credits_enabled": bool(data.get("jwt_secret") or data.get("jwt_public_key")),
-            }
+            secret = data.get("jwt_secret")
+            if isinstance(secret, SecretStr):
+                secret = secret.get_secret_value()
+            data = {**data, "credits_enabled": bool(secret or data.get("jwt_public_key"))}
         return data
 
     @field_validator("database_url")
     @classmethod
-    def _check_url(cls, value: str) -> str:
-        if value and not value.startswith(("sqlite", "postgresql", "postgres")):
+    def _check_url(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url and not url.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
         return value
 
     @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to SQLite in the data directory."""
-        if self.database_url:
-            url = self.database_url
+        url = self.database_url.get_secret_value()
+        if url:
             if url.startswith("postgres://"):
                 url = "postgresql://" + url[len("postgres://") :]
             if url.startswith("postgresql://"):
@@ -144,7 +154,7 @@ class Settings(BaseSettings):
     @property
     def auth_configured(self) -> bool:
         """True when bearer JWTs can be verified; otherwise the server runs in local mode."""
-        return bool(self.jwt_secret or self.jwt_public_key)
+        return bool(self.jwt_secret.get_secret_value() or self.jwt_public_key)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -36,10 +36,18 @@ TEST_USER_ID = "user-a"
 
 
 def make_token(user_id: str, *, role: str = "user", secret: str = TEST_JWT_SECRET) -> str:
-    """A signed HS256 bearer token for ``user_id``."""
+    """A signed HS256 bearer token for ``user_id``, valid for a day (tokens must expire)."""
+    import time
+
     import jwt
 
-    return jwt.encode({"sub": user_id, "role": role, "email": f"{user_id}@example.test"}, secret)
+    claims = {
+        "sub": user_id,
+        "role": role,
+        "email": f"{user_id}@example.test",
+        "exp": int(time.time()) + 86400,
+    }
+    return jwt.encode(claims, secret)
 
 
 def client_for(platform: Platform, user_id: str, *, role: str = "user") -> httpx.AsyncClient:

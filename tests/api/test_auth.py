@@ -33,7 +33,8 @@ async def test_first_request_creates_the_user(autoplat_platform: Platform) -> No
 
 async def test_two_users_with_the_same_email_both_get_in(autoplat_platform: Platform) -> None:
     for sub in ("twin-1", "twin-2"):
-        token = jwt.encode({"sub": sub, "email": "same@example.test"}, _secret(autoplat_platform))
+        claims = {"sub": sub, "email": "same@example.test", "exp": _in_an_hour()}
+        token = jwt.encode(claims, _secret(autoplat_platform))
         async with _bearer(autoplat_platform, token) as client:
             response = await client.post("/api/auth/user")
             assert response.status_code == 200, response.text
@@ -41,7 +42,11 @@ async def test_two_users_with_the_same_email_both_get_in(autoplat_platform: Plat
 
 
 def _secret(platform: Platform) -> str:
-    return platform.settings.jwt_secret
+    return platform.settings.jwt_secret.get_secret_value()
+
+
+def _in_an_hour() -> int:
+    return int(time.time()) + 3600
 
 
 @pytest.mark.parametrize(
@@ -53,7 +58,9 @@ def _secret(platform: Platform) -> str:
         {"sub": 42},
         {"sub": "a\x00b"},
         {"sub": "u", "exp": int(time.time()) - 60},
-        {"sub": "u", "nbf": int(time.time()) + 3600},
+        {"sub": "u", "exp": int(time.time()) + 3600, "nbf": int(time.time()) + 3600},
+        {"sub": "u"},  # no exp: it would be valid forever
+        {"sub": "u", "exp": "tomorrow"},
     ],
 )
 async def test_invalid_tokens_are_401(autoplat_platform: Platform, claims: dict[str, Any]) -> None:
@@ -65,8 +72,9 @@ async def test_invalid_tokens_are_401(autoplat_platform: Platform, claims: dict[
 
 
 async def test_wrong_secret_and_wrong_algorithm_are_401(autoplat_platform: Platform) -> None:
-    forged = jwt.encode({"sub": "u"}, "another-secret-that-is-long-enough-for-hs256!!")
-    none_alg = jwt.encode({"sub": "u"}, "", algorithm="none")
+    claims = {"sub": "u", "exp": _in_an_hour()}
+    forged = jwt.encode(claims, "another-secret-that-is-long-enough-for-hs256!!")
+    none_alg = jwt.encode(claims, "", algorithm="none")
     for token in (forged, none_alg):
         async with _bearer(autoplat_platform, token) as client:
             assert (await client.post("/api/auth/user")).status_code == 401
@@ -109,11 +117,12 @@ async def test_public_key_tokens(
         jwt_audience="autoplat",
     )
     async with running_platform(settings) as (platform, _):
-        good = jwt.encode({"sub": "pk-user", "aud": "autoplat"}, private, algorithm=algorithm)
+        claims = {"sub": "pk-user", "aud": "autoplat", "exp": _in_an_hour()}
+        good = jwt.encode(claims, private, algorithm=algorithm)
         async with _bearer(platform, good) as client:
             response = await client.post("/api/auth/user")
             assert response.status_code == 200 and response.json()["id"] == "pk-user"
-        wrong_aud = jwt.encode({"sub": "pk-user", "aud": "other"}, private, algorithm=algorithm)
+        wrong_aud = jwt.encode({**claims, "aud": "other"}, private, algorithm=algorithm)
         # An HS256 token "signed" with the public key text must not pass (algorithm confusion).
         confused = make_token("pk-user", secret="x" * 32)
         for token in (wrong_aud, confused):
@@ -181,3 +190,38 @@ async def test_preferences_round_trip(autoplat_client: httpx.AsyncClient) -> Non
     assert response.status_code == 422
     response = await autoplat_client.post("/api/auth/user/preferences", json={"daily_limit": -1})
     assert response.json()["error"]["details"][0]["field"] == "body.daily_limit"
+
+
+async def test_an_invalid_credential_is_refused_even_beside_a_valid_one(
+    autoplat_platform: Platform, autoplat_client: httpx.AsyncClient
+) -> None:
+    created = await autoplat_client.post(
+        "/api/api-keys", json={"name": "k", "permissions": ["IDENTITY"]}
+    )
+    key = created.json()["plain_text_key"]
+    url = autoplat_platform.url
+    good_bearer = f"Bearer {make_token('user-a')}"
+    cases = {
+        "bad bearer, good key": {"Authorization": "Bearer not-a-jwt", "X-API-Key": key},
+        "expired bearer, good key": {
+            "Authorization": "Bearer "
+            + jwt.encode({"sub": "user-a", "exp": 1}, _secret(autoplat_platform)),
+            "X-API-Key": key,
+        },
+        "not a bearer, good key": {"Authorization": "Basic dXNlcjpwYXNz", "X-API-Key": key},
+        "good bearer, bad key": {"Authorization": good_bearer, "X-API-Key": "agpt_nope"},
+        "good key of another user's bearer": {
+            "Authorization": f"Bearer {make_token('someone-else')}",
+            "X-API-Key": key,
+        },
+    }
+    for case, headers in cases.items():
+        async with httpx.AsyncClient(base_url=url, headers=headers) as client:
+            response = await client.post("/api/auth/user")
+        assert response.status_code == 401, case
+        assert response.json()["error"]["code"] == "not_authenticated"
+    # Both valid and naming the same user: the key (and its narrower permissions) is used.
+    both = {"Authorization": good_bearer, "X-API-Key": key}
+    async with httpx.AsyncClient(base_url=url, headers=both) as client:
+        assert (await client.post("/api/auth/user")).json()["id"] == "user-a"
+        assert (await client.get("/api/graphs")).status_code == 403  # no READ_GRAPH

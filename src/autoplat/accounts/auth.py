@@ -1,9 +1,12 @@
 """Authentication: who is calling, as a Principal, from an API key, a bearer JWT or local mode.
 
-Order: an ``X-API-Key`` header wins (its Principal holds only the key's permissions and the
-``user`` role); then ``Authorization: Bearer <JWT>`` (HS256 with ``jwt_secret``, or
-RS256/ES256 with ``jwt_public_key``; ``sub`` is the user id, ``role: admin`` grants admin);
-with neither, local mode (no JWT configured) acts as the local admin user and otherwise 401.
+Every credential a request carries must be valid: a bad ``Authorization`` header beside a
+good ``X-API-Key`` (or the other way round) is refused (401), never skipped. When both are
+valid they must name the same user, and the API key's Principal is used (only the key's
+permissions and the ``user`` role). Bearer JWTs are HS256 with ``jwt_secret`` or RS256/ES256
+with ``jwt_public_key``, must carry ``sub`` (the user id) and ``exp`` (a token without an
+expiry would be valid forever), and ``role: admin`` grants admin. With no credential at all,
+local mode (no JWT configured) acts as the local admin user, and otherwise 401.
 """
 
 from __future__ import annotations
@@ -65,17 +68,24 @@ class Authenticator:
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         """The caller of a request with these headers, or NotAuthenticated."""
         api_key = headers.get("x-api-key")
-        if api_key is not None:
-            key = await self.api_keys.authenticate(api_key)
-            return Principal(
-                key.user_id, permissions=frozenset(key.permissions), via="api_key", key_id=key.id
-            )
-        authorization = headers.get("authorization", "")
-        if authorization:
+        authorization = headers.get("authorization")
+        bearer: tuple[str, str, str | None] | None = None
+        if authorization is not None:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise NotAuthenticated("Authorization header must be 'Bearer <token>'")
-            return await self._from_jwt(token.strip())
+            bearer = self._verify_jwt(token.strip())
+        if api_key is not None:
+            key = await self.api_keys.authenticate(api_key)
+            if bearer is not None and bearer[0] != key.user_id:
+                raise NotAuthenticated("the API key and the bearer token name different users")
+            return Principal(
+                key.user_id, permissions=frozenset(key.permissions), via="api_key", key_id=key.id
+            )
+        if bearer is not None:
+            user_id, role, email = bearer
+            await self._ensure(user_id, role, email)
+            return Principal(user_id, role=role, via="jwt")
         if not self.settings.auth_configured:
             await self._ensure(LOCAL_USER_ID, "admin", None)
             return Principal(LOCAL_USER_ID, role="admin", via="local")
@@ -85,18 +95,24 @@ class Authenticator:
         """Create the local-mode user (an admin) if it does not exist yet."""
         await self._ensure(LOCAL_USER_ID, "admin", None)
 
-    async def _from_jwt(self, token: str) -> Principal:
+    def _verify_jwt(self, token: str) -> tuple[str, str, str | None]:
+        """(user id, role, email) of a valid token, or NotAuthenticated."""
         if not self.settings.auth_configured:
             raise NotAuthenticated("bearer tokens are not enabled on this server")
-        key = self.settings.jwt_public_key or self.settings.jwt_secret
-        algorithms = ["RS256", "ES256"] if self.settings.jwt_public_key else ["HS256"]
+        public_key = self.settings.jwt_public_key
+        key = public_key or self.settings.jwt_secret.get_secret_value()
+        algorithms = ["RS256", "ES256"] if public_key else ["HS256"]
         try:
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=algorithms,
                 audience=self.settings.jwt_audience or None,
-                options={"require": ["sub"], "verify_aud": bool(self.settings.jwt_audience)},
+                options={
+                    "require": ["sub", "exp"],
+                    "verify_exp": True,
+                    "verify_aud": bool(self.settings.jwt_audience),
+                },
             )
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             # ValueError/TypeError: a key the crypto backend cannot load, or odd header types.
@@ -106,9 +122,7 @@ class Authenticator:
             raise NotAuthenticated("invalid token: bad 'sub' claim")
         role = "admin" if claims.get("role") == "admin" else "user"
         email = claims.get("email")
-        email = email if isinstance(email, str) and 0 < len(email) <= 320 else None
-        await self._ensure(user_id, role, email)
-        return Principal(user_id, role=role, via="jwt")
+        return user_id, role, email if isinstance(email, str) and 0 < len(email) <= 320 else None
 
     async def _ensure(self, user_id: str, role: str, email: str | None) -> None:
         if (user_id, role) in self._known:

@@ -26,7 +26,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from autoplat.accounts.auth import Principal
 from autoplat.api.context import get_platform
 from autoplat.api.guards import check_local_request, refuse_handshake
-from autoplat.errors import AutoplatError, PermissionDenied
+from autoplat.errors import AutoplatError, NotAuthenticated, PermissionDenied
 from autoplat.executions.events import ExecutionEvent, Lagged, SubscriberOverrun, Subscription
 from autoplat.executions.views import run_view
 from autoplat.logging import get_logger
@@ -55,8 +55,11 @@ def graph_channel(user_id: str, graph_id: str) -> str:
 async def _authenticate(ws: WebSocket) -> Principal:
     headers = {k.lower(): v for k, v in ws.headers.items()}
     token = ws.query_params.get("token")
-    if token and "authorization" not in headers:
-        headers["authorization"] = f"Bearer {token}"
+    if token is not None:
+        bearer = f"Bearer {token}"
+        # Every credential must be valid: a ?token= beside another Authorization is refused.
+        if headers.setdefault("authorization", bearer) != bearer:
+            raise NotAuthenticated("send the token in the Authorization header or as ?token=")
     principal = await get_platform(ws).auth.authenticate(headers)
     principal.require("READ_GRAPH")
     return principal

@@ -58,14 +58,18 @@ def _record_usage(context: BlockContext, reply: LlmReply) -> None:
     usage["completion_tokens"] += reply.completion_tokens
 
 
-def _error_detail(response: httpx.Response) -> str:
+def _error_detail(response: httpx.Response, key: str) -> str:
+    """The endpoint's own explanation, without the key should the endpoint echo it."""
     try:
         data = response.json()
     except ValueError:
-        return response.text[:500]
-    if isinstance(data, dict) and isinstance(data.get("error"), dict):
-        return str(data["error"].get("message", data["error"]))[:500]
-    return json.dumps(data)[:500]
+        detail = response.text
+    else:
+        if isinstance(data, dict) and isinstance(data.get("error"), dict):
+            detail = str(data["error"].get("message", data["error"]))
+        else:
+            detail = json.dumps(data)
+    return (detail.replace(key, "***") if key else detail)[:500]
 
 
 async def chat_completion(
@@ -100,17 +104,19 @@ async def chat_completion(
         raise TransientBlockError(f"LLM request failed: {exc!r}") from exc
     if response.status_code == 429 or response.status_code >= 500:
         raise TransientBlockError(
-            f"LLM endpoint answered {response.status_code}: {_error_detail(response)}"
+            f"LLM endpoint answered {response.status_code}: {_error_detail(response, key)}"
         )
     if response.status_code >= 400:
         raise BlockRunError(
-            f"LLM endpoint answered {response.status_code}: {_error_detail(response)}"
+            f"LLM endpoint answered {response.status_code}: {_error_detail(response, key)}"
         )
     try:
         data = response.json()
         text = data["choices"][0]["message"]["content"] or ""
     except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise BlockRunError(f"unexpected LLM response: {response.text[:300]}") from exc
+        raise BlockRunError(
+            f"unexpected LLM response: {_error_detail(response, key)[:300]}"
+        ) from exc
     usage = data.get("usage") or {}
     reply = LlmReply(
         text=str(text),
