@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from autoplat.blocks import sandbox
 from autoplat.blocks.templating import TemplateRenderError, render_template
 
 
@@ -49,3 +50,37 @@ async def test_time_limit_stops_a_slow_template() -> None:
     with pytest.raises(TemplateRenderError, match="longer than"):
         await render_template(slow, {}, time_limit=0.3)
     assert time.monotonic() - started < 3
+
+
+async def test_plain_templates_render_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def no_child(*args: object, **kwargs: object) -> dict[str, object]:
+        raise AssertionError("a plain template went to a child process")
+
+    monkeypatch.setattr(sandbox, "run_job", no_child)
+    values = {"name": "Ada", "user": {"tags": ["x", "y"]}, "n": 0}
+    template = "Hi {{ name|upper }} {{ user.tags[1] }}{% if n == 0 %}!{% endif %}{{ z|d('-') }}"
+    assert await render_template(template, values) == "Hi ADA y!-"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{% macro f(s) %}{{ f(s ~ s) }}{% endmacro %}{{ f('x') }}",
+        '{{ "x"|center(1000000000) }}',
+        '{{ 1|format("%0999999999d") }}',
+    ],
+)
+async def test_templates_that_build_huge_values_in_one_step_are_stopped(template: str) -> None:
+    with pytest.raises(TemplateRenderError, match="needed more than"):
+        await render_template(template, {})
+
+
+async def test_syntax_errors_are_reported_without_a_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def no_child(*args: object, **kwargs: object) -> dict[str, object]:
+        raise AssertionError("a broken template went to a child process")
+
+    monkeypatch.setattr(sandbox, "run_job", no_child)
+    with pytest.raises(TemplateRenderError, match="template error"):
+        await render_template("{% if %}", {})
+    with pytest.raises(TemplateRenderError, match="longer than"):
+        await render_template("x" * 1_000_001, {})

@@ -32,7 +32,7 @@ JOBS: dict[str, str] = {
     "template": "autoplat.blocks.templating:child_job",
 }
 MAX_CHILDREN = 4
-DEFAULT_MEMORY = 512 * 1024 * 1024
+DEFAULT_MEMORY = 256 * 1024 * 1024
 #: A child exits with this status when it ran out of memory.
 _EXIT_MEMORY = 3
 

@@ -2,9 +2,15 @@
 
 Templates come from graph authors, so they run in Jinja's immutable sandbox with a short list
 of dangerous helpers removed, capped ``range``/``**``/sequence repetition, an output size cap
-and a wall-clock deadline. The render runs in a worker thread; the deadline is also checked
-cooperatively inside the render (between output chunks and on every ``range`` step) so that a
-timed-out template stops burning CPU soon after the caller has given up on it.
+and a deadline checked inside the render (between output chunks and on every ``range`` step).
+
+That bounds what a template may ask for, not what one step of it may cost: a macro that
+calls itself on ``s ~ s``, or ``"x"|center(10**9)``-like arguments, build huge values in
+one step, and a thread cannot be stopped. So only *plain* templates render in-process (in a
+worker thread): text, ``{{ value }}`` substitutions (names, attribute and item lookups, a few
+argument-free filters) and ``{% if %}`` on them, whose work is proportional to their input
+and output. Every other template renders in a child process (``sandbox``) with a hard time
+limit and a memory limit; whatever goes wrong becomes TemplateRenderError.
 """
 
 from __future__ import annotations
@@ -15,11 +21,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from jinja2 import TemplateError
+from jinja2 import TemplateError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from autoplat.errors import BlockRunError
+from autoplat.blocks import sandbox
+from autoplat.errors import AutoplatError, BlockRunError
 
+MAX_TEMPLATE = 1_000_000
+#: Seconds a child may take to start (an interpreter and Jinja) on top of the time limit.
+CHILD_STARTUP = 2.0
 MAX_RANGE = 10_000
 MAX_POWER = 1_000
 MAX_REPEAT_LEN = 100_000
@@ -98,6 +108,59 @@ def _build_environment(autoescape: bool, deadline: _Deadline) -> _LimitedEnviron
     return env
 
 
+# What a plain template (rendered in-process) may contain; see the module docstring.
+_PLAIN_NODES: tuple[type[nodes.Node], ...] = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.Const,
+    nodes.Getattr,
+    nodes.Getitem,
+    nodes.If,
+    nodes.Not,
+    nodes.And,
+    nodes.Or,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.CondExpr,
+    nodes.Test,
+    nodes.Filter,
+)
+_PLAIN_FILTERS = frozenset(
+    {"upper", "lower", "title", "capitalize", "trim", "string", "e", "escape", "length",
+     "count", "first", "last", "int", "float", "abs", "round", "default", "d", "list"}
+)  # fmt: skip
+
+
+def _is_plain(node: nodes.Node) -> bool:
+    """True when ``node`` holds only constructs whose cost follows their input and output."""
+    if not isinstance(node, _PLAIN_NODES):
+        return False
+    if isinstance(node, nodes.Filter | nodes.Test):
+        if isinstance(node, nodes.Filter) and node.name not in _PLAIN_FILTERS:
+            return False
+        if node.kwargs or node.dyn_args or node.dyn_kwargs:
+            return False
+        # Only default(...) takes an argument here, and only a constant one.
+        if node.args and not (
+            node.name in ("default", "d") and all(isinstance(a, nodes.Const) for a in node.args)
+        ):
+            return False
+    return all(_is_plain(child) for child in node.iter_child_nodes())
+
+
+def _classify(template: str, autoescape: bool) -> bool:
+    """Parse ``template``: True when it is plain; TemplateRenderError when it is not valid."""
+    env = _build_environment(autoescape, _Deadline(DEFAULT_TIMEOUT))
+    try:
+        return _is_plain(env.parse(template))
+    except TemplateError as exc:
+        raise TemplateRenderError(f"template error: {exc}") from exc
+    except RecursionError:
+        raise TemplateRenderError("template error: nested too deeply") from None
+
+
 def _render_sync(
     template: str,
     values: Mapping[str, Any],
@@ -134,6 +197,10 @@ async def render_template(
     max_output: int = DEFAULT_MAX_OUTPUT,
 ) -> str:
     """Render ``template`` with ``values`` in the sandbox, or raise TemplateRenderError."""
+    if len(template) > MAX_TEMPLATE:
+        raise TemplateRenderError(f"the template is longer than {MAX_TEMPLATE} characters")
+    if not await asyncio.to_thread(_classify, template, escape_html):
+        return await _render_in_child(template, values, escape_html, time_limit, max_output)
     deadline = _Deadline(time_limit)
     job: Callable[[], str] = lambda: _render_sync(  # noqa: E731
         template, values, escape_html, deadline, max_output
@@ -142,3 +209,54 @@ async def render_template(
         return await asyncio.wait_for(asyncio.to_thread(job), timeout=time_limit)
     except TimeoutError as exc:
         raise TemplateRenderError(f"template rendering took longer than {time_limit:g}s") from exc
+
+
+async def _render_in_child(
+    template: str,
+    values: Mapping[str, Any],
+    escape_html: bool,
+    time_limit: float,
+    max_output: int,
+) -> str:
+    # Imported here: the child imports this module, and needs none of pydantic's start-up.
+    from autoplat.blocks.convert import to_json_safe
+
+    try:
+        request = {
+            "template": template,
+            "values": to_json_safe(dict(values)),
+            "escape_html": escape_html,
+            "time_limit": time_limit,
+            "max_output": max_output,
+        }
+    except AutoplatError as exc:
+        raise TemplateRenderError(f"template values cannot be used: {exc.message}") from None
+    try:
+        answer = await sandbox.run_job(
+            "template", request, what="the template", timeout=time_limit + CHILD_STARTUP
+        )
+    except sandbox.ComputationTimeout:
+        raise TemplateRenderError(f"template rendering took longer than {time_limit:g}s") from None
+    except BlockRunError as exc:  # too much memory, or the child failed
+        raise TemplateRenderError(exc.message) from None
+    if "error" in answer:
+        raise TemplateRenderError(str(answer["error"]))
+    return str(answer.get("output", ""))
+
+
+def child_job(request: dict[str, Any]) -> dict[str, Any]:
+    """The render itself, in the sandbox child (the same environment and limits)."""
+    deadline = _Deadline(float(request["time_limit"]))
+    try:
+        output = _render_sync(
+            str(request["template"]),
+            dict(request["values"]),
+            bool(request["escape_html"]),
+            deadline,
+            int(request["max_output"]),
+        )
+    except TemplateRenderError as exc:
+        return {"error": exc.message}
+    except RecursionError:
+        return {"error": "template error: recursion too deep"}
+    return {"output": output}
