@@ -99,7 +99,10 @@ class Settings(BaseSettings):
     )
     llm_model: str = "gpt-4o-mini"
     step_through_max_items: int = Field(
-        default=10_000, ge=1, description="Most items one StepThroughItems node emits."
+        default=10_000,
+        ge=1,
+        description="Most items one StepThroughItems node emits (and repeats of one "
+        "CountdownTimer node).",
     )
 
     # --- scheduler ----------------------------------------------------------------------

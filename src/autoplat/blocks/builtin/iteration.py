@@ -1,4 +1,7 @@
-"""Iteration: emit the items of a list, dictionary or JSON text one by one (blocks.md §3.9)."""
+"""Iteration: emit the items of a list, dictionary or JSON text one by one (blocks.md §3.9).
+
+At most ``settings.step_through_max_items`` items per source, and JSON text of at most 1 MiB,
+so one node cannot fan out without bound."""
 
 from __future__ import annotations
 
@@ -17,7 +20,6 @@ from autoplat.blocks.base import (
 from autoplat.blocks.schema import pin
 from autoplat.errors import BlockRunError
 
-MAX_ITEMS = 10_000
 MAX_JSON_BYTES = 1024 * 1024
 
 
@@ -86,9 +88,11 @@ class StepThroughItemsBlock(Block["StepThroughItemsBlock.Input"]):
                 sources.append(json.loads(input_data.items_str))
             except ValueError as exc:
                 raise BlockRunError(f"items_str is not valid JSON: {exc}") from exc
+        # AUTOPLAT_STEP_THROUGH_MAX_ITEMS: every item becomes a node run downstream.
+        limit = context.settings.step_through_max_items
         for source in sources:
-            if isinstance(source, list | dict | str) and len(source) > MAX_ITEMS:
-                raise BlockRunError(f"cannot iterate over more than {MAX_ITEMS} items")
+            if isinstance(source, list | dict | str) and len(source) > limit:
+                raise BlockRunError(f"cannot iterate over more than {limit} items")
             for item, key in _pairs(source):
                 yield "item", item
                 yield "key", key

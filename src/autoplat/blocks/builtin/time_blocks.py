@@ -295,6 +295,12 @@ class CountdownTimerBlock(Block["CountdownTimerBlock.Input"]):
             + 3600 * _whole(input_data.hours, "hours")
             + 86400 * _whole(input_data.days, "days")
         )
+        if total > self.timeout:
+            raise BlockRunError(f"a countdown may last at most {self.timeout / 86400:g} days")
+        # Every repeat is an output downstream: the same cap as StepThroughItems' items.
+        limit = context.settings.step_through_max_items
+        if input_data.repeat > limit:
+            raise BlockRunError(f"repeat may be at most {limit}")
         for _ in range(input_data.repeat):
             if total > 0:
                 await asyncio.sleep(total)

@@ -5,10 +5,16 @@ Follows the conventions of the small markup parser AutoGPT uses for LLM output: 
 ``_``, text trimmed, comments dropped. An element with one child becomes ``{tag: child}``;
 with several differently named children their dicts are merged; when names repeat the
 children become a list of one-key dicts; a leaf maps to its text.
+
+Bounded: at most 10 MiB of input and MAX_DEPTH nested elements (deeper markup is refused,
+not a RecursionError), and inputs over PARSE_IN_THREAD characters are parsed in a worker
+thread so that the event loop keeps serving meanwhile. The tokenizer's patterns scan each
+character a bounded number of times (a failed token is an error, never a retry).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +30,8 @@ from autoplat.blocks.schema import pin
 from autoplat.errors import BlockRunError
 
 MAX_XML_BYTES = 10 * 1024 * 1024
+MAX_DEPTH = 200
+PARSE_IN_THREAD = 64 * 1024
 _TOKEN = re.compile(
     r"(?P<comment><!--.*?-->)|(?P<close></\s*[^>]+>)|(?P<open><\s*[^>/]+>)|(?P<text>[^<]+)|(?P<stray><)",
     re.DOTALL,
@@ -68,6 +76,10 @@ def parse_markup(markup: str) -> dict[str, Any]:
         if kind == "comment":
             continue
         if kind == "open":
+            if len(stack) >= MAX_DEPTH:
+                raise BlockRunError(
+                    f"Error in input xml syntax: elements nest more than {MAX_DEPTH} deep"
+                )
             element = _Element(_tag_name(value[1:-1]))
             (stack[-1].children if stack else roots).append(element)
             stack.append(element)
@@ -134,4 +146,8 @@ class XMLParserBlock(Block["XMLParserBlock.Input"]):
     async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
         if len(input_data.input_xml.encode()) > MAX_XML_BYTES:
             raise BlockRunError("Validation error for dict: the input XML is larger than 10 MiB")
-        yield "parsed_xml", parse_markup(input_data.input_xml)
+        markup = input_data.input_xml
+        if len(markup) > PARSE_IN_THREAD:
+            yield "parsed_xml", await asyncio.to_thread(parse_markup, markup)
+        else:
+            yield "parsed_xml", parse_markup(markup)
