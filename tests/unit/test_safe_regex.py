@@ -189,3 +189,12 @@ async def test_bad_and_oversized_patterns_are_refused_before_anything_runs(
         await safe_regex.search("a" * (safe_regex.MAX_PATTERN + 1), "a", 0)
     with pytest.raises(re.error, match="nests too deeply"):
         await safe_regex.search("(" * 5000 + ")" * 5000, "a", 0)
+
+
+def test_children_get_no_setting_or_secret_of_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTOPLAT_JWT_SECRET", "s3cret")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+    monkeypatch.setenv("PGPASSWORD", "pw")
+    environment = sandbox._child_environment()
+    assert not {"AUTOPLAT_JWT_SECRET", "OPENAI_API_KEY", "PGPASSWORD"} & set(environment)
+    assert "PATH" in environment

@@ -10,6 +10,8 @@ limit passes. The event loop only waits on pipes meanwhile.
 Jobs are named functions ``module:function`` taking and returning JSON objects; only the
 names in ``JOBS`` can be run. At most ``MAX_CHILDREN`` children run at once per event loop
 (more would trade the CPU of every tenant for one graph's work); others wait their turn.
+The child gets this process's environment without the platform's settings and anything
+named like a secret, so the computation it runs has nothing of the server's to read.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import asyncio
 import importlib
 import json
 import math
+import os
+import re
 import signal
 import sys
 import weakref
@@ -43,6 +47,13 @@ class _Slots:
     def __init__(self) -> None:
         self.semaphore = asyncio.Semaphore(MAX_CHILDREN)
         self.active = 0
+
+
+_SECRET_NAME = re.compile(r"^AUTOPLAT_|SECRET|TOKEN|PASSWORD|PASSWD|KEY|CREDENTIAL", re.I)
+
+
+def _child_environment() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if not _SECRET_NAME.search(name)}
 
 
 # Per event loop (tests run many loops in one process): a semaphore belongs to one loop.
@@ -113,6 +124,7 @@ async def _run_child(
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
+        env=_child_environment(),
     )
     try:
         stdout, _ = await asyncio.wait_for(process.communicate(payload), timeout=timeout)
