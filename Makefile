@@ -29,7 +29,7 @@ test-sqlite: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests
 
 test-postgres: setup
-	scripts/with-postgres.sh $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration tests/api
+	scripts/with-postgres.sh $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration tests/api tests/chaos
 
 lint: setup ## ruff and mypy --strict
 	$(BIN)/ruff check src tests bench migrations

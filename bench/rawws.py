@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket
 import struct
 from urllib.parse import urlsplit
 
@@ -28,11 +29,24 @@ class RawWebSocket:
         self._writer = writer
 
     @classmethod
-    async def connect(cls, url: str) -> RawWebSocket:
-        """Open ``ws://host:port/path?query`` and complete the upgrade handshake."""
+    async def connect(cls, url: str, *, rcvbuf: int | None = None) -> RawWebSocket:
+        """Open ``ws://host:port/path?query`` and complete the upgrade handshake.
+
+        ``rcvbuf`` fixes the socket's receive buffer (bytes): a client that reads slowly
+        then holds back the server as on a real network, instead of the megabytes that
+        loopback autotuning would absorb.
+        """
         parts = urlsplit(url)
         host = parts.hostname or "127.0.0.1"
-        reader, writer = await asyncio.open_connection(host, parts.port or 80)
+        port = parts.port or 80
+        if rcvbuf is None:
+            reader, writer = await asyncio.open_connection(host, port)
+        else:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, (host, port))
+            reader, writer = await asyncio.open_connection(sock=sock)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(

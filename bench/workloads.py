@@ -1,4 +1,5 @@
-"""The four workloads: chain, fanout, many and latency (issue 5, point 8)."""
+"""The workloads: chain, fanout, many and latency (issue 5, point 8), the scheduler, and
+the big-run figures of issue 10 (``fanout_10k``, ``chain_memory``, see bench/bigruns.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from autoplat.graphs.model import Graph
 from autoplat.logging import configure_logging
 from autoplat.platform import Platform
 from autoplat.testing import TEST_USER_ID, DatabaseFactory, make_settings, make_token
+from bench.bigruns import chain_memory, chain_rss, fanout_10k
 from bench.rawhttp import RawConnection
 from bench.rawws import RawWebSocket
 from bench.scheduler import scheduler_workload
@@ -180,11 +183,21 @@ WORKLOADS: dict[str, Workload] = {
     "many": many,
     "latency": latency,
     "scheduler": scheduler_workload,
+    "fanout_10k": fanout_10k,
+}
+#: Workloads that start fresh processes of their own (``python -m bench --chain-rss N``)
+#: instead of running on a platform in this one.
+PROCESS_WORKLOADS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "chain_memory": chain_memory,
 }
 
 
-def run_workload(name: str, database: str) -> dict[str, Any]:
+def run_workload(name: str, database: str, workload: Workload | None = None) -> dict[str, Any]:
     """Run one workload on a fresh database; the JSON-ready result."""
+    settings = {k: v for k, v in BENCH_SETTINGS.items() if k != "log_level"}
+    if name in PROCESS_WORKLOADS:
+        result = PROCESS_WORKLOADS[name](database)
+        return {"workload": name, "database": database, **result, "settings": settings}
     workdir = Path(tempfile.mkdtemp(prefix="autoplat-bench-"))
     pg_url = os.environ.get("AUTOPLAT_TEST_PG_URL") if database == "postgresql" else None
     if database == "postgresql" and not pg_url:
@@ -192,7 +205,7 @@ def run_workload(name: str, database: str) -> dict[str, Any]:
     factory = DatabaseFactory(workdir, pg_url)
     try:
         factory.prepare()
-        result = asyncio.run(_measure(WORKLOADS[name], factory, workdir))
+        result = asyncio.run(_measure(workload or WORKLOADS[name], factory, workdir))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -201,8 +214,13 @@ def run_workload(name: str, database: str) -> dict[str, Any]:
         "database": database,
         **result,
         "peak_rss_mb": round(peak_kb / 1024, 1),
-        "settings": {k: v for k, v in BENCH_SETTINGS.items() if k != "log_level"},
+        "settings": settings,
     }
+
+
+def run_chain_rss(nodes: int, database: str) -> dict[str, Any]:
+    """One chain of ``nodes`` in this (fresh) process: its time and this process's peak RSS."""
+    return run_workload("chain_rss", database, partial(chain_rss, nodes=nodes))
 
 
 async def _measure(workload: Workload, factory: DatabaseFactory, workdir: Path) -> dict[str, Any]:
