@@ -6,6 +6,12 @@ Each run POSTs to the local recorder, passes the answer through a few StoreValue
 (more rows, more flushes) and POSTs again, so a node that runs twice is seen from outside.
 After the kill, either the same server restarts on its address (it adopts its runs at
 once) or another process takes them over when their leases lapse.
+
+Pending (named so that pytest does not collect it; rename to test_sigkill_flush.py once it
+passes): most kills leave a resumed run COMPLETED with its second web-request node still
+INCOMPLETE (it holds ``url`` but never got ``body`` from the last StoreValue, which had
+COMPLETED durably): the delivery of a durable node's output to an already existing
+downstream row was lost with the kill and is not replayed on resume.
 """
 
 from __future__ import annotations
@@ -84,7 +90,7 @@ async def test_sigkill_at_a_random_moment_of_a_busy_flush_ends_every_run_once(
         await survivor.ready()
         watch = await WsWatch(survivor.ws_url(USER)).start(subscribe_graph(graph[0]))
         try:
-            rows = await tables.wait_terminal(run_ids, 60, explain=servers.notable)
+            rows = await tables.wait_terminal(run_ids, 40, explain=servers.notable)
             await asyncio.sleep(1.0)  # late duplicate events, if any, arrive now
         finally:
             await watch.close()
@@ -111,6 +117,15 @@ async def test_sigkill_at_a_random_moment_of_a_busy_flush_ends_every_run_once(
     per_node = Counter((n["graph_exec_id"], n["node_id"]) for n in nodes)
     assert set(per_node.values()) == {1}
     unfinished = [n for n in nodes if n["status"] != "COMPLETED"]
+    if unfinished:
+        run = unfinished[0]["graph_exec_id"]
+        print(f"run {run} ({rows[run]['status']}, attempts {rows[run]['attempts']}):")
+        for n in nodes:
+            if n["graph_exec_id"] == run:
+                print(
+                    f"  seq {n['seq']} {n['block_id'][:8]} {n['status']}"
+                    f" in={sorted(n['input_data'])} out={sorted(n['output_data'])}"
+                )
     assert not unfinished, [
         (n["status"], n["block_id"], sorted(n["input_data"]), rows[n["graph_exec_id"]]["attempts"])
         for n in unfinished

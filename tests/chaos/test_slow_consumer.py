@@ -55,7 +55,7 @@ async def test_a_websocket_client_that_falls_behind_a_10000_item_run_still_sees_
             ack = json.loads(await ws.recv())
             assert ack.get("success") is True, ack
             run_id = await api.run(graph, {})
-            row = (await tables.wait_terminal([run_id], 60, explain=servers.notable))[run_id]
+            row = (await tables.wait_terminal([run_id], 30, explain=servers.notable))[run_id]
             assert row["status"] == "COMPLETED"
             behind_since = time.monotonic()
             # Now read, a little slowly, until the end arrives, or nothing more comes for
