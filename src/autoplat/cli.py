@@ -86,7 +86,17 @@ async def serve(settings: Settings) -> int:
             if not settings.auth_configured:
                 await platform.auth.ensure_local_user()
                 print(local_mode_notice(platform.url), file=sys.stderr, flush=True)
-            await stop.wait()
+            # Until a signal, or a critical loop that cannot recover (then exit non-zero).
+            fatal = asyncio.ensure_future(platform.fatal.wait())
+            signalled = asyncio.ensure_future(stop.wait())
+            await asyncio.wait([fatal, signalled], return_when=asyncio.FIRST_COMPLETED)
+            fatal.cancel()
+            signalled.cancel()
+            if platform.fatal.is_set():
+                log.critical("serve.fatal", reason=platform.fatal_reason)
+                code = EXIT_FAILURE
+            else:
+                code = 0
     except AutoplatError:
         raise
     except asyncio.CancelledError:
@@ -94,7 +104,7 @@ async def serve(settings: Settings) -> int:
     except Exception:
         log.exception("serve.crashed")
         return EXIT_FAILURE
-    return 0
+    return code
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -38,6 +38,13 @@ class DatabaseUnavailable(AutoplatError):
     status = 503
 
 
+class NotReady(AutoplatError):
+    """A critical part of the process is failing (it restarts it, or gives up and exits)."""
+
+    code = "not_ready"
+    status = 503
+
+
 # --- request problems (4xx) ------------------------------------------------------------
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
 
@@ -20,7 +22,7 @@ from autoplat.credits.service import CreditService
 from autoplat.db.manager import DatabaseManager
 from autoplat.db.migrate import ensure_current
 from autoplat.errors import ConfigError
-from autoplat.executions.manager import ExecutionManager, stable_worker_id
+from autoplat.executions.manager import ExecutionManager
 from autoplat.logging import get_logger
 from autoplat.scheduler.scheduler import Scheduler
 
@@ -31,18 +33,28 @@ class Platform:
     """``async with Platform(settings) as platform:`` runs the whole platform in this loop.
 
     Components start in order (database, executions, scheduler, HTTP server) and stop in
-    reverse, each stop bounded by ``settings.drain_timeout``.
+    reverse, all of them within ONE ``settings.drain_timeout``. A critical loop that cannot
+    recover sets :attr:`fatal` (``autoplat serve`` then exits non-zero).
     """
 
     def __init__(
-        self, settings: Settings, *, serve_http: bool = True, own_runs_only: bool = False
+        self,
+        settings: Settings,
+        *,
+        serve_http: bool = True,
+        own_runs_only: bool = False,
+        blocks: BlockRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.serve_http = serve_http
         # A command that runs one graph here (``autoplat run``) beside a server on the same
         # database: it claims only the runs it submitted and fires no schedules.
         self.own_runs_only = own_runs_only
-        self.blocks = BlockRegistry.builtin().with_cost_overrides(settings.block_costs)
+        #: Set when a critical component gave up; the reason is in :attr:`fatal_reason`.
+        self.fatal = asyncio.Event()
+        self.fatal_reason = ""
+        self._deadline: float | None = None
+        self.blocks = blocks or BlockRegistry.builtin().with_cost_overrides(settings.block_costs)
         self.db = DatabaseManager(settings)
         self.block_settings = BlockSettings.from_settings(settings)
         self.outbound = OutboundHttp(self.block_settings)
@@ -57,7 +69,8 @@ class Platform:
             credits=self.credits,
             outbound=self.outbound,
             block_settings=self.block_settings,
-            worker_id=stable_worker_id(settings) if serve_http else None,
+            own_runs_only=own_runs_only,
+            on_fatal=self._on_fatal,
         )
         self.scheduler = Scheduler(settings, self.db, self.executions)
         self.metrics.add_counters(
@@ -85,24 +98,46 @@ class Platform:
         tb: TracebackType | None,
     ) -> None:
         log.info("platform.stopping")
+        self._deadline = asyncio.get_running_loop().time() + self.settings.drain_timeout
         await self._stack.aclose()
         log.info("platform.stopped")
 
+    def _bounded(self, stop: Callable[[float], Awaitable[None]], share: float) -> None:
+        """Stop with ``share`` of what is left of the one drain deadline."""
+
+        async def call() -> None:
+            loop = asyncio.get_running_loop()
+            deadline = self._deadline or loop.time() + self.settings.drain_timeout
+            await stop(max(0.0, deadline - loop.time()) * share)
+
+        self._stack.push_async_callback(call)
+
+    def _on_fatal(self, component: str) -> None:
+        if not self.fatal.is_set():
+            self.fatal_reason = f"{component} failed repeatedly and was given up on"
+            log.critical("platform.fatal", reason=self.fatal_reason)
+            self.fatal.set()
+
+    def problems(self) -> list[str]:
+        """Why the process is not ready (empty when it is)."""
+        failing = [f"{name} is failing" for name in self.executions.failing()]
+        return [self.fatal_reason, *failing] if self.fatal.is_set() else failing
+
     async def _start(self) -> None:
-        drain = self.settings.drain_timeout
         self._stack.push_async_callback(self.outbound.aclose)
         await self.db.connect()
         self._stack.push_async_callback(self.db.disconnect)
         await ensure_current(self.db.engine)
         await self.executions.start()
-        self._stack.push_async_callback(self.executions.stop, drain)
+        self._bounded(self.executions.stop, 1.0)
         if self.settings.scheduler_enabled and not self.own_runs_only:
             await self.scheduler.start()
-            self._stack.push_async_callback(self.scheduler.stop, drain)
+            self._bounded(self.scheduler.stop, 0.2)
         if self.serve_http:
             self.server = HttpServer(self.app, self.settings)
             await self.server.start()
-            self._stack.push_async_callback(self.server.stop, drain)
+            # Open requests (and WebSockets) get a third: running work needs the rest.
+            self._bounded(self.server.stop, 1 / 3)
         log.info("platform.started", database=self.db.dialect)
 
     @property

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from autoplat.db.models import GraphExecution
 from autoplat.executions import testkit as tk
+from autoplat.executions.events import ExecutionEvent
 from autoplat.executions.testkit import FlakyBlock, SleepBlock, link, node, output_node
 from autoplat.graphs.model import Graph, Node
 from autoplat.platform import Platform
@@ -121,6 +122,7 @@ async def test_stopping_a_parent_stops_its_child(platform: Platform) -> None:
         run_id = await _submit(platform, tk.graph([agent], []))
         while True:  # the child's sleeping node is running
             event = await sub.get(timeout=5)
+            assert isinstance(event, ExecutionEvent)
             is_sleep = event.kind == "node" and event.data["block_id"] == SleepBlock.id
             if is_sleep and event.status == "RUNNING":
                 break

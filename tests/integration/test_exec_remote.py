@@ -13,6 +13,7 @@ from sqlalchemy import update
 
 from autoplat.db.models import GraphExecution
 from autoplat.executions import testkit as tk
+from autoplat.executions.events import ExecutionEvent
 from autoplat.executions.testkit import SleepBlock, node
 from autoplat.platform import Platform
 from autoplat.testing import PG_ENV
@@ -59,9 +60,10 @@ async def test_events_of_a_run_reach_another_process(pair: Pair) -> None:
         run_id = await runner.executions.submit(
             user_id=USER, graph_id=saved.id, graph_version=saved.version, inputs={"x": 5}
         )
-        seen = []
+        seen: list[ExecutionEvent] = []
         while True:
             event = await sub.get(timeout=5)
+            assert isinstance(event, ExecutionEvent)
             seen.append(event)
             if event.kind == "graph" and event.status == "COMPLETED":
                 break

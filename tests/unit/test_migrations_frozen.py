@@ -10,6 +10,7 @@ VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
 #: sha256 of every released migration; a schema change is a NEW revision (add its hash here).
 RELEASED = {
     "0001_initial_schema.py": ("1db278e9b327d45f0eb4d00fc6dcb28c2fee3e04eb85dab540e3c0008af85a83"),
+    "0002_workers.py": ("31afafb8f97f5c3547e0fd7b15e0fa97020153bcbf4af73680f6d394c464a2d7"),
 }
 
 

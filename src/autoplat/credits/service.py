@@ -118,11 +118,14 @@ class CreditService:
         block: Block[Any],
         input_data: Mapping[str, Any],
         run_number: int | None = None,
+        charge_key: str | None = None,
     ) -> int:
         """Charge one node run; return credits charged or raise InsufficientCredits.
 
         Call once per node execution, before the block runs; charging the same
-        ``node_exec_id`` again (a retry, a resumed run) charges nothing more and returns 0.
+        ``charge_key`` (default: the ``node_exec_id``) again charges nothing more and
+        returns 0. The executor keys by run, node and input identity, so a node run again
+        after a crash under a new node execution id is not charged twice.
         ``run_number`` is the node run's position in its execution (from 1), used for the
         every-Nth execution fee; without it the service counts the calls per
         ``graph_exec_id`` in this process.
@@ -145,7 +148,7 @@ class CreditService:
             "cost_type": price.cost.cost_type.value if price.cost else None,
             "node_run": number,
         }
-        key = f"usage:{node_exec_id}"
+        key = f"usage:{charge_key or node_exec_id}"
         try:
             posting = await self.db.credits.spend(user_id, price.total, key=key, metadata=metadata)
         except InsufficientCredits as exc:
@@ -163,6 +166,7 @@ class CreditService:
         block: Block[Any],
         input_data: Mapping[str, Any],
         seconds: float,
+        charge_key: str | None = None,
     ) -> int:
         """Charge a finished run's per-second cost as its own USAGE entry; return credits.
 
@@ -185,7 +189,11 @@ class CreditService:
             "seconds": round(seconds, 3),
         }
         posting = await self.db.credits.spend(
-            user_id, amount, key=f"usage-time:{node_exec_id}", metadata=metadata, partial=True
+            user_id,
+            amount,
+            key=f"usage-time:{charge_key or node_exec_id}",
+            metadata=metadata,
+            partial=True,
         )
         if posting is None or posting.transaction.metadata.get("capped"):
             await self._notify(

@@ -19,6 +19,7 @@ from autoplat.db.notifications import NotificationStore
 from autoplat.db.schedules import ScheduleStore
 from autoplat.db.stats import StatsStore
 from autoplat.db.users import UserStore
+from autoplat.db.workers import WorkerStore
 from autoplat.errors import ConfigError, DatabaseUnavailable
 from autoplat.logging import get_logger
 
@@ -63,6 +64,7 @@ class DatabaseManager:
         self.schedules = ScheduleStore(self)
         self.notifications = NotificationStore(self)
         self.stats = StatsStore(self)
+        self.workers = WorkerStore(self)
 
     # --- lifecycle ----------------------------------------------------------------------
 

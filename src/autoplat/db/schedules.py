@@ -12,7 +12,6 @@ from sqlalchemy import Executable, Row, Select, Table, delete, func, select, tex
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from autoplat.db.bulk import bulk_insert
-from autoplat.db.executions import QUEUE_CHANNEL
 from autoplat.db.models import GraphExecution, NodeExecution, Schedule, ScheduleFire
 from autoplat.db.types import utcnow
 
@@ -282,20 +281,6 @@ class ScheduleStore:
                 _SCHEDULES.c.id.in_(ids), _SCHEDULES.c.status == ACTIVE
             )
         return set((await conn.execute(stmt)).scalars())
-
-    async def insert_runs(
-        self,
-        conn: AsyncConnection,
-        runs: Sequence[dict[str, Any]],
-        nodes: Sequence[dict[str, Any]],
-    ) -> None:
-        """Write the queued runs of fires (rows built by the executor) in bulk, then NOTIFY."""
-        if not runs:
-            return
-        await bulk_insert(conn, _RUNS, runs)
-        await bulk_insert(conn, _NODES, nodes)
-        if conn.dialect.name == "postgresql":
-            await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": QUEUE_CHANNEL})
 
     async def pause_broken(self, conn: AsyncConnection, schedule_id: str, reason: str) -> None:
         """Pause a schedule that cannot run any more, recording why."""

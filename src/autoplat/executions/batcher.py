@@ -1,37 +1,37 @@
-"""Group commit for submissions: concurrent submits share one INSERT transaction.
+"""Group commit for submissions: concurrent submits share one write.
 
-The first submit writes at once; submits that arrive while that transaction is in flight
-are written together by the next one. A lone submit waits for nothing, and under load the
+The first submit writes at once; submits that arrive while that write is in flight are
+written together by the next one. A lone submit waits for nothing, and under load the
 database sees one transaction per batch instead of one per run.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from autoplat.db.executions import ExecutionStore
+from autoplat.db.rows import NodeRow, RunRow
 from autoplat.tasks import TaskOwner
 
-Pending = tuple[dict[str, Any], Sequence[Mapping[str, Any]], asyncio.Future[None]]
-#: Decides, inside the write transaction, which runs this process starts at once.
-Starter = Callable[[list[dict[str, Any]], dict[str, int]], None]
-#: Undoes a Starter's reservations when the transaction fails.
-Releaser = Callable[[list[dict[str, Any]]], None]
+Pending = tuple[RunRow, Sequence[NodeRow], asyncio.Future[None]]
+#: Decides, inside the write, which runs this process starts at once.
+Starter = Callable[[Sequence[RunRow], dict[str, int]], None]
+#: Undoes a Starter's reservations (the write failed, or demoted the runs).
+Releaser = Callable[[Sequence[RunRow]], None]
 
 
 class SubmitBatcher:
-    """Writes new runs and their first node executions in shared transactions."""
+    """Writes new runs and their first node executions in shared writes."""
 
     def __init__(
         self,
         store: ExecutionStore,
         tasks: TaskOwner,
         *,
-        starter: Starter | None = None,
-        releaser: Releaser | None = None,
-        user_cap: int | None = None,
+        starter: Starter,
+        releaser: Releaser,
+        user_cap: int,
     ) -> None:
         self.store = store
         self.tasks = tasks
@@ -41,10 +41,10 @@ class SubmitBatcher:
         self._pending: list[Pending] = []
         self._writing = False
 
-    async def insert(self, run: dict[str, Any], nodes: Sequence[Mapping[str, Any]]) -> None:
+    async def insert(self, run: RunRow, nodes: Sequence[NodeRow]) -> None:
         """Return once the run is durable (or raise the reason it could not be written).
 
-        The starter may have set ``run["status"]`` to RUNNING: the caller then runs it.
+        The starter may have set ``run.status`` to RUNNING: the caller then runs it.
         """
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((run, nodes, done))
@@ -63,19 +63,15 @@ class SubmitBatcher:
 
     async def _write_batch(self, batch: list[Pending]) -> None:
         runs = [run for run, _, _ in batch]
-        starter = self.starter
-
-        def start(running: dict[str, int]) -> None:
-            if starter is not None:
-                starter(runs, running)
-
         try:
-            demoted = await self.store.insert_runs(
-                [(run, nodes) for run, nodes, _ in batch], start=start, user_cap=self.user_cap
+            demoted = await self.store.submit(
+                runs,
+                [n for _, nodes, _ in batch for n in nodes],
+                start=lambda running: self.starter(runs, running),
+                user_cap=self.user_cap,
             )
         except Exception as exc:
-            if self.releaser is not None:
-                self.releaser(runs)
+            self.releaser(runs)
             if len(batch) == 1:
                 _settle(batch[0][2], exc)
                 return
@@ -83,9 +79,9 @@ class SubmitBatcher:
             for item in batch:
                 await self._write_batch([item])
             return
-        if demoted and self.releaser is not None:
+        if demoted:
             # Written QUEUED (the user's cap was reached elsewhere): the claimers take them.
-            self.releaser(demoted)
+            self.releaser([run for run in runs if run.id in demoted])
         for _, _, done in batch:
             _settle(done, None)
 

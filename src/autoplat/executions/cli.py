@@ -66,8 +66,8 @@ class RequestRefused(AutoplatError):
         self,
         message: str,
         *,
-        http_status: int,
-        server_code: str,
+        http_status: int = 0,
+        server_code: str = "",
         details: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message, details=details)

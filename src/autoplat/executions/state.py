@@ -1,4 +1,4 @@
-"""The in-memory state of one node execution, and what a flush takes from a run."""
+"""The in-memory state of one node execution, live in the process that owns its run."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from autoplat.db.rows import NodeWrite
+from autoplat.executions import storable
 from autoplat.executions.events import ExecutionEvent
 from autoplat.executions.status import ExecutionStatus
 from autoplat.executions.views import iso
 
 if TYPE_CHECKING:
-    from autoplat.executions.executor import GraphRun
+    from autoplat.executions.run import GraphRun
 
 
 @dataclass(slots=True, eq=False)
@@ -47,23 +49,31 @@ class NodeRun:
         """Whether the row has changes not yet written."""
         return self.version != self.flushed_version
 
-    def row(self) -> dict[str, Any]:
-        """The full row as written to ``node_executions``."""
-        return {
-            "id": self.id,
-            "graph_exec_id": self.graph_exec_id,
-            "node_id": self.node_id,
-            "block_id": self.block_id,
-            "status": self.status.value,
-            "seq": self.seq,
-            "input_data": self.input_data,
-            "output_data": {pin: list(values) for pin, values in self.output_data.items()},
-            "error": self.error,
-            "stats": dict(self.stats),
-            "created_at": self.created_at,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-        }
+    def write(self) -> NodeWrite:
+        """The row as written to ``node_executions``, encoded.
+
+        A RUNNING row carries no outputs: they are written once, with the node's end, so a
+        node that yields N values writes O(N) bytes, not O(N²); a resumed RUNNING node
+        starts again from nothing anyway.
+        """
+        outputs = (
+            "{}" if self.status == ExecutionStatus.RUNNING else storable.dumps(self.output_data)
+        )
+        return NodeWrite(
+            id=self.id,
+            graph_exec_id=self.graph_exec_id,
+            node_id=self.node_id,
+            block_id=self.block_id,
+            status=self.status.value,
+            seq=self.seq,
+            input_data=storable.dumps(self.input_data),
+            output_data=outputs,
+            error=storable.text(self.error),
+            stats=storable.dumps(self.stats),
+            created_at=self.created_at,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+        )
 
     def event_data(self, run: GraphRun, output: tuple[str, Any] | None = None) -> dict[str, Any]:
         """A ``node_execution_event`` payload; for an output, only that output."""
@@ -92,17 +102,3 @@ class NodeRun:
             "start_time": iso(self.started_at),
             "end_time": iso(self.ended_at),
         }
-
-
-@dataclass(slots=True)
-class FlushPart:
-    """What one flush takes from one run: rows, the versions they hold, and events."""
-
-    run: GraphRun
-    nodes: list[dict[str, Any]]
-    taken: list[tuple[NodeRun, int, int]]
-    run_row: dict[str, Any] | None
-    run_version: int
-    run_events: int
-    events: list[ExecutionEvent]
-    durable_done: set[str]

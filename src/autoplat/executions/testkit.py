@@ -126,12 +126,10 @@ async def exec_platform(
     """A running platform, optionally offering test-only blocks beside the builtin ones."""
     from autoplat.platform import Platform
 
-    platform = Platform(settings)
+    blocks = BlockRegistry.builtin().with_cost_overrides(settings.block_costs)
     if extra_blocks:
-        blocks = BlockRegistry([*platform.blocks, *extra_blocks])
-        platform.blocks = blocks
-        platform.executions.blocks = blocks
-    async with platform:
+        blocks = BlockRegistry([*blocks, *extra_blocks])
+    async with Platform(settings, blocks=blocks) as platform:
         yield platform
 
 

@@ -190,9 +190,10 @@ class FireBatcher:
         stamp = utcnow()  # built ahead of their time: the rows say when they were written
         for new in runs:
             new.restamp(stamp)
-        await store.insert_runs(
-            conn, [r.run for r in runs], [node for r in runs for node in r.nodes]
-        )
+        if runs:
+            await self.db.executions.submit(
+                [r.run for r in runs], [node for r in runs for node in r.nodes], conn=conn
+            )
         for plan in won:
             if plan.pause_reason is not None:
                 await store.pause_broken(conn, plan.outcome.schedule_id, plan.pause_reason)

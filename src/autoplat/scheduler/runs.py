@@ -1,10 +1,10 @@
 """Building the runs of many fires at once, the way ``executions.submit`` builds one.
 
 ``submit`` compiles the graph, checks credits, validates the inputs and writes the run, one
-run per call and one call per transaction. A tick of thousands of schedules needs the same
-per run but with the slow parts shared: graphs are compiled and credits checked once per
-graph and per user, outside the fire's transaction, and the rows of every run of a batch are
-written with two bulk statements inside it (see ``ScheduleStore.insert_runs``).
+run per call. A tick of thousands of schedules needs the same per run but with the slow
+parts shared: graphs are compiled and credits checked once per graph and per user, outside
+the fire's transaction, and the rows of every run of a batch are written inside it by the
+queue's one insert path (``ExecutionStore.submit`` with the fire's connection).
 """
 
 from __future__ import annotations
@@ -12,14 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from autoplat.db.rows import NodeRow, RunRow
 from autoplat.db.schedules import ScheduleRecord
 from autoplat.errors import AutoplatError
-from autoplat.executions.events import ExecutionEvent
-from autoplat.executions.views import run_view
-from autoplat.graphs.validation import validate_run_inputs
+from autoplat.executions.newrun import new_run_rows
 
 if TYPE_CHECKING:
     from autoplat.executions.graph import CompiledGraph
@@ -32,20 +30,19 @@ GraphKey = tuple[str, str, int]  # (user id, graph id, version)
 class NewRun:
     """The rows of one run to insert."""
 
-    run: dict[str, Any]
-    nodes: list[dict[str, Any]]
+    run: RunRow
+    nodes: list[NodeRow]
 
     @property
     def id(self) -> str:
         """The run's id."""
-        return str(self.run["id"])
+        return self.run.id
 
     def restamp(self, moment: datetime) -> None:
         """Say the rows were created at ``moment`` (they are built before they are written)."""
-        self.run["created_at"] = self.run["updated_at"] = moment
+        self.run.created_at = self.run.updated_at = moment
         for node in self.nodes:
-            if "created_at" in node:
-                node["created_at"] = moment
+            node.created_at = moment
 
 
 @dataclass
@@ -67,12 +64,12 @@ class RunMaker:
                 self.graphs[key] = await self.executions.graph_for(*key)
             except AutoplatError as exc:
                 self.refused[key] = exc
-        ensure = getattr(self.executions.credits, "ensure_can_run", None)
-        if ensure is None:
+        credits = self.executions.credits
+        if credits is None or not credits.enabled:
             return
         for user_id in {s.user_id for s in schedules}:
             try:
-                await ensure(user_id)
+                await credits.ensure_can_run(user_id)
             except AutoplatError as exc:
                 self.refused[user_id] = exc
 
@@ -85,19 +82,15 @@ class RunMaker:
         graph = self.graphs[key]
         inputs = dict(schedule.inputs)
         if schedule.id not in self.validated:
-            validate_run_inputs(graph.graph, inputs, self.executions.blocks)
+            inputs = self.executions.submitter.admit_inputs(graph, inputs)
             self.validated.add(schedule.id)
-        run, nodes = self.executions.new_run_rows(
-            schedule.user_id, graph, inputs, schedule_id=schedule.id
-        )
+        run, nodes = new_run_rows(schedule.user_id, graph, inputs, schedule_id=schedule.id)
         return NewRun(run, nodes)
 
     def announce(self, runs: list[NewRun]) -> None:
         """After commit: tell subscribers the runs are queued and wake this process's workers."""
         if not runs:
             return
-        self.executions.bus.publish(
-            [ExecutionEvent("graph", run_view(SimpleNamespace(**r.run))) for r in runs]
-        )
+        self.executions.announce([self.executions.queued_event(r.run) for r in runs])
         # PostgreSQL wakes every process by NOTIFY; on SQLite the workers poll, so nudge them.
         self.executions.wake()

@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute
 from autoplat import __version__
 from autoplat.api.context import get_platform
 from autoplat.api.endpoint import endpoint
+from autoplat.errors import NotReady
 
 _TAGS = ["operations"]
 
@@ -21,7 +22,7 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    """The database answers."""
+    """The database answers and every critical loop runs."""
 
     status: str
 
@@ -42,8 +43,12 @@ async def health(request: Request) -> Health:
     tags=_TAGS,
 )
 async def ready(request: Request) -> Readiness:
-    """Readiness: the database answers (503 with the reason otherwise)."""
-    await get_platform(request).db.health_check()
+    """Readiness: the database answers and no critical loop is failing (503 otherwise)."""
+    platform = get_platform(request)
+    await platform.db.health_check()
+    problems = platform.problems()
+    if problems:
+        raise NotReady("not ready: " + "; ".join(problems))
     return Readiness(status="ready")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from autoplat.db.models.base import Base
 from autoplat.db.models.credits import CreditTransaction, UserBalance
-from autoplat.db.models.executions import GraphExecution, NodeExecution
+from autoplat.db.models.executions import GraphExecution, NodeExecution, Worker
 from autoplat.db.models.graphs import GraphVersion, LibraryAgent
 from autoplat.db.models.schedules import Schedule, ScheduleFire
 from autoplat.db.models.system import Notification, SystemJob
@@ -24,4 +24,5 @@ __all__ = [
     "SystemJob",
     "User",
     "UserBalance",
+    "Worker",
 ]

@@ -71,3 +71,21 @@ class NodeExecution(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Worker(Base):
+    """A process that claims runs: its identity is new at every start and never reused.
+
+    ``instance`` names where it runs (host and port, or the operator's instance name); a
+    process that starts adopts the runs of records whose process is gone (their liveness
+    lock is free), which is how a restarted server resumes its runs at once.
+    """
+
+    __tablename__ = "workers"
+    __table_args__ = (Index("ix_workers_live", "stopped_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

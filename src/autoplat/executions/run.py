@@ -2,8 +2,13 @@
 
 Each non-static input pin is a FIFO: a value fills the earliest waiting execution of the
 sink node that lacks that pin (or starts a new one); a node execution is queued once every
-linked pin has a value; static links keep their latest value for later executions. Every
-change is buffered and written by the process's :class:`~autoplat.executions.flusher.Flusher`.
+linked pin has a value; static links keep their latest value for later executions.
+
+A run talks to the rest of the platform only through :class:`RunHost` (block contexts,
+charges, child runs, the flusher) and writes only through its :class:`RunJournal`. It
+starts or charges nothing unless it holds a confirmed lease: after a lost lease, or a
+pause (SIGSTOP, a long GC) past the lease's end, it waits for a renewal and stops at once
+when the renewal says another process took the run.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from autoplat.blocks.base import BlockContext, BlockType
 from autoplat.blocks.convert import to_json_safe
+from autoplat.config import Settings
+from autoplat.db.rows import NodeRow, RunRow, RunWrite
 from autoplat.db.types import utcnow
 from autoplat.errors import (
     AutoplatError,
@@ -25,21 +32,22 @@ from autoplat.errors import (
     PinPathError,
     TransientBlockError,
 )
-from autoplat.executions import writeback
+from autoplat.executions import storable
 from autoplat.executions.events import ExecutionEvent
 from autoplat.executions.graph import CompiledGraph, CompiledNode, assemble_input
-from autoplat.executions.results import collect_outputs, run_event_data, run_stats
-from autoplat.executions.state import FlushPart, NodeRun
+from autoplat.executions.journal import PART_BYTES, JournalPart, RunJournal
+from autoplat.executions.results import RunTally
+from autoplat.executions.state import NodeRun
 from autoplat.executions.status import TERMINAL, ExecutionStatus, check_transition
-from autoplat.executions.subgraph import SubgraphRunner
+from autoplat.graphs.model import Link
 from autoplat.graphs.pins import NO_VALUE, parse_execution_output
+from autoplat.graphs.schema import io_name
 from autoplat.logging import get_logger
 
-if TYPE_CHECKING:
-    from autoplat.executions.manager import ExecutionManager
-
-log = get_logger("autoplat.executions.executor")
+log = get_logger("autoplat.executions.run")
 S = ExecutionStatus
+#: Share of the lease kept in reserve: work starts only while more than this is left.
+LEASE_MARGIN = 0.1
 
 
 def new_id() -> str:
@@ -55,56 +63,111 @@ def error_message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+class RunHost(Protocol):
+    """What a run needs from the process that holds it."""
+
+    @property
+    def settings(self) -> Settings:
+        """Execution settings (node concurrency, timeouts, retries, lease)."""
+        ...
+
+    def block_context(self, run: GraphRun, nr: NodeRun) -> BlockContext:
+        """Everything one block run may use besides its input."""
+        ...
+
+    async def charge_node(
+        self, run: GraphRun, nr: NodeRun, cnode: CompiledNode, record: Mapping[str, Any]
+    ) -> int:
+        """Charge a node run before its block runs (InsufficientCredits fails the run)."""
+        ...
+
+    async def charge_duration(
+        self,
+        run: GraphRun,
+        nr: NodeRun,
+        cnode: CompiledNode,
+        record: Mapping[str, Any],
+        seconds: float,
+    ) -> int:
+        """Charge a finished node's per-second cost."""
+        ...
+
+    def mark_dirty(self, run: GraphRun) -> None:
+        """The run has changes to write."""
+        ...
+
+    async def start_child(
+        self,
+        parent: GraphRun,
+        nr: NodeRun,
+        *,
+        graph_id: str,
+        graph_version: int,
+        inputs: dict[str, Any],
+    ) -> GraphRun:
+        """Start a child run for a sub-agent node."""
+        ...
+
+
+class LeaseLost(Exception):
+    """The run's lease was taken by another process."""
+
+
 class GraphRun:
     """The live state of one run in the process that holds its lease."""
 
     def __init__(
         self,
-        manager: ExecutionManager,
-        row: Any,
+        host: RunHost,
+        row: RunRow,
         graph: CompiledGraph,
         *,
+        leased_at: float,
         parent: GraphRun | None = None,
     ) -> None:
-        self.manager = manager
-        self.settings = manager.settings
-        self.id: str = row.id
-        self.user_id: str = row.user_id
-        self.graph_id: str = row.graph_id
-        self.graph_version: int = row.graph_version
+        self.host = host
+        self.settings = host.settings
+        self.id = row.id
+        self.user_id = row.user_id
+        self.graph_id = row.graph_id
+        self.graph_version = row.graph_version
         self.inputs: dict[str, Any] = dict(row.inputs or {})
-        self.attempts: int = int(getattr(row, "attempts", 1) or 1)
+        #: The claim count: the epoch that fences every write of this instance.
+        self.epoch = max(1, int(row.attempts or 1))
         self.started_at = row.started_at or utcnow()
         self.graph = graph
         self.parent = parent
         self.status = S.RUNNING
         self.error: str | None = None
-        self.outputs: dict[str, list[Any]] = {}
         self.ended_at: Any = None
-        self.nodes: dict[str, NodeRun] = {}
-        self.order: list[NodeRun] = []
+        self.journal = RunJournal(self.id, lambda: host.mark_dirty(self))
+        self.tally = RunTally()
         self.waiting: dict[str, list[NodeRun]] = {}
         self.static: dict[str, dict[str, tuple[Any, str]]] = {}
         self.ready: deque[NodeRun] = deque()
         self.tasks: dict[asyncio.Task[None], NodeRun] = {}
-        self.durable_done: set[str] = set()
-        self.dirty_nodes: set[NodeRun] = set()
-        self.run_version = 1
-        self.run_flushed_version = 1
-        self.run_events: list[ExecutionEvent] = []
+        self.next_seq = 0
+        self.failed_nodes = 0
         self.stopping = False
+        self.lost = False
         self.fatal: BaseException | None = None
         self.finished = False
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.child_outputs: asyncio.Queue[tuple[str, Any] | None] | None = None
-        self.charged = 0
         self.node_runs_started = 0
+        #: (node id, input digest) -> node runs charged with that input (charge keys).
+        self.charge_counts: dict[tuple[str, str], int] = {}
+        self.lease_deadline = leased_at + self.settings.lease_seconds
         self._wake = asyncio.Event()
+        self._lease_wake = asyncio.Event()
 
     # --- restoring from rows -------------------------------------------------------------
 
-    def restore(self, rows: Sequence[Any]) -> None:
-        """Rebuild live state from the run's persisted node executions."""
+    def restore(self, rows: Sequence[NodeRow]) -> None:
+        """Rebuild live state from the run's persisted node executions (in seq order).
+
+        Finished ones only feed the tally and the static link values: they stay on disk.
+        """
         for row in rows:
             nr = NodeRun(
                 id=row.id,
@@ -114,77 +177,111 @@ class GraphRun:
                 seq=row.seq,
                 status=S(row.status),
                 input_data=dict(row.input_data or {}),
-                created_at=row.created_at,
+                created_at=row.created_at or utcnow(),
                 output_data={k: list(v) for k, v in (row.output_data or {}).items()},
                 error=row.error,
                 stats=dict(row.stats or {}),
                 started_at=row.started_at,
                 ended_at=row.ended_at,
-                version=0,
             )
-            self.nodes[nr.id] = nr
-            self.order.append(nr)
+            self.next_seq = max(self.next_seq, nr.seq + 1)
+            cnode = self.graph.nodes.get(nr.node_id)
             if nr.status in TERMINAL:
-                self.durable_done.add(nr.id)
-            elif nr.status == S.INCOMPLETE:
+                self._count_charge(nr)
+                self.tally.node_ended(nr, self._output_name(cnode, nr))
+                if nr.status == S.FAILED:
+                    self.failed_nodes += 1
+                    self.error = self.error or self._run_error(cnode, nr, nr.error or "")
+                if cnode is not None:
+                    self._restore_static(cnode, nr)
+                continue
+            self.journal.add(nr, durable=True)
+            if nr.status == S.INCOMPLETE:
                 self.waiting.setdefault(nr.node_id, []).append(nr)
             else:
                 self.ready.append(nr)
-        self._restore_static()
 
-    def _restore_static(self) -> None:
-        """Static link values: the last value each static link carried, in output order."""
-        for nr in self.order:
-            cnode = self.graph.nodes.get(nr.node_id)
-            if cnode is None or nr.status not in TERMINAL:
+    def _count_charge(self, nr: NodeRun) -> None:
+        """A finished node run's charge key counts towards later keys of that input."""
+        key = nr.stats.get("charge_key")
+        if not isinstance(key, str):
+            return
+        _, _, rest = key.partition(":")
+        node_id, _, rest = rest.partition(":")
+        digest, _, seen = rest.partition(":")
+        if seen.isdigit():
+            counted = self.charge_counts.get((node_id, digest), 0)
+            self.charge_counts[(node_id, digest)] = max(counted, int(seen) + 1)
+
+    def _restore_static(self, cnode: CompiledNode, nr: NodeRun) -> None:
+        """The last value each static link of the node carried, in output order."""
+        for link in cnode.outgoing:
+            if not link.is_static:
                 continue
-            for link in cnode.outgoing:
-                if not link.is_static:
-                    continue
-                for pin, values in nr.output_data.items():
-                    for value in values:
-                        carried = self._carried((pin, value), link)
-                        if carried is not NO_VALUE:
-                            self.static.setdefault(link.sink_id, {})[link.sink_name] = (
-                                carried,
-                                nr.id,
-                            )
+            for pin, values in nr.output_data.items():
+                for value in values:
+                    carried = self._carried((pin, value), link)
+                    if carried is not NO_VALUE:
+                        self.static.setdefault(link.sink_id, {})[link.sink_name] = (carried, nr.id)
 
     # --- driving -------------------------------------------------------------------------
 
     async def execute(self) -> None:
         """Run until no node execution can start, then make the end durable."""
         # The claim already made RUNNING durable: its event rides with the next flush.
-        self.run_events.append(ExecutionEvent("graph", self.event_data()))
+        self.journal.run_events.append(ExecutionEvent("graph", self.event_data()))
+        self.host.mark_dirty(self)
         try:
             await self._drive()
         except asyncio.CancelledError:
             await self._cancel_tasks()
             raise
-        if self.done.done():  # the lease was lost: another process owns the run now
-            await self.done
+        if self.lost:
+            await self.done  # raises LeaseLost: another process owns the run now
         self._finish()
-        self.manager.flusher.mark(self)
         await self.done
 
     async def _drive(self) -> None:
         limit = self.settings.node_concurrency
         while True:
             while self.ready and len(self.tasks) < limit and not self._halted:
+                if not self.lease_ok():
+                    break  # a renewal (or the news of its loss) wakes us
                 nr = self.ready.popleft()
                 if nr.status != S.QUEUED:
                     continue
                 task = asyncio.create_task(self._execute(nr), name=f"node:{nr.id}")
                 self.tasks[task] = nr
                 task.add_done_callback(self._task_done)
-            if not self.tasks:
+            if not self.tasks and (self._halted or not self.ready):
                 return
             self._wake.clear()
             await self._wake.wait()
 
     @property
     def _halted(self) -> bool:
-        return self.stopping or self.fatal is not None
+        return self.stopping or self.lost or self.fatal is not None
+
+    def lease_ok(self) -> bool:
+        """Whether the lease is confirmed for a while yet (work may start or be charged)."""
+        margin = self.settings.lease_seconds * LEASE_MARGIN
+        return asyncio.get_running_loop().time() < self.lease_deadline - margin
+
+    def lease_confirmed(self, sent_at: float) -> None:
+        """A fenced write sent at ``sent_at`` (loop time) found the lease still ours."""
+        deadline = sent_at + self.settings.lease_seconds
+        if deadline > self.lease_deadline:
+            self.lease_deadline = deadline
+        self._lease_wake.set()
+        self._wake.set()
+
+    async def _hold_lease(self) -> None:
+        """Wait until the lease is confirmed; cancelled when it is lost or the run stops."""
+        while not self.lease_ok():
+            if self.lost or self.stopping:
+                raise asyncio.CancelledError
+            self._lease_wake.clear()
+            await self._lease_wake.wait()
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self.tasks.pop(task, None)
@@ -206,6 +303,7 @@ class GraphRun:
         for task in list(self.tasks):
             task.cancel()
         self._wake.set()
+        self._lease_wake.set()
 
     # --- one node execution --------------------------------------------------------------
 
@@ -227,14 +325,14 @@ class GraphRun:
         self._transition(nr, S.RUNNING)
         began = time.perf_counter()
         try:
-            cost = await self.manager.charge_node(self, nr, cnode, record)
+            await self._hold_lease()
+            cost = await self.host.charge_node(self, nr, cnode, record)
             if cost:
                 nr.stats["cost"] = cost
-                self.charged += cost
             await self._run_block(nr, cnode, record)
             await self._charge_time(nr, cnode, record, began)
         except asyncio.CancelledError:
-            if not self.stopping:
+            if not self.stopping or self.lost:
                 raise  # drained or lease lost: the row stays as it is durably
             self._end(nr, S.TERMINATED, began)
             return
@@ -257,10 +355,9 @@ class GraphRun:
     ) -> None:
         """Charge per-second costs once the block's run time is known."""
         seconds = time.perf_counter() - began
-        cost = await self.manager.charge_duration(self, nr, cnode, record, seconds)
+        cost = await self.host.charge_duration(self, nr, cnode, record, seconds)
         if cost:
             nr.stats["cost"] = int(nr.stats.get("cost", 0)) + cost
-            self.charged += cost
 
     def _timeout(self, cnode: CompiledNode) -> float:
         override = cnode.node.metadata.get("timeout")
@@ -269,23 +366,15 @@ class GraphRun:
         return float(cnode.block.timeout or self.settings.node_timeout)
 
     async def _run_block(self, nr: NodeRun, cnode: CompiledNode, record: dict[str, Any]) -> None:
-        context = BlockContext(
-            settings=self.manager.block_settings,
-            http=self.manager.outbound.client_for(self.user_id),
-            user_id=self.user_id,
-            graph_id=self.graph_id,
-            graph_version=self.graph_version,
-            graph_exec_id=self.id,
-            node_id=nr.node_id,
-            node_exec_id=nr.id,
-            subgraphs=SubgraphRunner(self, nr),
-        )
+        context = self.host.block_context(self, nr)
         retries = self.settings.node_retries
         attempt = 0
         while True:
             try:
                 async with asyncio.timeout(self._timeout(cnode)):
                     async for pin, value in cnode.block.execute(record, context):
+                        if self.lost:
+                            raise asyncio.CancelledError  # nothing more of it may count
                         self._on_output(nr, cnode, pin, value)
                 return
             except TransientBlockError as exc:
@@ -307,25 +396,32 @@ class GraphRun:
         self, nr: NodeRun, cnode: CompiledNode, message: str, began: float | None = None
     ) -> None:
         nr.error = message
+        self.failed_nodes += 1
         if self.error is None:
-            self.error = f"{cnode.block.name} ({nr.node_id}): {message}"
+            self.error = self._run_error(cnode, nr, message)
         self._on_output(nr, cnode, "error", message, announce=False)
         self._end(nr, S.FAILED, began)
         log.info("node.failed", graph_exec_id=self.id, node_exec_id=nr.id, error=message)
 
+    @staticmethod
+    def _run_error(cnode: CompiledNode | None, nr: NodeRun, message: str) -> str:
+        name = cnode.block.name if cnode is not None else nr.block_id
+        return f"{name} ({nr.node_id}): {message}"
+
     def _transition(self, nr: NodeRun, status: ExecutionStatus) -> None:
         nr.status = check_transition(nr.status, status)
         nr.events.append(ExecutionEvent("node", nr.event_data(self)))
-        self._touch(nr)
+        self.journal.touch(nr)
+        if status in TERMINAL:
+            cnode = self.graph.nodes.get(nr.node_id)
+            self.tally.node_ended(nr, self._output_name(cnode, nr))
 
-    def _touch(self, nr: NodeRun) -> None:
-        nr.version += 1
-        self.dirty_nodes.add(nr)
-        self.manager.flusher.mark(self)
-
-    def _touch_run(self) -> None:
-        self.run_version += 1
-        self.manager.flusher.mark(self)
+    @staticmethod
+    def _output_name(cnode: CompiledNode | None, nr: NodeRun) -> str | None:
+        if cnode is None or cnode.block_type != BlockType.OUTPUT:
+            return None
+        name = nr.input_data.get("name") or io_name(cnode.node)
+        return name if isinstance(name, str) else None
 
     # --- routing -------------------------------------------------------------------------
 
@@ -335,14 +431,13 @@ class GraphRun:
         value = to_json_safe(value)
         nr.output_data.setdefault(pin, []).append(value)
         if announce:
-            nr.events.append(ExecutionEvent("node", nr.event_data(self, (pin, value))))
-        self._touch(nr)
+            self.journal.event(nr, ExecutionEvent("node", nr.event_data(self, (pin, value))))
         for link in cnode.outgoing:
             carried = self._carried((pin, value), link)
             if carried is not NO_VALUE:
                 self._deliver(link.sink_id, link.sink_name, link.is_static, carried, nr.id)
 
-    def _carried(self, output: tuple[str, Any], link: Any) -> Any:
+    def _carried(self, output: tuple[str, Any], link: Link) -> Any:
         try:
             return parse_execution_output(output, link.source_name, link.sink_id, link.sink_name)
         except (PinPathError, ValueError, IndexError) as exc:
@@ -356,7 +451,7 @@ class GraphRun:
         waiting = self.waiting.setdefault(sink_id, [])
         target = next((nr for nr in waiting if pin not in nr.input_data), None)
         if target is None:
-            target = self._new_node_run(sink, {}, S.INCOMPLETE)
+            target = self._new_node_run(sink)
             waiting.append(target)
         self._set_input(target, pin, value, source)
         touched = [target]
@@ -379,86 +474,128 @@ class GraphRun:
 
     def _set_input(self, nr: NodeRun, pin: str, value: Any, source: str) -> None:
         nr.input_data[pin] = value
-        if source not in self.durable_done:
+        if self.journal.feeds(source):
             nr.deps.add(source)
-        self._touch(nr)
+        self.journal.touch(nr)
 
-    def _new_node_run(
-        self, cnode: CompiledNode, data: dict[str, Any], status: ExecutionStatus
-    ) -> NodeRun:
-        seq = self.order[-1].seq + 1 if self.order else 0
+    def _new_node_run(self, cnode: CompiledNode) -> NodeRun:
         nr = NodeRun(
             id=new_id(),
             graph_exec_id=self.id,
             node_id=cnode.id,
             block_id=cnode.block.id,
-            seq=seq,
-            status=status,
-            input_data=data,
+            seq=self.next_seq,
+            status=S.INCOMPLETE,
+            input_data={},
             created_at=utcnow(),
         )
-        self.nodes[nr.id] = nr
-        self.order.append(nr)
-        self.dirty_nodes.add(nr)
+        self.next_seq += 1
+        self.journal.add(nr)
         return nr
 
     # --- the end -------------------------------------------------------------------------
 
     def _finish(self) -> None:
         now = utcnow()
-        for nr in self.order:
-            if nr.status in (S.QUEUED, S.INCOMPLETE) and self._halted:
-                nr.ended_at = now
-                self._transition(nr, S.TERMINATED)
-        failed = [nr for nr in self.order if nr.status == S.FAILED]
+        if self._halted:
+            for nr in list(self.journal.live.values()):
+                if nr.status in (S.QUEUED, S.INCOMPLETE):
+                    nr.ended_at = now
+                    self._transition(nr, S.TERMINATED)
         if self.stopping:
             status = S.TERMINATED
-        elif failed or self.fatal is not None:
+        elif self.failed_nodes or self.fatal is not None:
             status = S.FAILED
         else:
             status = S.COMPLETED
-        self.outputs = collect_outputs(self)
         self.status = status
         self.ended_at = now
         self.finished = True
-        self.run_events.append(ExecutionEvent("graph", self.event_data()))
-        self._touch_run()
+        self.journal.run_changed(ExecutionEvent("graph", self.event_data()))
         log.info(
             "execution.finished",
             graph_exec_id=self.id,
             status=status.value,
-            nodes=len(self.order),
+            nodes=self.tally.ran,
             walltime=round((now - self.started_at).total_seconds(), 4),
         )
 
     def stats(self) -> dict[str, Any]:
         """Run statistics (AutoGPT names beside ours)."""
-        return run_stats(self)
+        return self.tally.stats(self.started_at, self.ended_at or utcnow(), self.epoch)
 
     def event_data(self) -> dict[str, Any]:
         """A ``graph_execution_event`` payload."""
-        return run_event_data(self)
+        return {
+            "event_type": "graph_execution_update",
+            "id": self.id,
+            "graph_exec_id": self.id,
+            "user_id": self.user_id,
+            "graph_id": self.graph_id,
+            "graph_version": self.graph_version,
+            "preset_id": None,
+            "status": self.status.value,
+            "inputs": self.inputs,
+            "outputs": self.tally.outputs if self.finished else {},
+            "stats": self.stats() if self.finished else {},
+            "error": self.error,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+        }
+
+    def run_write(self) -> RunWrite:
+        """The run row's changed columns, encoded."""
+        return RunWrite(
+            id=self.id,
+            status=self.status.value,
+            outputs=storable.dumps(self.tally.outputs if self.finished else {}),
+            stats=storable.dumps(self.stats() if self.finished else {}),
+            error=storable.text(self.error),
+            ended_at=self.ended_at,
+        )
 
     # --- flushing (called by the Flusher) ------------------------------------------------
 
-    def collect(self) -> FlushPart:
-        """Take the rows that may be written now (their inputs' sources are durable)."""
-        return writeback.collect(self)
+    def collect(self, budget: int = PART_BYTES) -> JournalPart:
+        """Take the rows that may be written now (see RunJournal.collect)."""
+        return self.journal.collect(self.run_write, final=self.finished, budget=budget)
 
-    def flushed(self, part: FlushPart, stop_requested: bool) -> None:
-        """The rows of ``part`` are durable: forget them and release what waited on them."""
-        writeback.flushed(self, part, stop_requested)
+    def flushed(self, part: JournalPart, stop_requested: bool, sent_at: float) -> None:
+        """``part`` is durable: forget it, release what waited on it, relay child outputs."""
+        self.lease_confirmed(sent_at)
+        for nr in self.journal.flushed(part):
+            if self.child_outputs is not None:
+                self._relay_child_output(nr)
+        if not self.journal.idle:
+            self.host.mark_dirty(self)
+        elif self.finished and not self.done.done():
+            if self.child_outputs is not None:
+                self.child_outputs.put_nowait(None)
+            self.done.set_result(None)
+        if stop_requested:
+            self.request_stop()
 
-    def lease_lost(self) -> None:
-        """Another process took the run over: stop touching it at once, write nothing."""
-        log.warning("execution.lease_lost", graph_exec_id=self.id)
+    def _relay_child_output(self, nr: NodeRun) -> None:
+        name = self._output_name(self.graph.nodes.get(nr.node_id), nr)
+        if name is None or nr.status != S.COMPLETED or self.child_outputs is None:
+            return
+        for value in nr.output_data.get("output", []):
+            self.child_outputs.put_nowait((name, value))
+
+    def lease_lost(self, reason: Exception | None = None) -> None:
+        """Another process took the run over (or ``reason``): stop at once, write nothing."""
+        if self.lost:
+            return
+        if reason is None:
+            log.warning("execution.lease_lost", graph_exec_id=self.id)
+        self.lost = True
         self.finished = True
         for task in list(self.tasks):
             task.cancel()
+        self._wake.set()
+        self._lease_wake.set()
         if not self.done.done():
-            self.done.set_exception(LeaseLost(self.id))
+            self.done.set_exception(reason or LeaseLost(self.id))
         self.done.exception()  # mark retrieved: the owner may already be gone
-
-
-class LeaseLost(Exception):
-    """The run's lease was taken by another process."""
+        if self.child_outputs is not None:
+            self.child_outputs.put_nowait(None)

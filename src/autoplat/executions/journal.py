@@ -1,0 +1,166 @@
+"""RunJournal: the durable record of one live run, and what still has to reach it.
+
+The journal is the one owner of a run's write-behind state: the node executions not yet
+durably finished (``live``), the ones with unwritten changes or unsent events
+(``pending``), the run row's version and the run's events. A run changes it only through
+its methods; the flusher takes a part with :meth:`collect` and acknowledges it with
+:meth:`flushed`.
+
+Invariants:
+- a node row is written only once every node execution that fed it is durably finished
+  (its ``deps``), so after a crash no row depends on outputs of work that runs again;
+- events go out only with (or after) the rows they describe, in order per node, and the
+  run's terminal event only with its terminal row, after every node row;
+- a node execution leaves memory once its terminal row is durable: a run's memory follows
+  its frontier, not its history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from autoplat.db.rows import NodeWrite, RunWrite
+from autoplat.executions.events import ExecutionEvent
+from autoplat.executions.state import NodeRun
+from autoplat.executions.status import TERMINAL
+
+#: Bytes one flush takes from one run before leaving the rest for the next flush.
+PART_BYTES = 4_000_000
+
+
+@dataclass(slots=True)
+class JournalPart:
+    """What one flush takes from one run: rows, the versions they hold, and events."""
+
+    nodes: list[NodeWrite]
+    taken: list[tuple[NodeRun, int, int]]
+    run: RunWrite | None
+    run_version: int
+    run_events: int
+    events: list[ExecutionEvent]
+    size: int
+    #: Changes were left for a later flush (blocked on dependencies or over the budget).
+    more: bool = False
+
+
+@dataclass(eq=False)
+class RunJournal:
+    """The write-behind state of one run (see the module docstring)."""
+
+    run_id: str
+    #: Called whenever something new waits to be written.
+    on_change: Callable[[], None]
+    live: dict[str, NodeRun] = field(default_factory=dict)
+    pending: dict[str, NodeRun] = field(default_factory=dict)
+    run_events: list[ExecutionEvent] = field(default_factory=list)
+    run_version: int = 0
+    run_flushed: int = 0
+
+    # --- changes -------------------------------------------------------------------------
+
+    def add(self, nr: NodeRun, *, durable: bool = False) -> None:
+        """A node execution of the run; ``durable`` when its row is stored as it is."""
+        if durable:
+            nr.flushed_version = nr.version
+            if nr.status in TERMINAL:
+                return
+            self.live[nr.id] = nr
+            return
+        self.live[nr.id] = nr
+        self.pending[nr.id] = nr
+        self.on_change()
+
+    def touch(self, nr: NodeRun) -> None:
+        """``nr``'s row changed."""
+        nr.version += 1
+        self.pending[nr.id] = nr
+        self.on_change()
+
+    def event(self, nr: NodeRun, event: ExecutionEvent) -> None:
+        """An event of ``nr`` that needs no row change (an output)."""
+        nr.events.append(event)
+        self.pending[nr.id] = nr
+        self.on_change()
+
+    def run_changed(self, event: ExecutionEvent | None = None) -> None:
+        """The run row changed (and ``event`` announces it)."""
+        self.run_version += 1
+        if event is not None:
+            self.run_events.append(event)
+        self.on_change()
+
+    def feeds(self, source_id: str) -> bool:
+        """Whether a row fed by ``source_id`` must wait for it (it is not durably done)."""
+        return source_id in self.live
+
+    @property
+    def idle(self) -> bool:
+        """Nothing waits to be written."""
+        return not self.pending and self.run_version == self.run_flushed
+
+    # --- flushing ------------------------------------------------------------------------
+
+    def collect(
+        self, run_write: Callable[[], RunWrite], *, final: bool, budget: int
+    ) -> JournalPart:
+        """Take what may be written now, up to about ``budget`` bytes.
+
+        ``final``: the run has ended, so its row (made by ``run_write``) goes only with
+        the last node rows.
+        """
+        done: set[str] = set()
+        nodes: list[NodeWrite] = []
+        taken: list[tuple[NodeRun, int, int]] = []
+        events: list[ExecutionEvent] = []
+        size = 0
+        more = False
+        for nr in sorted(self.pending.values(), key=_seq):
+            if any(d in self.live and d not in done for d in nr.deps):
+                more = True
+                continue
+            if size >= budget and taken:
+                more = True
+                break
+            if nr.version != nr.flushed_version:
+                write = nr.write()
+                size += write.size
+                nodes.append(write)
+                if nr.status in TERMINAL:
+                    done.add(nr.id)
+            taken.append((nr, nr.version, len(nr.events)))
+            events.extend(nr.events)
+        run = None
+        if self.run_version != self.run_flushed and not (final and more):
+            run = run_write()
+            size += run.size
+        run_events = 0
+        if run is not None or not final:
+            # Graph events go out in order, the terminal one only with the terminal row.
+            run_events = len(self.run_events)
+            ending = [e for e in self.run_events if e.status in TERMINAL]
+            events[:0] = [e for e in self.run_events if e.status not in TERMINAL]
+            events.extend(ending)
+        return JournalPart(nodes, taken, run, self.run_version, run_events, events, size, more)
+
+    def flushed(self, part: JournalPart) -> list[NodeRun]:
+        """``part`` is durable: forget it; return the node executions now durably done."""
+        finished: list[NodeRun] = []
+        for nr, version, n_events in part.taken:
+            if version > nr.flushed_version:
+                nr.flushed_version = version
+            del nr.events[:n_events]
+            nr.deps.clear()  # it was taken: whatever fed it was durable by then
+            if nr.dirty or nr.events:
+                continue
+            self.pending.pop(nr.id, None)
+            if nr.status in TERMINAL and self.live.pop(nr.id, None) is not None:
+                finished.append(nr)
+        if part.run is not None:
+            self.run_flushed = part.run_version
+        del self.run_events[: part.run_events]
+        return finished
+
+
+def _seq(nr: NodeRun) -> int:
+    return nr.seq

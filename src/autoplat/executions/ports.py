@@ -1,0 +1,57 @@
+"""What the execution core needs from other components, as protocols.
+
+The core depends on these narrow interfaces, not on the components themselves, so the
+credit service (or a test double of it) plugs in without ``getattr`` probing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from autoplat.blocks.base import Block
+
+
+class Credits(Protocol):
+    """Metering of runs (``autoplat.credits.service.CreditService`` implements it)."""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether runs are metered at all."""
+        ...
+
+    async def ensure_can_run(self, user_id: str) -> None:
+        """Raise InsufficientCredits when the user cannot start a run."""
+        ...
+
+    def bills_time(self, block_id: str) -> bool:
+        """Whether the block has a per-second cost."""
+        ...
+
+    async def charge_node(
+        self,
+        *,
+        user_id: str,
+        graph_exec_id: str,
+        node_exec_id: str,
+        block: Block[Any],
+        input_data: Mapping[str, Any],
+        run_number: int | None = None,
+        charge_key: str | None = None,
+    ) -> int:
+        """Charge one node run; the same ``charge_key`` is charged once."""
+        ...
+
+    async def charge_duration(
+        self,
+        *,
+        user_id: str,
+        graph_exec_id: str,
+        node_exec_id: str,
+        block: Block[Any],
+        input_data: Mapping[str, Any],
+        seconds: float,
+        charge_key: str | None = None,
+    ) -> int:
+        """Charge a finished node's per-second cost; the same key is charged once."""
+        ...
