@@ -17,7 +17,8 @@ import sys
 import time
 from typing import Any
 
-from autoplat.executions import testkit as tk
+from tests.support import graphs as tk
+
 from autoplat.platform import Platform
 from autoplat.testing import TEST_USER_ID, make_token
 from bench.rawws import RawWebSocket

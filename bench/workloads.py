@@ -16,8 +16,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tests.support import graphs as tk
+
 from autoplat.config import Settings
-from autoplat.executions import testkit as tk
 from autoplat.executions.events import Subscription
 from autoplat.graphs.model import Graph
 from autoplat.logging import configure_logging

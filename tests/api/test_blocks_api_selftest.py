@@ -15,9 +15,9 @@ from starlette.routing import Route
 
 from autoplat.blocks.base import BlockContext
 from autoplat.blocks.selftest import run_self_test
-from autoplat.blocks.testing import FakeLlm, serve
 from autoplat.platform import Platform
 from autoplat.testing import TEST_USER_ID, make_settings, running_platform
+from tests.support.servers import FakeLlm, serve
 
 WEB_REQUEST = "6595ae1f-b924-42cb-9a41-551a0611c4b4"
 AI_TEXT = "1f292d4a-41a4-4977-9684-7c8d560b9f91"

@@ -13,11 +13,11 @@ import httpx
 import pytest
 import websockets
 
-from autoplat.executions import testkit as tk
-from autoplat.executions.testkit import input_node, link, node, output_node
 from autoplat.graphs.model import Graph
 from autoplat.platform import Platform
 from autoplat.testing import TEST_USER_ID, client_for, make_token, running_platform
+from tests.support import graphs as tk
+from tests.support.graphs import input_node, link, node, output_node
 
 Ctx = tuple[Platform, httpx.AsyncClient]
 

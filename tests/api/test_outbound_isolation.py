@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from autoplat.blocks.testing import serve
 from autoplat.testing import client_for, make_settings, running_platform
+from tests.support.servers import serve
 
 WEB_REQUEST = "6595ae1f-b924-42cb-9a41-551a0611c4b4"
 

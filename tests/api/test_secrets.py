@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from autoplat.blocks.settings import BlockSettings
-from autoplat.blocks.testing import FakeLlm, serve
 from autoplat.config import Settings, load_settings
 from autoplat.errors import ConfigError
 from autoplat.testing import TEST_JWT_SECRET, TEST_USER_ID, make_settings, running_platform
+from tests.support.servers import FakeLlm, serve
 
 LLM_KEY = "sk-very-secret-llm-key"
 DB_PASSWORD = "db-pass-word-123"

@@ -16,11 +16,11 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from autoplat.executions import testkit as tk
-from autoplat.executions.testkit import link, node
 from autoplat.graphs.model import Graph
 from autoplat.platform import Platform
 from autoplat.testing import TEST_USER_ID, make_token, running_platform
+from tests.support import graphs as tk
+from tests.support.graphs import link, node
 
 Ctx = tuple[Platform, httpx.AsyncClient]
 #: A client receive buffer this small makes the server's sends block soon after the client

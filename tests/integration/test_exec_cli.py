@@ -24,9 +24,7 @@ from autoplat.config import Settings
 from autoplat.db.manager import DatabaseManager
 from autoplat.db.models import GraphExecution, ScheduleFire
 from autoplat.executions import events
-from autoplat.executions import testkit as tk
 from autoplat.executions.cli import parse_inputs, run_graph, run_remote
-from autoplat.executions.testkit import link, node
 from autoplat.graphs.model import Graph
 from autoplat.testing import (
     free_port,
@@ -35,6 +33,8 @@ from autoplat.testing import (
     serve_process,
     wait_ready,
 )
+from tests.support import graphs as tk
+from tests.support.graphs import link, node
 
 AUTOPLAT = [sys.executable, "-m", "autoplat"]
 OTHER = "someone-else"

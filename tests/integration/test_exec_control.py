@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from autoplat.db.models import GraphExecution
-from autoplat.executions import testkit as tk
 from autoplat.executions.events import ExecutionEvent
-from autoplat.executions.testkit import FlakyBlock, SleepBlock, link, node, output_node
 from autoplat.graphs.model import Graph, Node
 from autoplat.platform import Platform
+from tests.support import graphs as tk
+from tests.support.graphs import FlakyBlock, SleepBlock, link, node, output_node
 
 USER = "user-a"
 

@@ -20,10 +20,10 @@ import pytest
 
 from autoplat.config import Settings
 from autoplat.db.manager import DatabaseManager
-from autoplat.executions import testkit as tk
-from autoplat.executions.testkit import HitRecorder, link, node
 from autoplat.graphs.model import Graph
 from autoplat.testing import free_port, make_token, serve_process, wait_ready
+from tests.support import graphs as tk
+from tests.support.graphs import HitRecorder, link, node
 
 CHAIN = 12
 RUNS = 3

@@ -8,8 +8,8 @@ from typing import Any
 import structlog
 
 from autoplat.blocks.base import Block, BlockContext, BlockOutput, BlockOutputSchema, BlockSchema
-from autoplat.executions import testkit as tk
-from autoplat.executions.testkit import node, output_node
+from tests.support import graphs as tk
+from tests.support.graphs import node, output_node
 
 
 class LogContextBlock(Block["LogContextBlock.Input"]):

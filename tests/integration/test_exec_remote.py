@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import update
 
 from autoplat.db.models import GraphExecution
-from autoplat.executions import testkit as tk
 from autoplat.executions.events import ExecutionEvent
-from autoplat.executions.testkit import SleepBlock, node
 from autoplat.platform import Platform
 from autoplat.testing import PG_ENV
+from tests.support import graphs as tk
+from tests.support.graphs import SleepBlock, node
 
 USER = "user-a"
 Pair = tuple[Platform, Platform]

@@ -13,11 +13,11 @@ import pytest
 from autoplat.blocks.registry import BlockRegistry
 from autoplat.config import Settings
 from autoplat.db.manager import DatabaseManager
-from autoplat.executions import testkit as tk
 from autoplat.executions.manager import ExecutionManager
-from autoplat.executions.testkit import HitRecorder, input_node, link, node
 from autoplat.testing import PG_ENV, free_port, wait_ready
 from tests.integration.test_exec_crash import serve
+from tests.support import graphs as tk
+from tests.support.graphs import HitRecorder, input_node, link, node
 
 RUNS = 500
 USER = "scale-user"

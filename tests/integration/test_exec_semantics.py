@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from autoplat.db.models import GraphExecution
-from autoplat.executions import testkit as tk
-from autoplat.executions.testkit import input_node, link, node, output_node
 from autoplat.graphs.model import Graph
 from autoplat.platform import Platform
+from tests.support import graphs as tk
+from tests.support.graphs import input_node, link, node, output_node
 
 
 @pytest.fixture

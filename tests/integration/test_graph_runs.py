@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from autoplat.blocks.testing import FakeLlm, serve
 from autoplat.graphs import catalog
 from autoplat.testing import make_settings, running_platform
+from tests.support.servers import FakeLlm, serve
 
 AGENTS = Path(__file__).resolve().parents[3] / "shared" / "compat" / "agents"
 needs_agents = pytest.mark.skipif(not AGENTS.is_dir(), reason=f"{AGENTS} is absent")

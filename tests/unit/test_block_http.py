@@ -17,8 +17,8 @@ from autoplat.blocks.base import BlockContext
 from autoplat.blocks.builtin.web_request import SendWebRequestBlock
 from autoplat.blocks.outbound import OutboundHttp, Resolver, is_forbidden_ip, system_resolver
 from autoplat.blocks.settings import BlockSettings
-from autoplat.blocks.testing import serve
 from autoplat.errors import BlockRunError, TransientBlockError
+from tests.support.servers import serve
 
 # Public address literals: they pass the address guard without DNS. Tests that use them open
 # their connections through LocalNetwork, so no packet ever leaves this machine.

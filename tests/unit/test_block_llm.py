@@ -19,8 +19,8 @@ from autoplat.blocks.builtin.llm_extra import (
     AITextSummarizerBlock,
 )
 from autoplat.blocks.settings import BlockSettings
-from autoplat.blocks.testing import FakeLlm, serve
 from autoplat.errors import BlockRunError, TransientBlockError
+from tests.support.servers import FakeLlm, serve
 
 
 @pytest.fixture

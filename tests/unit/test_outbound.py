@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from autoplat.blocks.outbound import ForbiddenAddress, OutboundHttp
 from autoplat.blocks.settings import BlockSettings
-from autoplat.blocks.testing import serve
+from tests.support.servers import serve
 
 PUBLIC_IP = "93.184.216.34"
 

@@ -1,0 +1,1 @@
+"""Test support: graph builders, test-only blocks and local stand-in servers (not shipped)."""
