@@ -606,32 +606,38 @@ class WsWatch:
         self.messages: list[dict[str, Any]] = []
         self._conn: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
+        # Acknowledged channels, without their user prefix ("graph_exec#<id>", "graph#...").
+        self._acked: set[str] = set()
 
     async def start(self, *subscriptions: Mapping[str, Any]) -> WsWatch:
         """Connect, send each subscription and wait for its acknowledgement."""
         self._conn = await ws_connect(self.url, max_size=None, open_timeout=10)
         self._reader = asyncio.create_task(self._read())
         for sub in subscriptions:
-            method = str(sub["method"])
-            before = self._acks(method)
-            await self._conn.send(json.dumps(sub))
-
-            async def acked(method: str = method, before: int = before) -> bool | None:
-                return True if self._acks(method) > before else None
-
-            await wait_for(acked, 10, f"the answer to {method}", poll=0.01)
+            await self.subscribe(sub)
         return self
+
+    async def subscribe(self, sub: Mapping[str, Any]) -> None:
+        """Send a subscription and wait until the server has answered it."""
+        assert self._conn is not None, "start() first"
+        channel = _channel_key(sub)
+        await self._conn.send(json.dumps(sub))
+
+        async def acked() -> bool | None:
+            return True if channel in self._acked else None
+
+        await wait_for(acked, 10, f"the answer to {sub['method']}", poll=0.01)
 
     async def _read(self) -> None:
         assert self._conn is not None
         try:
             async for raw in self._conn:
-                self.messages.append(json.loads(raw))
+                message = json.loads(raw)
+                self.messages.append(message)
+                if message.get("success") and isinstance(message.get("channel"), str):
+                    self._acked.add(message["channel"].split("|", 1)[-1])
         except ConnectionClosed:
             pass
-
-    def _acks(self, method: str) -> int:
-        return self.count(lambda m: m.get("method") == method and bool(m.get("success")))
 
     def count(self, predicate: Callable[[dict[str, Any]], bool]) -> int:
         """Messages so far that match ``predicate``."""
@@ -655,6 +661,14 @@ class WsWatch:
             self._reader.cancel()
             with suppress(asyncio.CancelledError):
                 await self._reader
+
+
+def _channel_key(sub: Mapping[str, Any]) -> str:
+    """The acknowledged channel of a subscription, as ``WsWatch`` records it."""
+    data = sub.get("data") or {}
+    if sub["method"] == "subscribe_graph_execution":
+        return f"graph_exec#{data['graph_exec_id']}"
+    return f"graph#{data['graph_id']}|executions"
 
 
 def subscribe_run(run_id: str) -> dict[str, Any]:
