@@ -124,6 +124,9 @@ class BlockContext:
     node_exec_id: str = ""
     user_timezone: str = "UTC"
     subgraphs: SubgraphRunner | None = None
+    #: The node's resolved credentials by input field name (decrypted; only this run sees
+    #: them). Values are ``autoplat.integrations.model`` credentials.
+    credentials: Mapping[str, Any] = field(default_factory=dict)
     # Per-node extras (e.g. the sub-agent's input/output schema from input_default).
     extra: dict[str, Any] = field(default_factory=dict)
 

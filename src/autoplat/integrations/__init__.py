@@ -1,0 +1,1 @@
+"""Integrations: users' credentials for third-party providers, OAuth2, providers' handlers."""
