@@ -26,16 +26,18 @@ class RawConnection:
 
     async def post_json(self, path: str, payload: Any) -> tuple[int, Any]:
         """POST ``payload`` as JSON; the status and the decoded JSON answer."""
-        if self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
-        assert self._reader is not None
         body = json.dumps(payload).encode()
         head = (
             f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.headers}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        self._writer.write(head.encode() + body)
-        status_line = await self._reader.readline()
+        ).encode()
+        status_line = await self._send(head + body)
+        if not status_line:
+            # The server closed the idle keep-alive connection (uvicorn does after 5 s)
+            # before reading the request: send it again on a new connection.
+            await self.close()
+            status_line = await self._send(head + body)
+        assert self._reader is not None
         status = int(status_line.split()[1])
         length = 0
         while (line := await self._reader.readline()) not in (b"\r\n", b""):
@@ -44,6 +46,17 @@ class RawConnection:
                 length = int(value.strip())
         data = await self._reader.readexactly(length) if length else b""
         return status, json.loads(data) if data else None
+
+    async def _send(self, request: bytes) -> bytes:
+        """Write ``request`` (connecting first if needed); the status line (b"" if closed)."""
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        assert self._reader is not None
+        self._writer.write(request)
+        try:
+            return await self._reader.readline()
+        except ConnectionResetError:
+            return b""
 
     async def close(self) -> None:
         """Close the connection."""

@@ -5,7 +5,11 @@ take its row locks in one order, or skip locked rows. The PostgreSQL server of t
 tests logs every lock wait longer than ``deadlock_timeout`` (100 ms) and every deadlock;
 this test first provokes a deadlock on purpose to show that the log check sees one, then
 runs chain, fanout, two ``many`` and latency concurrently on two platforms sharing the
-queue, and finds no ``deadlock detected`` in what the server logged meanwhile.
+queue, beside 128 long chains that keep every worker's lease held and renewed while the
+flushes write the same rows (the collision the issue saw during ``make bench``), with fsync
+and synchronous commits on, and finds no ``deadlock detected`` in what the server logged.
+On ``ac7ba9d`` two runs out of three found one (a flush's fence UPDATE against a lease
+renewal).
 """
 
 from __future__ import annotations
@@ -22,8 +26,13 @@ from bench import workloads
 from autoplat.platform import Platform
 from autoplat.testing import make_settings
 from tests.chaos.harness import PrivatePostgres, asyncpg_dsn, lock_waits, needs_postgres
+from tests.support import graphs as tk
 
 pytestmark = needs_postgres
+
+LEASE_USER = "lease-user"
+LEASE_RUNS = 128
+LEASE_CHAIN = 150
 
 
 @asynccontextmanager
@@ -35,6 +44,23 @@ async def platforms(url: str, workdir: Path, count: int) -> AsyncIterator[list[P
             settings = make_settings(url, workdir / f"p{i}", **workloads.BENCH_SETTINGS)
             started.append(await stack.enter_async_context(Platform(settings)))
         yield started
+
+
+async def hold_many_leases(a: Platform, b: Platform) -> dict[str, Any]:
+    """Keep every worker of both platforms busy with long chains: each lease renewal then
+    covers 64 runs whose rows the flushes keep writing, the collision the issue saw."""
+    saved = await tk.save_graph(a.db, LEASE_USER, tk.chain_graph(LEASE_CHAIN))
+    ids = [
+        await (a if i % 2 else b).executions.submit(
+            user_id=LEASE_USER, graph_id=saved.id, graph_version=saved.version, inputs={"x": i}
+        )
+        for i in range(LEASE_RUNS)
+    ]
+    rows = [await tk.wait_for_run(a.db, run_id, timeout=80) for run_id in ids]
+    bad = [r.status for r in rows if r.status != "COMPLETED"]
+    if bad:
+        raise RuntimeError(f"lease-holding runs ended {bad}")
+    return {"value": len(rows)}
 
 
 async def provoke_deadlock(dsn: str) -> None:
@@ -101,6 +127,7 @@ async def _run(chaos_pg: PrivatePostgres, chaos_db: str, dsn: str, tmp_path: Pat
     mark = chaos_pg.log_size()
     async with platforms(chaos_db, tmp_path, 2) as (a, b):
         jobs: dict[str, Any] = {
+            "leases@a+b": hold_many_leases(a, b),
             "chain@a": workloads.chain(a),
             "many@a": workloads.many(a),
             "fanout@b": workloads.fanout(b),
