@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup serve test test-sqlite test-postgres lint bench clean
+.PHONY: setup serve test test-sqlite test-postgres lint bench clean ui
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: setup ## the whole suite on SQLite, then on a private PostgreSQL
 	exit $$rc
 
 test-sqlite: setup
+	@# tests/web drive Debian's chromium; as root, install it when it is missing.
+	@test -x /usr/bin/chromium || test "$$(id -u)" != 0 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests
 
 test-postgres: setup
@@ -39,6 +42,11 @@ lint: setup ## ruff and mypy --strict
 bench: setup ## benchmarks on SQLite and PostgreSQL, JSON lines on stdout
 	@$(BIN)/python -m bench --database sqlite
 	@PG_DURABLE=1 scripts/with-postgres.sh $(BIN)/python -m bench --database postgresql
+
+ui: setup ## rebuild the web app bundle (src/autoplat/web/dist) from ui/; needs Node.js and npm
+	$(BIN)/python -m autoplat.api.openapi_dump ui/openapi.json
+	cd ui && npm ci --no-audit --no-fund && npm run gen && npm run build
+	$(BIN)/python -m autoplat.web.sources ui src/autoplat/web/dist
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache

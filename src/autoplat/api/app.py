@@ -9,7 +9,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, Mount
 
-from autoplat.api import docs, metrics, ws
+from autoplat.api import docs, metrics, webapp, ws
 from autoplat.api.errors import EXCEPTION_HANDLERS
 from autoplat.api.guards import LocalModeGuard
 from autoplat.api.middleware import RequestContextMiddleware
@@ -52,6 +52,7 @@ def create_app(platform: Platform) -> Starlette:
         *docs.routes(),
         *ws.routes(),
         Mount("/api", routes=api_routes()),
+        *webapp.routes(),  # last: the web app at "/"
     ]
     app = Starlette(
         routes=routes,

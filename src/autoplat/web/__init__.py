@@ -1,0 +1,1 @@
+"""The web app: its built bundle (``dist/``, made by ``make ui`` from ``ui/``)."""
