@@ -28,6 +28,7 @@ from bench.bigruns import chain_memory, chain_rss, fanout_10k
 from bench.rawhttp import RawConnection
 from bench.rawws import RawWebSocket
 from bench.scheduler import scheduler_workload
+from bench.ui import ui_render
 
 CHAIN_NODES = 1000
 FANOUT_ITEMS = 1000
@@ -190,6 +191,7 @@ WORKLOADS: dict[str, Workload] = {
 #: instead of running on a platform in this one.
 PROCESS_WORKLOADS: dict[str, Callable[[str], dict[str, Any]]] = {
     "chain_memory": chain_memory,
+    "ui": ui_render,  # bench/ui.py: a real server and headless Chromium
 }
 
 
