@@ -126,9 +126,8 @@ async def exec_platform(
     """A running platform, optionally offering test-only blocks beside the builtin ones."""
     from autoplat.platform import Platform
 
-    blocks = BlockRegistry.builtin().with_cost_overrides(settings.block_costs)
-    if extra_blocks:
-        blocks = BlockRegistry([*blocks, *extra_blocks])
+    blocks = BlockRegistry([*BlockRegistry.builtin(), *extra_blocks])
+    blocks = blocks.with_cost_overrides(settings.block_costs)
     async with Platform(settings, blocks=blocks) as platform:
         yield platform
 

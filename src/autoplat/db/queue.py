@@ -30,6 +30,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -190,11 +191,11 @@ class SqliteQueue(Queue):
         self._fence = (
             update(RUNS)
             .where(
-                RUNS.c.id.in_(bindparam("ids", expanding=True)),
+                tuple_(RUNS.c.id, RUNS.c.attempts).in_(bindparam("fences", expanding=True)),
                 RUNS.c.lease_owner == bindparam("owner"),
             )
             .values(lease_expires_at=bindparam("expires", type_=UTCDateTime()))
-            .returning(RUNS.c.id, RUNS.c.attempts, RUNS.c.stop_requested)
+            .returning(RUNS.c.id, RUNS.c.stop_requested)
         )
         # JSON documents arrive encoded (NodeWrite, RunWrite): bound as text, stored as is.
         insert = sqlite.insert(NODES).values({c: _bind(NODES, c) for c in NODE_COLUMNS})
@@ -220,17 +221,9 @@ class SqliteQueue(Queue):
         if not fences:
             return {}
         now = utcnow()
-        epochs = dict(fences)
-        params = {
-            "ids": list(epochs),
-            "owner": owner,
-            "expires": now + timedelta(seconds=lease_seconds),
-        }
-        held = {
-            r.id: bool(r.stop_requested)
-            for r in await conn.execute(self._fence, params)
-            if r.attempts == epochs[r.id]
-        }
+        expires = now + timedelta(seconds=lease_seconds)
+        params = {"fences": [tuple(f) for f in fences], "owner": owner, "expires": expires}
+        held = {r.id: bool(r.stop_requested) for r in await conn.execute(self._fence, params)}
         node_rows = [_fields(n) for n in nodes if n.graph_exec_id in held]
         if node_rows:
             await conn.execute(self._upsert, node_rows)

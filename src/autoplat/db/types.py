@@ -8,8 +8,28 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Dialect, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 
-#: JSON documents: JSONB on PostgreSQL, JSON text on SQLite.
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+class StorableJSON(TypeDecorator[Any]):
+    """A JSON document, made storable on the way in (NUL, lone surrogates, NaN replaced).
+
+    PostgreSQL refuses those in JSONB; a graph, schedule or run carrying one must be
+    stored (cleaned), not fail its request with a database error.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        from autoplat.db.storable import clean
+
+        return clean(value)
+
+
+#: JSON documents: JSONB on PostgreSQL, JSON text on SQLite; made storable when written.
+JSONType = StorableJSON()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

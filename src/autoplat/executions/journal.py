@@ -7,8 +7,10 @@ its methods; the flusher takes a part with :meth:`collect` and acknowledges it w
 :meth:`flushed`.
 
 Invariants:
-- a node row is written only once every node execution that fed it is durably finished
-  (its ``deps``), so after a crash no row depends on outputs of work that runs again;
+- a node row is written only with or after the terminal rows of the node executions that
+  fed it (its ``deps``), so after a crash no row depends on outputs of work that runs again;
+- a terminal row is written only with or after every row that took a value from it, so a
+  crash never keeps a node's end while losing its deliveries;
 - events go out only with (or after) the rows they describe, in order per node, and the
   run's terminal event only with its terminal row, after every node row;
 - a node execution leaves memory once its terminal row is durable: a run's memory follows
@@ -109,27 +111,23 @@ class RunJournal:
         ``final``: the run has ended, so its row (made by ``run_write``) goes only with
         the last node rows.
         """
-        done: set[str] = set()
+        ready = self._writable()
         nodes: list[NodeWrite] = []
         taken: list[tuple[NodeRun, int, int]] = []
         events: list[ExecutionEvent] = []
         size = 0
-        more = False
-        for nr in sorted(self.pending.values(), key=_seq):
-            if any(d in self.live and d not in done for d in nr.deps):
-                more = True
-                continue
+        more = sum(len(group) for group in ready) < len(self.pending)
+        for group in ready:
             if size >= budget and taken:
                 more = True
                 break
-            if nr.version != nr.flushed_version:
-                write = nr.write()
-                size += write.size
-                nodes.append(write)
-                if nr.status in TERMINAL:
-                    done.add(nr.id)
-            taken.append((nr, nr.version, len(nr.events)))
-            events.extend(nr.events)
+            for nr in group:
+                if nr.version != nr.flushed_version:
+                    write = nr.write()
+                    size += write.size
+                    nodes.append(write)
+                taken.append((nr, nr.version, len(nr.events)))
+                events.extend(nr.events)
         run = None
         if self.run_version != self.run_flushed and not (final and more):
             run = run_write()
@@ -142,6 +140,55 @@ class RunJournal:
             events[:0] = [e for e in self.run_events if e.status not in TERMINAL]
             events.extend(ending)
         return JournalPart(nodes, taken, run, self.run_version, run_events, events, size, more)
+
+    def _writable(self) -> list[list[NodeRun]]:
+        """The pending rows that may be written now, in groups that must go together.
+
+        A row that took a value from a node execution waits until that execution's
+        terminal row goes with it or before it (so no row depends on work that may run
+        again); and a terminal row waits for every row that took a value from it (so a
+        crash cannot keep the end of a node whose deliveries were lost). Rows linked so
+        form a group, written in one statement; groups come in ``seq`` order.
+        """
+        pending = self.pending
+        if not any(nr.deps for nr in pending.values()):  # the common case: nothing waits
+            return [[nr] for nr in sorted(pending.values(), key=_seq)]
+        fed: dict[str, list[str]] = {}
+        for nr in pending.values():
+            for source in nr.deps:
+                fed.setdefault(source, []).append(nr.id)
+        writable = set(pending)
+        changed = True
+        while changed:
+            changed = False
+            for node_id in list(writable):
+                nr = pending[node_id]
+                ok = all(
+                    source not in self.live
+                    or (source in writable and pending[source].status in TERMINAL)
+                    for source in nr.deps
+                )
+                if ok and nr.status in TERMINAL:
+                    ok = all(sink in writable for sink in fed.get(node_id, ()))
+                if not ok:
+                    writable.discard(node_id)
+                    changed = True
+        parent = {node_id: node_id for node_id in writable}
+
+        def root(node_id: str) -> str:
+            while parent[node_id] != node_id:
+                parent[node_id] = parent[parent[node_id]]
+                node_id = parent[node_id]
+            return node_id
+
+        for node_id in writable:
+            for source in pending[node_id].deps:
+                if source in writable:
+                    parent[root(source)] = root(node_id)
+        groups: dict[str, list[NodeRun]] = {}
+        for nr in sorted((pending[n] for n in writable), key=_seq):
+            groups.setdefault(root(nr.id), []).append(nr)
+        return list(groups.values())
 
     def flushed(self, part: JournalPart) -> list[NodeRun]:
         """``part`` is durable: forget it; return the node executions now durably done."""

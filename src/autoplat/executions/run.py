@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from autoplat.blocks.base import BlockContext, BlockType
 from autoplat.blocks.convert import to_json_safe
 from autoplat.config import Settings
+from autoplat.db import storable
 from autoplat.db.rows import NodeRow, RunRow, RunWrite
 from autoplat.db.types import utcnow
 from autoplat.errors import (
@@ -32,7 +33,6 @@ from autoplat.errors import (
     PinPathError,
     TransientBlockError,
 )
-from autoplat.executions import storable
 from autoplat.executions.events import ExecutionEvent
 from autoplat.executions.graph import CompiledGraph, CompiledNode, assemble_input
 from autoplat.executions.journal import PART_BYTES, JournalPart, RunJournal

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from autoplat.db import storable
 from autoplat.db.rows import NodeWrite
-from autoplat.executions import storable
 from autoplat.executions.events import ExecutionEvent
 from autoplat.executions.status import ExecutionStatus
 from autoplat.executions.views import iso

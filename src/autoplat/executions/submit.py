@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from autoplat.config import Settings
-from autoplat.executions import storable
+from autoplat.db import storable
 from autoplat.executions.batcher import SubmitBatcher
 from autoplat.executions.events import EventBus, ExecutionEvent
 from autoplat.executions.graph import CompiledGraph

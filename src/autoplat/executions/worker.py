@@ -26,11 +26,11 @@ from autoplat.blocks.base import BlockContext
 from autoplat.blocks.outbound import OutboundHttp
 from autoplat.blocks.settings import BlockSettings
 from autoplat.config import Settings
+from autoplat.db import storable
 from autoplat.db.manager import DatabaseManager
 from autoplat.db.rows import NodeRow, RunRow
 from autoplat.db.types import utcnow
 from autoplat.errors import GraphNotFound
-from autoplat.executions import storable
 from autoplat.executions.events import EventBus, ExecutionEvent
 from autoplat.executions.flusher import Flusher
 from autoplat.executions.graph import CompiledNode

@@ -15,6 +15,8 @@ import re
 from typing import Any
 
 REPLACEMENT = "\ufffd"
+#: Larger integers cannot be written as text by Python (its 4300-digit limit): described.
+MAX_INT_BITS = 14_000
 #: A ``\\uD800``-``\\uDBFF`` escape not followed by a low surrogate, or a lone low one.
 _LONE_SURROGATE = re.compile(
     r"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f][0-9a-f]{2})|(?<![0-9a-f]{2})\\ud[c-f][0-9a-f]{2}",
@@ -26,11 +28,35 @@ def dumps(value: Any) -> str:
     """``value`` as JSON text that any database stores (sanitized when it must be)."""
     try:
         text = json.dumps(value, allow_nan=False)
-    except (ValueError, TypeError):
-        return json.dumps(sanitize(value), allow_nan=False, default=str)
+    except (ValueError, TypeError, RecursionError):
+        return _dumps_sanitized(value)
     if "\\u0000" in text or ("\\ud" in text.lower() and _LONE_SURROGATE.search(text)):
-        return json.dumps(sanitize(value), allow_nan=False, default=str)
+        return _dumps_sanitized(value)
     return text
+
+
+def _dumps_sanitized(value: Any) -> str:
+    try:
+        return json.dumps(sanitize(value), allow_nan=False, default=_describe)
+    except (ValueError, TypeError, RecursionError) as exc:  # a row must never fail to encode
+        return json.dumps(f"<unstorable value: {type(exc).__name__}>")
+
+
+def _describe(value: Any) -> str:
+    return f"<{type(value).__name__}>"
+
+
+def clean(value: Any) -> Any:
+    """``value`` itself when storable, else a sanitized copy (for JSON column binds)."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (ValueError, TypeError, RecursionError):
+        return sanitize(value)
+    if "\\u0000" in text or ("\\ud" in text.lower() and _LONE_SURROGATE.search(text)):
+        return sanitize(value)
+    return value
 
 
 def dumps_sorted(value: Any) -> str:
@@ -57,9 +83,11 @@ def sanitize(value: Any) -> Any:
         return {str(sanitize(str(k))): sanitize(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [sanitize(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
+        return f"<integer of {value.bit_length()} bits>"
     if value is None or isinstance(value, bool | int):
         return value
-    return _clean(str(value))
+    return _clean(_describe(value))
 
 
 def _encodes(value: str) -> bool:
