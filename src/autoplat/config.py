@@ -97,7 +97,21 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = Field(
         default=SecretStr(""), description="Bearer key sent to the LLM endpoint (secret)."
     )
-    llm_model: str = "gpt-4o-mini"
+    llm_model: str = Field(
+        default="gpt-4o-mini", description="Model an LLM node with an empty model pin runs."
+    )
+    llm_provider_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON: LLM provider -> base URL replacing its public API (proxies, tests).",
+    )
+    llm_retries: int = Field(
+        default=3, ge=0, description="Retries of one LLM call on 429, 5xx and network errors."
+    )
+    llm_retry_max_wait: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest wait between LLM retries; a longer Retry-After fails the call.",
+    )
     step_through_max_items: int = Field(
         default=10_000,
         ge=1,

@@ -1,10 +1,10 @@
-"""LLM blocks against a local OpenAI-compatible fake server."""
+"""LLM blocks against a local OpenAI-compatible fake server (the operator's endpoint)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
@@ -18,6 +18,7 @@ from autoplat.blocks.builtin.llm_extra import (
     AIListGeneratorBlock,
     AITextSummarizerBlock,
 )
+from autoplat.blocks.llm.types import LlmApiError, LlmUnavailable
 from autoplat.blocks.settings import BlockSettings
 from autoplat.errors import BlockRunError, TransientBlockError
 from tests.support.servers import FakeLlm, serve
@@ -31,11 +32,17 @@ async def llm() -> AsyncIterator[tuple[FakeLlm, str]]:
 
 
 async def run(
-    block: Block[Any], data: dict[str, Any], base_url: str, **settings: Any
+    block: Block[Any],
+    data: dict[str, Any],
+    base_url: str,
+    credentials: Mapping[str, Any] | None = None,
+    **settings: Any,
 ) -> tuple[list[tuple[str, Any]], BlockContext]:
     values = {"llm_base_url": base_url, "llm_api_key": SecretStr("sk-test"), **settings}
     async with httpx.AsyncClient() as http:
-        context = BlockContext(settings=BlockSettings(**values), http=http)
+        context = BlockContext(
+            settings=BlockSettings(**values), http=http, credentials=credentials or {}
+        )
         outputs = [pair async for pair in block.execute(data, context)]
     return outputs, context
 
@@ -58,7 +65,6 @@ async def test_text_generator_fills_prompt_values(llm: tuple[FakeLlm, str]) -> N
             "sys_prompt": "You write {{LANG}} code.",
             "prompt_values": {"FUNCTION": "add", "ARGS": "a, b", "LANG": "Python"},
             "model": "gpt-4o",
-            "credentials": {"id": "x", "provider": "openai", "type": "api_key"},
         },
         url,
     )
@@ -74,7 +80,14 @@ async def test_text_generator_fills_prompt_values(llm: tuple[FakeLlm, str]) -> N
     assert sent["model"] == "gpt-4o"
     assert sent["_authorization"] == "Bearer sk-test"
     assert "response_format" not in sent
-    assert context.extra["llm_usage"] == {"calls": 1, "prompt_tokens": 11, "completion_tokens": 7}
+    assert context.extra["llm_usage"] == {
+        "llm_call_count": 1,
+        "llm_retry_count": 0,
+        "input_token_count": 11,
+        "output_token_count": 7,
+        "cache_read_token_count": 0,
+        "cache_creation_token_count": 0,
+    }
 
 
 async def test_empty_model_falls_back_to_settings(llm: tuple[FakeLlm, str]) -> None:
@@ -152,13 +165,18 @@ async def test_structured_without_format_wraps_text(llm: tuple[FakeLlm, str]) ->
 async def test_endpoint_errors(llm: tuple[FakeLlm, str]) -> None:
     fake, url = llm
     fake.replies = [(503, {"error": {"message": "overloaded"}})]
-    with pytest.raises(TransientBlockError, match="overloaded"):
-        await run(AITextGeneratorBlock(), {"prompt": "x"}, url)
+    # What survives the client's own retries fails the node (the executor would not honour
+    # Retry-After, so it does not retry again).
+    with pytest.raises(LlmUnavailable, match="overloaded") as unavailable:
+        await run(AITextGeneratorBlock(), {"prompt": "x"}, url, llm_retries=0)
+    assert not isinstance(unavailable.value, TransientBlockError)
+    assert unavailable.value.code == "llm_unavailable"
     fake.replies = [(400, {"error": {"message": "bad model"}})]
     fake.requests.clear()
-    with pytest.raises(BlockRunError, match="bad model") as caught:
+    with pytest.raises(LlmApiError, match="bad model") as caught:
         await run(AITextGeneratorBlock(), {"prompt": "x"}, url)
-    assert not isinstance(caught.value, TransientBlockError)
+    assert caught.value.upstream_status == 400 and len(fake.requests) == 1
+    assert caught.value.status == 422  # what autoplat answers with
 
 
 async def test_missing_endpoint_is_a_clear_error() -> None:

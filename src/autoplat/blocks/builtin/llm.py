@@ -1,10 +1,18 @@
-"""LLM text and structured-response blocks (blocks.md §3.14), on an OpenAI-compatible API."""
+"""LLM text and structured-response blocks (blocks.md §3.14), on every provider of the table.
+
+Every LLM block shares :class:`LlmPins`: ``model`` (validated against the model table),
+``credentials`` (a reference; the executor resolves it into ``context.credentials``) and
+``ollama_host``; :func:`generate_structured` is AutoGPT's structured-answer loop, which the
+other LLM blocks reuse.
+"""
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 from autoplat.blocks.base import (
     Block,
@@ -14,30 +22,64 @@ from autoplat.blocks.base import (
     BlockOutputSchema,
     BlockSchema,
 )
-from autoplat.blocks.llm_client import (
+from autoplat.blocks.llm.client import call_llm, record_retry
+from autoplat.blocks.llm.credentials import LlmCredentialsRef, credentials_pin_extra, llm_costs
+from autoplat.blocks.llm.models import (
+    DEFAULT_MAX_OUTPUT,
     DEFAULT_MODEL,
-    MODEL_COSTS,
-    Message,
-    chat_completion,
+    model_info,
+    model_pin_schema,
+    resolve_model,
+)
+from autoplat.blocks.llm.prompting import (
     format_instructions,
     new_tag,
     parse_structured,
     render_prompts,
 )
+from autoplat.blocks.llm.routing import DEFAULT_OLLAMA_HOST
+from autoplat.blocks.llm.types import LlmContextTooLong, LlmRequest, Message
 from autoplat.blocks.schema import pin
 from autoplat.errors import BlockRunError
 
+#: The ``model`` pin's type: a table name (prefixed and retired names resolve to one).
+ModelName = Annotated[str, AfterValidator(resolve_model)]
+#: The price list every LLM block shares (see ``blocks.llm.credentials``).
+LLM_COSTS = llm_costs()
+# Offline vector: with nothing configured the blocks fail with a message naming the settings.
+OFFLINE_ERROR = [("error", lambda msg: "AUTOPLAT_LLM_BASE_URL" in msg)]
 
-class LlmPins(BlockSchema):
-    """Pins every LLM block shares; ``credentials`` is accepted for compatibility and ignored."""
 
-    model: str = pin(DEFAULT_MODEL, advanced=False, title="LLM Model")
-    credentials: dict[str, Any] | None = pin(
+class LlmModelPins(BlockSchema):
+    """The ``model`` and ``credentials`` pins every LLM block has."""
+
+    model: ModelName = pin(
+        DEFAULT_MODEL,
+        advanced=False,
+        title="LLM Model",
+        description="The language model to use.",
+        **model_pin_schema(),
+    )
+    credentials: LlmCredentialsRef | None = pin(
         None,
         advanced=False,
-        description="Ignored: autoplat uses the operator's configured LLM endpoint and key.",
+        title="Credentials",
+        description="API key for the LLM provider. Without one the platform's key for the "
+        "model's provider is used (and charged).",
+        **credentials_pin_extra(),
     )
-    ollama_host: str = pin("localhost:11434", description="Ignored (kept for compatibility).")
+
+
+class LlmPins(LlmModelPins):
+    """The pins of AutoGPT's ``llm.py`` blocks: model, credentials and ``ollama_host``."""
+
+    ollama_host: str = pin(DEFAULT_OLLAMA_HOST, description="Ollama host for local models.")
+
+
+def llm_request(pins: LlmModelPins, messages: list[Message], **options: Any) -> LlmRequest:
+    """A request for the node's model and Ollama host (when the block has that pin)."""
+    host = pins.ollama_host if isinstance(pins, LlmPins) else ""
+    return LlmRequest(model=pins.model, messages=messages, ollama_host=host, **options)
 
 
 @dataclass(slots=True)
@@ -45,7 +87,7 @@ class StructuredRequest:
     """Everything one structured generation needs."""
 
     prompt: str
-    model: str
+    pins: LlmPins
     expected_format: dict[str, str] = field(default_factory=dict)
     list_result: bool = False
     sys_prompt: str = ""
@@ -56,18 +98,26 @@ class StructuredRequest:
     force_json_output: bool = False
 
 
+def _shrunk(max_tokens: int | None, model: str) -> int:
+    """15 % less than the current answer budget (AutoGPT's step on context-length errors)."""
+    info = model_info(model)
+    current = max_tokens or (info.output_limit if info else DEFAULT_MAX_OUTPUT)
+    return max(1, int(current * 0.85))
+
+
 async def generate_structured(
     context: BlockContext, request: StructuredRequest
 ) -> tuple[dict[str, Any] | list[dict[str, Any]], list[Message]]:
     """Ask for (and check) a JSON answer with the expected keys, retrying with corrections.
 
     With an empty ``expected_format`` the raw text comes back as ``{"response": text}``.
-    Returns the answer and the messages sent for it (retry turns included).
+    Returns the answer and the messages sent for it (retry turns included). A context-length
+    refusal shrinks the answer budget by 15 % and counts as a retry.
     """
     prompt, sys_prompt = await render_prompts(
         request.prompt, request.sys_prompt, request.prompt_values
     )
-    messages: list[Message] = copy.deepcopy(request.conversation_history)
+    messages: list[Message] = copy.deepcopy([m for m in request.conversation_history if m])
     if sys_prompt:
         messages.append({"role": "system", "content": sys_prompt})
     tag = new_tag()
@@ -76,17 +126,31 @@ async def generate_structured(
         if request.force_json_output and request.list_result:
             instructions += ' In pure JSON mode, return {"results": [...]} instead of an array.'
         messages.append({"role": "system", "content": instructions})
-    messages.append({"role": "user", "content": prompt})
+    if prompt:
+        messages.append({"role": "user", "content": prompt})
 
     problem = ""
-    for _ in range(max(1, request.retry)):
-        reply = await chat_completion(
-            context,
-            model=request.model,
-            messages=messages,
-            max_tokens=request.max_tokens,
-            json_mode=request.force_json_output and bool(request.expected_format),
-        )
+    max_tokens = request.max_tokens
+    attempts = max(1, request.retry)
+    for attempt in range(attempts):
+        if attempt:
+            record_retry(context)
+        try:
+            reply = await call_llm(
+                context,
+                llm_request(
+                    request.pins,
+                    messages,
+                    max_tokens=max_tokens,
+                    json_output=request.force_json_output and bool(request.expected_format),
+                ),
+                reference=request.pins.credentials,
+            )
+        except LlmContextTooLong:
+            if attempt == attempts - 1:
+                raise
+            max_tokens = _shrunk(max_tokens, request.pins.model)
+            continue
         if not request.expected_format:
             return {"response": reply.text}, messages
         try:
@@ -134,17 +198,16 @@ class AIStructuredResponseGeneratorBlock(Block["AIStructuredResponseGeneratorBlo
     categories = (BlockCategory.AI,)
     input_schema = Input
     output_schema = Output
-    costs = MODEL_COSTS
-    # Offline vector: with no endpoint configured the block fails with a clear message.
+    costs = LLM_COSTS
     test_input = [{"prompt": "Name a colour", "expected_format": {"colour": "a colour"}}]
-    test_output = [("error", lambda msg: "AUTOPLAT_LLM_BASE_URL" in msg)]
+    test_output = list(OFFLINE_ERROR)
 
     async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
         answer, messages = await generate_structured(
             context,
             StructuredRequest(
                 prompt=input_data.prompt,
-                model=input_data.model,
+                pins=input_data,
                 expected_format=input_data.expected_format,
                 list_result=input_data.list_result,
                 sys_prompt=input_data.sys_prompt,
@@ -178,16 +241,16 @@ class AITextGeneratorBlock(Block["AITextGeneratorBlock.Input"]):
     categories = (BlockCategory.AI,)
     input_schema = Input
     output_schema = Output
-    costs = MODEL_COSTS
+    costs = LLM_COSTS
     test_input = [{"prompt": "Say hi"}]
-    test_output = [("error", lambda msg: "AUTOPLAT_LLM_BASE_URL" in msg)]
+    test_output = list(OFFLINE_ERROR)
 
     async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
         answer, messages = await generate_structured(
             context,
             StructuredRequest(
                 prompt=input_data.prompt,
-                model=input_data.model,
+                pins=input_data,
                 sys_prompt=input_data.sys_prompt,
                 retry=input_data.retry,
                 prompt_values=dict(input_data.prompt_values),

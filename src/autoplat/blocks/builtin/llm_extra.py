@@ -1,4 +1,7 @@
-"""Further LLM blocks used by sample agents: conversation, summary, list generation."""
+"""Further LLM blocks used by sample agents: conversation, summary, list generation.
+
+They share the LLM pins, routing and prices of ``builtin.llm``.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +16,18 @@ from autoplat.blocks.base import (
     BlockOutputSchema,
 )
 from autoplat.blocks.builtin.lists import estimate_tokens
-from autoplat.blocks.builtin.llm import LlmPins, StructuredRequest, generate_structured
-from autoplat.blocks.llm_client import MODEL_COSTS, Message, chat_completion
+from autoplat.blocks.builtin.llm import (
+    LLM_COSTS,
+    OFFLINE_ERROR,
+    LlmPins,
+    StructuredRequest,
+    generate_structured,
+    llm_request,
+)
+from autoplat.blocks.llm.client import call_llm
+from autoplat.blocks.llm.types import Message
 from autoplat.blocks.schema import pin
 from autoplat.errors import BlockRunError
-
-_OFFLINE_ERROR = [("error", lambda msg: "AUTOPLAT_LLM_BASE_URL" in msg)]
 
 
 class AIConversationBlock(Block["AIConversationBlock.Input"]):
@@ -38,9 +47,9 @@ class AIConversationBlock(Block["AIConversationBlock.Input"]):
     categories = (BlockCategory.AI,)
     input_schema = Input
     output_schema = Output
-    costs = MODEL_COSTS
+    costs = LLM_COSTS
     test_input = [{"messages": [{"role": "user", "content": "hello"}]}]
-    test_output = list(_OFFLINE_ERROR)
+    test_output = list(OFFLINE_ERROR)
 
     async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
         messages: list[Message] = [
@@ -51,11 +60,10 @@ class AIConversationBlock(Block["AIConversationBlock.Input"]):
             messages.append({"role": "user", "content": input_data.prompt})
         if not messages:
             raise BlockRunError("the conversation is empty")
-        reply = await chat_completion(
+        reply = await call_llm(
             context,
-            model=input_data.model,
-            messages=messages,
-            max_tokens=input_data.max_tokens,
+            llm_request(input_data, messages, max_tokens=input_data.max_tokens),
+            reference=input_data.credentials,
         )
         yield "response", reply.text
         yield "prompt", messages
@@ -98,9 +106,9 @@ class AITextSummarizerBlock(Block["AITextSummarizerBlock.Input"]):
     categories = (BlockCategory.AI, BlockCategory.TEXT)
     input_schema = Input
     output_schema = Output
-    costs = MODEL_COSTS
+    costs = LLM_COSTS
     test_input = [{"text": "A long story."}]
-    test_output = list(_OFFLINE_ERROR)
+    test_output = list(OFFLINE_ERROR)
 
     async def _summarise(
         self, context: BlockContext, input_data: Input, text: str
@@ -112,7 +120,7 @@ class AITextSummarizerBlock(Block["AITextSummarizerBlock.Input"]):
                     f"Summarise the following text in a {input_data.style.value} style, "
                     f"focusing on {input_data.focus}:\n\n{text}"
                 ),
-                model=input_data.model,
+                pins=input_data,
                 expected_format={"summary": "the summary of the text"},
             ),
         )
@@ -153,9 +161,9 @@ class AIListGeneratorBlock(Block["AIListGeneratorBlock.Input"]):
     categories = (BlockCategory.AI, BlockCategory.TEXT)
     input_schema = Input
     output_schema = Output
-    costs = MODEL_COSTS
+    costs = LLM_COSTS
     test_input = [{"focus": "three fruits"}]
-    test_output = list(_OFFLINE_ERROR)
+    test_output = list(OFFLINE_ERROR)
 
     async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
         parts = [f"Generate a list: {input_data.focus or 'a useful list'}."]
@@ -165,7 +173,7 @@ class AIListGeneratorBlock(Block["AIListGeneratorBlock.Input"]):
             context,
             StructuredRequest(
                 prompt="\n\n".join(parts),
-                model=input_data.model,
+                pins=input_data,
                 expected_format={"list": "a JSON array of strings, one per list item"},
                 retry=input_data.max_retries,
                 max_tokens=input_data.max_tokens,
