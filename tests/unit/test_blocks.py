@@ -75,6 +75,7 @@ CATALOGUE = {
     "32a87eab-381e-4dd4-bdb8-4c47151be35a": "AIConversationBlock",
     "a0a69be1-4528-491c-a85a-a4ab6873e3f0": "AITextSummarizerBlock",
     "9c0b0450-d199-458b-a731-072189dd6593": "AIListGeneratorBlock",
+    "553ec5b8-6c45-4299-8d75-b394d05f72ff": "AIConditionBlock",
 }
 
 STATIC_OUTPUT = {

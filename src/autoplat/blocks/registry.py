@@ -26,6 +26,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "autoplat.blocks.builtin.xml_parser",
     "autoplat.blocks.builtin.llm",
     "autoplat.blocks.builtin.llm_extra",
+    "autoplat.blocks.builtin.ai_condition",
 )
 
 

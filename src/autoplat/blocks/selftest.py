@@ -56,6 +56,10 @@ async def run_self_test(block: Block[Any], context: BlockContext) -> None:
     if context.subgraphs is None and callable(stand_in):
         # Blocks that run sub-graphs bring a stand-in for the executor's runner.
         context = dataclasses.replace(context, subgraphs=stand_in())
+    prepare = getattr(block, "test_context", None)
+    if callable(prepare):
+        # Blocks that call outside services (LLMs) bring offline stand-ins for them.
+        context = prepare(context)
     actual: list[tuple[str, Any]] = []
     for data in block.test_input:
         actual.extend(await collect_outputs(block, data, context))
