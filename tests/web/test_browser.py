@@ -147,6 +147,10 @@ def test_validation_error_on_the_pin(browser: Any, web_server: Server, tmp_path:
     assert (
         node(page, "AgentOutputBlock").locator(".pin-in[data-pin='value'] .pin-error").count() == 0
     )
+    # ... on the input pin "name", not on the output pin of the same name.
+    assert (
+        node(page, "AgentOutputBlock").locator(".pin-out[data-pin='name'] .pin-error").count() == 0
+    )
     assert "not saved" in page.get_by_test_id("graph-version").inner_text()
     inspector_error = page.locator(".inspector [data-field='name'] .text-error")
     assert inspector_error.count() == 1

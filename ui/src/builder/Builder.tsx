@@ -166,12 +166,17 @@ function Editor({ blocks, initial }: { blocks: Block[]; initial: Graph | null })
   const addBlock = useCallback((block: Block, at?: { x: number; y: number }) => {
     let position = at;
     if (!position) {
-      const rect = wrapper.current?.getBoundingClientRect();
-      const center = rect ? { x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 } : { x: 400, y: 300 };
-      position = flow.screenToFlowPosition(center);
-      // Side by side, so that new nodes do not cover each other.
-      const n = current.current.nodes.length;
-      position = { x: position.x - 360 + (n % 3) * 300, y: position.y - 120 + (Math.floor(n / 3) % 3) * 60 };
+      // Right of the last node added, else in the middle of the view.
+      const last = current.current.nodes[current.current.nodes.length - 1];
+      if (last) {
+        const width = last.measured?.width ?? 260;
+        position = { x: last.position.x + width + 80, y: last.position.y };
+      } else {
+        const rect = wrapper.current?.getBoundingClientRect();
+        const center = rect ? { x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 } : { x: 400, y: 300 };
+        const p = flow.screenToFlowPosition(center);
+        position = { x: p.x - 130, y: p.y - 60 };
+      }
     }
     record();
     setDirty(true);
@@ -205,7 +210,7 @@ function Editor({ blocks, initial }: { blocks: Block[]; initial: Graph | null })
         if (value === undefined) delete inputDefault[pin];
         else inputDefault[pin] = value;
         // An edited pin's error is resolved as far as the user can tell until the next save.
-        const errors = n.data.errors ? { node: n.data.errors.node, pins: { ...n.data.errors.pins } } : undefined;
+        const errors = n.data.errors ? { ...n.data.errors, pins: { ...n.data.errors.pins } } : undefined;
         if (errors) delete errors.pins[pin];
         return { ...n, data: { ...n.data, inputDefault, errors } };
       }),
@@ -235,7 +240,7 @@ function Editor({ blocks, initial }: { blocks: Block[]; initial: Graph | null })
   // --- save ---------------------------------------------------------------------------
   const showErrors = (error: unknown) => {
     const details = error instanceof ApiError ? error.details : [];
-    const byNode = errorsByNode(details);
+    const byNode = errorsByNode(details, current.current.edges);
     setNodes((ns) => ns.map((n) => (byNode.has(n.id) || n.data.errors ? { ...n, data: { ...n.data, errors: byNode.get(n.id) } } : n)));
     setProblems([
       errorText(error),
@@ -447,7 +452,7 @@ function Editor({ blocks, initial }: { blocks: Block[]; initial: Graph | null })
           {problems.slice(1, 6).map((p, i) => (
             <div key={i}>{p}</div>
           ))}
-          <button type="button" className="btn btn-link" onClick={() => setProblems([])}>
+          <button type="button" className="btn btn-link dismiss" onClick={() => setProblems([])}>
             Dismiss
           </button>
         </div>
@@ -473,7 +478,7 @@ function Editor({ blocks, initial }: { blocks: Block[]; initial: Graph | null })
             proOptions={{ hideAttribution: true }}
           >
             <Background />
-            <Controls />
+            <Controls fitViewOptions={{ maxZoom: 1.1, padding: 0.15 }} />
             {nodes.length <= 300 && <MiniMap pannable zoomable />}
           </ReactFlow>
           {nodes.length === 0 && (

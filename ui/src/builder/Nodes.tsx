@@ -9,7 +9,7 @@ function BlockNodeView({ id, data, selected }: NodeProps<BuilderNode>) {
   const outputs = nodeOutputs(data).filter((p) => !p.advanced);
   const exec = data.execution;
   const status = exec?.status;
-  const errored = !!data.errors && (data.errors.node.length > 0 || Object.keys(data.errors.pins).length > 0);
+  const errored = !!data.errors && (data.errors.node.length > 0 || Object.keys(data.errors.pins).length + Object.keys(data.errors.outPins).length > 0);
   const cls = ["bnode", selected && "selected", errored && "bnode-error", status && `st-${status.toLowerCase()}`, data.block.disabled && "bnode-disabled"]
     .filter(Boolean)
     .join(" ");
@@ -60,11 +60,11 @@ function BlockNodeView({ id, data, selected }: NodeProps<BuilderNode>) {
         </div>
         <div className="pins pins-out">
           {outputs.map((p) => (
-            <div key={p.name} className={data.errors?.pins[p.name] ? "pin pin-out pin-has-error" : "pin pin-out"} data-pin={p.name}>
+            <div key={p.name} className={data.errors?.outPins[p.name] ? "pin pin-out pin-has-error" : "pin pin-out"} data-pin={p.name}>
               <span className="pin-type">{p.type}</span>
               <span className="pin-name">{p.name}</span>
               <Handle type="source" position={Position.Right} id={`out:${p.name}`} className={`h h-${p.type}`} />
-              {data.errors?.pins[p.name]?.map((m, i) => (
+              {data.errors?.outPins[p.name]?.map((m, i) => (
                 <span key={i} className="pin-error" role="alert">
                   {m}
                 </span>

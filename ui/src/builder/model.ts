@@ -101,6 +101,13 @@ export function schemaPins(schema: JsonSchema): PinInfo[] {
   }));
 }
 
+export interface NodeErrors {
+  node: string[];
+  /** Input pins. */
+  pins: Record<string, string[]>;
+  outPins: Record<string, string[]>;
+}
+
 export interface NodeData extends Record<string, unknown> {
   block: Block;
   inputDefault: Record<string, unknown>;
@@ -108,7 +115,7 @@ export interface NodeData extends Record<string, unknown> {
   /** Dynamic pins (from links, or added in the inspector). */
   extraInputs: string[];
   extraOutputs: string[];
-  errors?: { node: string[]; pins: Record<string, string[]> };
+  errors?: NodeErrors;
   execution?: NodeExecution;
   execCount?: number;
   linked?: string[];
@@ -237,6 +244,7 @@ export function flowToGraph(
     links: edges.map((e) => {
       const d = (e.data ?? {}) as { sourceName?: string; sinkName?: string; isStatic?: boolean };
       return {
+        id: e.id,
         source_id: e.source,
         sink_id: e.target,
         source_name: d.sourceName ?? e.sourceHandle?.slice(4) ?? "",
@@ -247,15 +255,21 @@ export function flowToGraph(
   };
 }
 
-/** Validation details (422) -> per node: node-level and per-pin messages. */
-export function errorsByNode(details: ErrorDetail[]): Map<string, { node: string[]; pins: Record<string, string[]> }> {
-  const out = new Map<string, { node: string[]; pins: Record<string, string[]> }>();
+/** Validation details (422) -> per node: node-level, input-pin and output-pin messages.
+ * A detail names a pin without a side: it is an output when it is the source end of the
+ * link the detail names, else an input. */
+export function errorsByNode(details: ErrorDetail[], edges: Edge[]): Map<string, NodeErrors> {
+  const out = new Map<string, NodeErrors>();
+  const byId = new Map(edges.map((e) => [e.id, e]));
   for (const d of details) {
     if (!d.node_id) continue;
-    const entry = out.get(d.node_id) ?? { node: [], pins: {} };
+    const entry = out.get(d.node_id) ?? { node: [], pins: {}, outPins: {} };
     const message = String(d.message ?? "invalid");
-    if (d.pin) (entry.pins[d.pin] ??= []).push(message);
-    else entry.node.push(message);
+    const link = d.link_id ? byId.get(d.link_id) : undefined;
+    const sourceName = (link?.data as { sourceName?: string } | undefined)?.sourceName;
+    if (!d.pin) entry.node.push(message);
+    else if (link && link.source === d.node_id && sourceName === d.pin) (entry.outPins[d.pin] ??= []).push(message);
+    else (entry.pins[d.pin] ??= []).push(message);
     out.set(d.node_id, entry);
   }
   return out;

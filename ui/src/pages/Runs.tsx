@@ -149,6 +149,14 @@ export function RunDetailPage({ graphId, execId }: { graphId: string; execId: st
   const [run, setRun] = useState<Run | null>(null);
   const [nodes, setNodes] = useState<Map<string, NodeExecution>>(new Map());
   const [stopping, setStopping] = useState(false);
+  const version = detail.data?.graph_version;
+  // Which block each node is, in the version that ran (ids differ between versions).
+  const blockNames = useAsync(async () => {
+    if (!version) return new Map<string, string>();
+    const [graph, blocks] = await Promise.all([api.graph(graphId, version), api.blocks()]);
+    const byId = new Map(blocks.map((b) => [b.id, b.name.replace(/Block$/, "")]));
+    return new Map((graph.nodes ?? []).map((n) => [n.id, byId.get(n.block_id) ?? n.block_id]));
+  }, [graphId, version]);
 
   useEffect(() => {
     if (!detail.data) return;
@@ -222,7 +230,8 @@ export function RunDetailPage({ graphId, execId }: { graphId: string; execId: st
             {list.map((n) => (
               <li key={n.node_exec_id} className="card">
                 <div className="node-run-head">
-                  <StatusBadge status={n.status} /> <code>{n.node_id.slice(0, 8)}</code>
+                  <StatusBadge status={n.status} /> <strong>{blockNames.data?.get(n.node_id) ?? "node"}</strong>{" "}
+                  <code>{n.node_id.slice(0, 8)}</code>
                   <span className="muted">{duration(n.start_time, n.end_time)}</span>
                 </div>
                 {n.error && <p className="text-error">{n.error}</p>}
