@@ -54,6 +54,7 @@ async def test_the_app_is_served_beside_the_api(autoplat_client: httpx.AsyncClie
     assert (await autoplat_client.get("/docs")).status_code == 200
     assert (await autoplat_client.get("/assets/missing.js")).status_code == 404
     assert (await autoplat_client.get("/ws/x")).status_code == 404
+    assert (await autoplat_client.get("/etc/passwd")).status_code == 404
     refused = await autoplat_client.post("/health")
     assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD"
     assert (await autoplat_client.post("/library", json={})).status_code == 404

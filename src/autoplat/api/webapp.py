@@ -1,10 +1,10 @@
 """The web app at ``/``: the bundle in ``autoplat/web/dist`` (built by ``make ui``).
 
 Mounted last, so the API (``/api``, ``/ws``, ``/docs``, ``/openapi.json``, probes) always
-wins. ``/assets/*`` are content-hashed files (cached for a year); any other ``GET`` path
-that is not the API's answers ``index.html``, whose router shows the page (or its own "not
-found"). Other methods answer as the API would: 405 naming the methods when some route has
-the path, else 404.
+wins. ``/assets/*`` are content-hashed files (cached for a year); a ``GET`` of one of the
+app's pages (``/library``, ``/build/<id>``, ...) answers ``index.html``, whose router shows
+it; every other path is 404. Other methods answer as the API would: 405 naming the methods
+when some route has the path, else 404.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from starlette.types import Receive, Scope, Send
 
 from autoplat.api.errors import allowed_methods
 
-#: Paths of the API itself: never answered with the app's page.
-_API_PREFIXES = ("/api/", "/ws/", "/docs/")
-_API_PATHS = frozenset({"/api", "/ws", "/docs", "/openapi.json", "/health", "/ready", "/metrics"})
+#: The first path segments of the app's own pages (ui/src/App.tsx); anything else is 404.
+APP_PAGES = frozenset(
+    {"", "library", "build", "runs", "schedules", "keys", "credits", "admin", "auth"}
+)
 _TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -94,8 +95,6 @@ class WebApp:
         path = request.url.path
         if request.method not in {"GET", "HEAD"}:
             raise HTTPException(405 if allowed_methods(request) else 404)
-        if path in _API_PATHS or path.startswith(_API_PREFIXES):
-            raise HTTPException(404)
         name = path.lstrip("/")
         body = _read(name) if name and name != "index.html" else None
         if body is not None:
@@ -106,8 +105,8 @@ class WebApp:
                 media_type=_media_type(name),
                 headers={"Cache-Control": cache_control, "X-Content-Type-Options": "nosniff"},
             )
-        elif name.startswith("assets/") or "." in name.rsplit("/", 1)[-1]:
-            raise HTTPException(404)  # a missing file, not a page of the app
+        elif name.split("/", 1)[0] not in APP_PAGES:
+            raise HTTPException(404)  # a missing file, or a path that is no page of the app
         else:
             page = _read("index.html")
             if page is None:
