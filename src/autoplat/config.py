@@ -1,6 +1,7 @@
 """Settings: read once from ``AUTOPLAT_*`` environment variables and CLI flags, then passed on.
 
-Secrets (the JWT secret, the LLM key, the database URL with its password) are ``SecretStr``:
+Secrets (the JWT secret, the LLM key, the database URL with its password, the encryption
+keys, OAuth client secrets and platform API keys) are ``SecretStr``:
 their repr and every dump show ``**********``, and the one line that uses each unwraps it
 with ``get_secret_value()``, so none reaches a response, a log line or an error message.
 """
@@ -117,6 +118,73 @@ class Settings(BaseSettings):
         ge=1,
         description="Most items one StepThroughItems node emits (and repeats of one "
         "CountdownTimer node).",
+    )
+
+    # --- credentials and integrations ---------------------------------------------------
+    encryption_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Comma-separated Fernet keys for credentials at rest: the first encrypts, "
+        "every one decrypts (rotation). Local mode generates one into the data dir; with "
+        "auth configured it is required (secret).",
+    )
+    frontend_base_url: str = Field(
+        default="",
+        description="Base URL of the web app; OAuth providers send users back to "
+        "<it>/auth/integrations/oauth_callback (empty: this server's URL).",
+    )
+    github_client_id: str = Field(default="", description="GitHub OAuth app client id.")
+    github_client_secret: SecretStr = Field(
+        default=SecretStr(""), description="GitHub OAuth app client secret (secret)."
+    )
+    google_client_id: str = Field(default="", description="Google OAuth client id.")
+    google_client_secret: SecretStr = Field(
+        default=SecretStr(""), description="Google OAuth client secret (secret)."
+    )
+    discord_client_id: str = Field(default="", description="Discord OAuth app client id.")
+    discord_client_secret: SecretStr = Field(
+        default=SecretStr(""), description="Discord OAuth app client secret (secret)."
+    )
+    oauth_base_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON: OAuth provider -> base URL that replaces the provider's hosts "
+        "(tests, proxies).",
+    )
+    # Platform (system) credentials: offered to every user, charged in credits.
+    openai_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Platform OpenAI key offered to every user (secret)."
+    )
+    anthropic_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Platform Anthropic key (secret)."
+    )
+    groq_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Platform Groq key (secret)."
+    )
+    open_router_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Platform OpenRouter key (secret)."
+    )
+    ollama_host: str = Field(
+        default="", description="Ollama server offered to every user (e.g. http://localhost:11434)."
+    )
+    llama_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Platform Llama API key (secret)."
+    )
+    aiml_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Platform AI/ML API key (secret)."
+    )
+    v0_api_key: SecretStr = Field(default=SecretStr(""), description="Platform v0 key (secret).")
+    jina_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Platform Jina key (secret)."
+    )
+    replicate_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Platform Replicate key (secret)."
+    )
+    ideogram_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Platform Ideogram key (secret)."
+    )
+    e2b_api_key: SecretStr = Field(default=SecretStr(""), description="Platform E2B key (secret).")
+    exa_api_key: SecretStr = Field(default=SecretStr(""), description="Platform Exa key (secret).")
+    firecrawl_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Platform Firecrawl key (secret)."
     )
 
     # --- scheduler ----------------------------------------------------------------------

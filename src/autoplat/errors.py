@@ -240,3 +240,50 @@ class RunRateLimited(RateLimited):
     ) -> None:
         super().__init__(message, details=details)
         self.retry_after = retry_after
+
+
+# --- credentials and integrations -------------------------------------------------------
+
+
+class CredentialsNotFound(NotFound):
+    """No credentials with this id (of this provider) are visible to the caller."""
+
+    code = "credentials_not_found"
+
+
+class ProviderNotFound(NotFound):
+    """The integration provider is unknown, or does not offer what was asked (OAuth)."""
+
+    code = "provider_not_found"
+
+
+class ProviderNotConfigured(Conflict):
+    """The provider's OAuth app is not configured by the operator: it is unavailable."""
+
+    code = "provider_not_configured"
+
+
+class SystemCredentialsReadOnly(PermissionDenied):
+    """Platform credentials are the operator's: users may use them, never change them."""
+
+    code = "system_credentials_read_only"
+
+
+class OAuthError(BadRequest):
+    """An OAuth2 step failed (bad or expired state, the provider refused the code)."""
+
+    code = "oauth_error"
+
+
+class CredentialsRefreshFailed(AutoplatError):
+    """Expired OAuth2 tokens could not be refreshed; the user must log in again."""
+
+    code = "credentials_refresh_failed"
+    status = 422
+
+
+class UndecryptableSecret(AutoplatError):
+    """A stored secret was encrypted with a key that is not configured (any more)."""
+
+    code = "credentials_undecryptable"
+    status = 500

@@ -31,6 +31,8 @@ from autoplat.platform import Platform
 
 PG_ENV = "AUTOPLAT_TEST_PG_URL"
 TEST_JWT_SECRET = "autoplat-test-secret-with-enough-bytes-for-hs256"
+#: The Fernet key test platforms encrypt credentials with (auth is on, so one is required).
+TEST_ENCRYPTION_KEY = "YXV0b3BsYXQtdGVzdC1lbmNyeXB0aW9uLWtleS0zMmI="
 #: The user ``autoplat_client`` acts as.
 TEST_USER_ID = "user-a"
 
@@ -71,6 +73,7 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "drain_timeout": 5.0,
         "poll_interval": 0.2,
         "jwt_secret": TEST_JWT_SECRET,
+        "encryption_key": TEST_ENCRYPTION_KEY,
     }
     values.update(overrides)
     return Settings(**values)
@@ -170,6 +173,7 @@ def serve_process(
         "AUTOPLAT_PORT": str(port),
         "AUTOPLAT_DATA_DIR": str(data_dir),
         "AUTOPLAT_JWT_SECRET": TEST_JWT_SECRET,
+        "AUTOPLAT_ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
         "AUTOPLAT_CREDITS_ENABLED": "false",
         "AUTOPLAT_POLL_INTERVAL": "0.2",
         "AUTOPLAT_LOG_FORMAT": "json",

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from autoplat.config import Settings
 from autoplat.db.api_keys import ApiKeyStore
+from autoplat.db.credentials import CredentialStore
 from autoplat.db.credits import CreditStore
 from autoplat.db.engine import create_engine
 from autoplat.db.executions import ExecutionStore
@@ -65,6 +66,7 @@ class DatabaseManager:
         self.notifications = NotificationStore(self)
         self.stats = StatsStore(self)
         self.workers = WorkerStore(self)
+        self.credentials = CredentialStore(self)
 
     # --- lifecycle ----------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from autoplat.db.models.base import Base
+from autoplat.db.models.credentials import Credential, OAuthState
 from autoplat.db.models.credits import CreditTransaction, UserBalance
 from autoplat.db.models.executions import GraphExecution, NodeExecution, Worker
 from autoplat.db.models.graphs import GraphVersion, LibraryAgent
@@ -13,12 +14,14 @@ from autoplat.db.models.users import ApiKey, User
 __all__ = [
     "ApiKey",
     "Base",
+    "Credential",
     "CreditTransaction",
     "GraphExecution",
     "GraphVersion",
     "LibraryAgent",
     "NodeExecution",
     "Notification",
+    "OAuthState",
     "Schedule",
     "ScheduleFire",
     "SystemJob",
