@@ -23,6 +23,7 @@ from autoplat.db.manager import DatabaseManager
 from autoplat.db.migrate import ensure_current
 from autoplat.errors import ConfigError
 from autoplat.executions.manager import ExecutionManager
+from autoplat.integrations.service import CredentialsService
 from autoplat.logging import get_logger
 from autoplat.scheduler.scheduler import Scheduler
 
@@ -62,6 +63,7 @@ class Platform:
         self.rate_limiter = RateLimiter(settings.run_rate_limit)
         self.metrics = Metrics(self.db)
         self.credits = CreditService(settings, self.db, self.blocks)
+        self.credentials = CredentialsService(settings, self.db, self.blocks)
         self.executions = ExecutionManager(
             settings,
             self.db,
@@ -125,6 +127,8 @@ class Platform:
 
     async def _start(self) -> None:
         self._stack.push_async_callback(self.outbound.aclose)
+        self.credentials.load_keys()  # a missing key stops the start before anything runs
+        self._stack.push_async_callback(self.credentials.aclose)
         await self.db.connect()
         self._stack.push_async_callback(self.db.disconnect)
         await ensure_current(self.db.engine)
