@@ -26,7 +26,7 @@ from autoplat.testing import client_for
 
 OWNER, INTRUDER, ADMIN = "owner-a", "intruder-b", "admin-c"
 #: Path parameters that name shared things (not owned by any user).
-GLOBAL_PARAMS = {"block_id"}
+GLOBAL_PARAMS = {"block_id", "provider"}
 #: Valid bodies for routes whose minimal generated body would not pass validation.
 BODIES: dict[tuple[str, str], Any] = {
     ("post", "/api/graphs/{graph_id}/execute/{graph_version}"): {"inputs": {"x": 1}},
@@ -80,6 +80,12 @@ async def _resources(platform: Platform) -> dict[str, str]:
             await owner.post("/api/api-keys", json={"name": "k", "permissions": ["IDENTITY"]})
         )
         library = await _ok(await owner.get("/api/library/agents"))
+        credentials = await _ok(
+            await owner.post(
+                "/api/integrations/openai/credentials",
+                json={"type": "api_key", "api_key": "sk-owner-only", "title": "owner's"},
+            )
+        )
     notification = await platform.db.notifications.add(OWNER, "LOW_BALANCE", {"balance": 1})
     return {
         "graph_id": graph["id"],
@@ -93,6 +99,8 @@ async def _resources(platform: Platform) -> dict[str, str]:
         "transaction_id": grant["transaction"]["id"],
         "user_id": OWNER,
         "name": "retention",
+        "provider": "openai",
+        "cred_id": credentials["id"],
     }
 
 
@@ -172,7 +180,7 @@ async def test_a_user_never_sees_or_touches_another_users_resources(
 ) -> None:
     owned = await _resources(autoplat_platform)
     bogus = {name: "00000000-0000-4000-8000-000000000000" for name in owned}
-    bogus.update(graph_version="1", version="1")
+    bogus.update(graph_version="1", version="1", provider=owned["provider"])
     spec = await _openapi(autoplat_platform)
     checked: list[str] = []
     leaks: list[str] = []
@@ -198,7 +206,12 @@ async def test_a_user_never_sees_or_touches_another_users_resources(
                 continue
             unknown = set(names) - set(owned) - GLOBAL_PARAMS
             assert not unknown, f"{label}: add the owner's {unknown} to _resources()"
-            if set(names) & GLOBAL_PARAMS:
+            if set(names) <= GLOBAL_PARAMS:
+                # Shared things only (a block, a provider): lists must still not leak.
+                if method == "get" and "block_id" not in names:
+                    response = await intruder.get(_fill(path, owned))
+                    assert response.status_code < 500, label
+                    assert owned["cred_id"] not in response.text, f"{label} shows the owner's"
                 continue
             foreign = await _call(intruder, method, _fill(path, owned), body)
             missing = await _call(intruder, method, _fill(path, bogus), body)
@@ -221,6 +234,8 @@ async def test_a_user_never_sees_or_touches_another_users_resources(
         assert schedule.status_code == 200, schedule.text
         run = await owner.get(f"/api/graphs/{owned['graph_id']}/executions/{owned['exec_id']}")
         assert run.status_code == 200
+        cred = await owner.get(f"/api/integrations/openai/credentials/{owned['cred_id']}")
+        assert cred.status_code == 200 and cred.json()["title"] == "owner's"
         notes = (await owner.get("/api/notifications")).json()
         assert [n["id"] for n in notes["items"]] == [owned["notification_id"]]
         assert notes["items"][0]["read_at"] is None

@@ -18,6 +18,10 @@ class Permission(StrEnum):
     WRITE_SCHEDULE = "WRITE_SCHEDULE"
     READ_CREDITS = "READ_CREDITS"
     MANAGE_API_KEYS = "MANAGE_API_KEYS"
+    #: Credentials for integrations: list and read / add and log in with OAuth2 / delete.
+    READ_INTEGRATIONS = "READ_INTEGRATIONS"
+    MANAGE_INTEGRATIONS = "MANAGE_INTEGRATIONS"
+    DELETE_INTEGRATIONS = "DELETE_INTEGRATIONS"
 
 
 def all_permissions() -> frozenset[str]:

@@ -22,6 +22,7 @@ from autoplat.api.routes import (
     executions,
     graphs,
     health,
+    integrations,
     jobs,
     library,
     schedules,
@@ -33,7 +34,19 @@ if TYPE_CHECKING:
 
 def api_routes() -> list[BaseRoute]:
     """Every route under ``/api``; each domain contributes its own module."""
-    modules = (auth, api_keys, blocks, graphs, library, executions, schedules, credits, admin, jobs)
+    modules = (
+        auth,
+        api_keys,
+        blocks,
+        graphs,
+        library,
+        executions,
+        schedules,
+        credits,
+        integrations,
+        admin,
+        jobs,
+    )
     return [route for module in modules for route in module.routes()]
 
 
