@@ -219,6 +219,7 @@ def command_modules() -> list[Callable[[Any], None]]:
     from autoplat.credits import cli as credits_cli
     from autoplat.executions import cli as executions_cli
     from autoplat.graphs import cli as graphs_cli
+    from autoplat.integrations import cli as integrations_cli
     from autoplat.scheduler import cli as scheduler_cli
 
     return [
@@ -227,6 +228,7 @@ def command_modules() -> list[Callable[[Any], None]]:
         executions_cli.register,
         credits_cli.register,
         scheduler_cli.register,
+        integrations_cli.register,
     ]
 
 
