@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager as AsyncContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from autoplat.db.queue import NODES, QUEUE_CHANNEL, RUNS, Held, Queue, Starter
@@ -264,6 +264,29 @@ class ExecutionStore:
             return []
         async with self.db.engine.connect() as conn:
             stmt = select(RUNS).where(RUNS.c.id.in_(list(graph_exec_ids)))
+            return [RunRow.from_row(r) for r in await conn.execute(stmt)]
+
+    async def changed_since(
+        self,
+        since: datetime,
+        *,
+        run_ids: Sequence[str] = (),
+        graph_ids: Sequence[str] = (),
+        user_ids: Sequence[str] = (),
+        everyone: bool = False,
+        limit: int = 1000,
+    ) -> list[RunRow]:
+        """Runs changed since ``since`` among those ids (or all, ``everyone``)."""
+        where = [RUNS.c.updated_at >= since]
+        if not everyone:
+            match = [
+                RUNS.c.id.in_(list(run_ids)),
+                RUNS.c.graph_id.in_(list(graph_ids)),
+                RUNS.c.user_id.in_(list(user_ids)),
+            ]
+            where.append(or_(*match))
+        stmt = select(RUNS).where(*where).order_by(RUNS.c.updated_at).limit(limit)
+        async with self.db.engine.connect() as conn:
             return [RunRow.from_row(r) for r in await conn.execute(stmt)]
 
     async def list_runs(

@@ -257,6 +257,15 @@ class Subscription:
         self.close()
 
 
+@dataclass(slots=True)
+class Watched:
+    """The runs some subscriber would hear of (``users`` holds None for "every user")."""
+
+    runs: set[str] = field(default_factory=set)
+    graphs: set[str] = field(default_factory=set)
+    users: set[str | None] = field(default_factory=set)
+
+
 class EventBus:
     """Delivers execution events to in-process subscribers."""
 
@@ -295,6 +304,17 @@ class EventBus:
     def has_subscribers(self) -> bool:
         """Whether anyone listens at all."""
         return bool(self._subs)
+
+    def watched(self) -> Watched:
+        """What the subscribers watch: run ids, graph ids, and users watched whole."""
+        watched = Watched()
+        for sub in self._subs:
+            if sub.match_all:
+                watched.users.add(sub.user_id)
+            else:
+                watched.runs |= sub.graph_exec_ids
+                watched.graphs |= sub.graph_ids
+        return watched
 
     def wants_run(self, graph_exec_id: str, graph_id: str) -> bool:
         """Whether some subscriber would receive events of this run."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from autoplat.blocks.outbound import OutboundHttp
@@ -118,7 +119,7 @@ class ExecutionManager:
                     STOP_CHANNEL: self._on_stop_notice,
                     EVENTS_CHANNEL: self.remote.on_notification,
                 },
-                on_reconnect=self.wake,
+                on_reconnect=self._reconnected,
             )
             await self._listener.connect()
             self.flusher.notifier = self._listener.notify
@@ -137,6 +138,10 @@ class ExecutionManager:
             worker_id=self.owner,
             adopted=adopted,
         )
+
+    def _reconnected(self, lost_at: datetime) -> None:
+        self.wake()
+        self.remote.catch_up(lost_at)
 
     def failing(self) -> list[str]:
         """Critical loops failing now (the process is not ready while any is)."""

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from autoplat.db.types import utcnow
 from autoplat.logging import get_logger
 
 log = get_logger("autoplat.executions.pglisten")
 Handler = Callable[[str], None]
-RECONNECT_DELAY = 1.0
+RECONNECT_DELAY = 0.25
+#: How long before the loss was noticed its notifications may already have gone unheard.
+LOST_MARGIN = timedelta(seconds=2)
 NOTIFY_SQL = "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p"
 
 
@@ -30,7 +34,7 @@ class PgListener:
         dsn: str,
         handlers: Mapping[str, Handler],
         *,
-        on_reconnect: Callable[[], None] | None = None,
+        on_reconnect: Callable[[datetime], None] | None = None,
     ) -> None:
         self.dsn = dsn
         self.handlers = dict(handlers)
@@ -70,9 +74,14 @@ class PgListener:
         return True
 
     async def watch(self) -> None:
-        """Reconnect whenever the connection is lost (runs until cancelled)."""
+        """Reconnect whenever the connection is lost (runs until cancelled).
+
+        ``on_reconnect`` gets the moment the connection went (minus a margin): what other
+        processes announced since then was not heard.
+        """
         while True:
             await self._lost.wait()
+            lost_at = utcnow() - LOST_MARGIN
             log.warning("listen.lost")
             while True:
                 await asyncio.sleep(RECONNECT_DELAY)
@@ -83,7 +92,7 @@ class PgListener:
                     continue
                 log.info("listen.reconnected")
                 if self.on_reconnect is not None:
-                    self.on_reconnect()
+                    self.on_reconnect(lost_at)
                 break
 
     async def close(self) -> None:

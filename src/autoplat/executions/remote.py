@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from autoplat.executions.events import ExecutionEvent, decode_notification
@@ -45,6 +46,35 @@ class RemoteEvents:
             task = asyncio.create_task(self._resolve(refs), name="executions:remote-fetch")
             self._fetches.add(task)
             task.add_done_callback(self._fetches.discard)
+
+    def catch_up(self, since: datetime) -> None:
+        """After the listener was deaf (reconnected), re-announce what changed meanwhile.
+
+        Other processes' NOTIFYs of that time are gone for good: the runs the local
+        subscribers watch that changed since ``since`` are read and their current state
+        published (a subscriber may see a terminal event twice; it never misses one).
+        """
+        if not self.manager.bus.has_subscribers():
+            return
+        task = asyncio.create_task(self._catch_up(since), name="executions:remote-catch-up")
+        self._fetches.add(task)
+        task.add_done_callback(self._fetches.discard)
+
+    async def _catch_up(self, since: datetime) -> None:
+        watched = self.manager.bus.watched()
+        try:
+            rows = await self.manager.db.executions.changed_since(
+                since,
+                run_ids=sorted(watched.runs),
+                graph_ids=sorted(watched.graphs),
+                user_ids=sorted(u for u in watched.users if u is not None),
+                everyone=None in watched.users,
+            )
+        except Exception:
+            log.exception("remote.catch_up_failed")
+            return
+        log.info("remote.caught_up", runs=len(rows))
+        self.manager.bus.publish([ExecutionEvent("graph", run_view(row)) for row in rows])
 
     async def _resolve(self, refs: list[tuple[str, dict[str, Any]]]) -> None:
         store = self.manager.db.executions

@@ -6,12 +6,6 @@ Each run POSTs to the local recorder, passes the answer through a few StoreValue
 (more rows, more flushes) and POSTs again, so a node that runs twice is seen from outside.
 After the kill, either the same server restarts on its address (it adopts its runs at
 once) or another process takes them over when their leases lapse.
-
-Pending (named so that pytest does not collect it; rename to test_sigkill_flush.py once it
-passes): most kills leave a resumed run COMPLETED with its second web-request node still
-INCOMPLETE (it holds ``url`` but never got ``body`` from the last StoreValue, which had
-COMPLETED durably): the delivery of a durable node's output to an already existing
-downstream row was lost with the kill and is not replayed on resume.
 """
 
 from __future__ import annotations
