@@ -253,9 +253,10 @@ class OutboundHttp:
         self.settings = settings
         self.max_users = max(1, max_users)
         self.retire_grace = retire_grace
+        # Endpoints the operator configured (not graph authors) may be local or private.
         trusted: list[tuple[str, int]] = []
-        if settings.llm_base_url:
-            llm = urllib.parse.urlsplit(settings.llm_base_url)
+        for url in settings.llm_endpoints():
+            llm = urllib.parse.urlsplit(url)
             if llm.hostname:
                 trusted.append((llm.hostname, llm.port or (443 if llm.scheme == "https" else 80)))
         self.backend = VettingBackend(

@@ -45,6 +45,8 @@ from autoplat.graphs.schema import io_name
 from autoplat.logging import get_logger
 
 log = get_logger("autoplat.executions.run")
+#: Where a block leaves the counters it keeps of its own work (``context.extra``).
+USAGE_KEY = "llm_usage"
 S = ExecutionStatus
 #: Share of the lease kept in reserve: work starts only while more than this is left.
 LEASE_MARGIN = 0.1
@@ -371,11 +373,17 @@ class GraphRun:
         attempt = 0
         while True:
             try:
-                async with asyncio.timeout(self._timeout(cnode)):
-                    async for pin, value in cnode.block.execute(record, context):
-                        if self.lost:
-                            raise asyncio.CancelledError  # nothing more of it may count
-                        self._on_output(nr, cnode, pin, value)
+                try:
+                    async with asyncio.timeout(self._timeout(cnode)):
+                        async for pin, value in cnode.block.execute(record, context):
+                            if self.lost:
+                                raise asyncio.CancelledError  # nothing more of it may count
+                            self._on_output(nr, cnode, pin, value)
+                finally:
+                    # What the block measured of itself (LLM calls and tokens) joins the stats.
+                    usage = context.extra.get(USAGE_KEY)
+                    if isinstance(usage, dict):
+                        nr.stats.update(usage)
                 return
             except TransientBlockError as exc:
                 # Outputs already routed cannot be taken back: only a clean failure retries.
