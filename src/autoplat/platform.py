@@ -127,11 +127,12 @@ class Platform:
 
     async def _start(self) -> None:
         self._stack.push_async_callback(self.outbound.aclose)
-        self.credentials.load_keys()  # a missing key stops the start before anything runs
         self._stack.push_async_callback(self.credentials.aclose)
         await self.db.connect()
         self._stack.push_async_callback(self.db.disconnect)
         await ensure_current(self.db.engine)
+        # Before any work starts; after the database, so a bad URL generates no local key.
+        self.credentials.load_keys()
         await self.executions.start()
         self._bounded(self.executions.stop, 1.0)
         if self.settings.scheduler_enabled and not self.own_runs_only:
