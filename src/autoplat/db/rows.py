@@ -8,7 +8,7 @@ sees a SQLAlchemy ``Row``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Self
 
@@ -59,6 +59,7 @@ class RunRow(_FromRow):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     updated_at: datetime | None = None
+    credentials_inputs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -48,6 +48,11 @@ class GraphExecution(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The credential references (no secrets) the run was started with, for every node
+    #: that resolves them, on every process that resumes it.
+    credentials_inputs: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict, server_default=text("'{}'")
+    )
 
 
 class NodeExecution(Base):
