@@ -35,8 +35,8 @@ test-postgres: setup
 	scripts/with-postgres.sh $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration tests/api tests/chaos
 
 lint: setup ## ruff and mypy --strict
-	$(BIN)/ruff check src tests bench migrations
-	$(BIN)/ruff format --check src tests bench migrations
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 bench: setup ## benchmarks on SQLite and PostgreSQL, JSON lines on stdout

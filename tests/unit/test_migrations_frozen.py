@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
-VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
+from autoplat.db.migrate import MIGRATIONS
+
+# The scripts inside the package: the ones an installed wheel runs.
+VERSIONS = MIGRATIONS / "versions"
 
 #: sha256 of every released migration; a schema change is a NEW revision (add its hash here).
 RELEASED = {
