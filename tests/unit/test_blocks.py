@@ -76,6 +76,12 @@ CATALOGUE = {
     "a0a69be1-4528-491c-a85a-a4ab6873e3f0": "AITextSummarizerBlock",
     "9c0b0450-d199-458b-a731-072189dd6593": "AIListGeneratorBlock",
     "553ec5b8-6c45-4299-8d75-b394d05f72ff": "AIConditionBlock",
+    # issue 12: the credential-free blocks AutoGPT has (ids from its blocks/).
+    "cc45bb0f-d035-4756-96a7-fe3e36254b4d": "FlattenListBlock",
+    "9f616084-1d9f-4f8e-bc00-5b9d2a75cd75": "InterleaveListsBlock",
+    "0d0e684f-5cb9-4c4b-b8d1-47a0860e0c07": "ZipListsBlock",
+    "05309873-9d61-447e-96b5-b804e2511829": "ListDifferenceBlock",
+    "b6eb08b6-dbe3-411b-b9b4-2508cb311a1f": "ListIntersectionBlock",
 }
 
 STATIC_OUTPUT = {

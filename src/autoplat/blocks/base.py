@@ -45,6 +45,7 @@ class BlockCategory(enum.StrEnum):
     AGENT = "AGENT"
     MULTIMEDIA = "MULTIMEDIA"
     DEVELOPER_TOOLS = "DEVELOPER_TOOLS"
+    SEARCH = "SEARCH"
 
 
 class BlockCostType(enum.StrEnum):
@@ -110,6 +111,51 @@ class SubgraphRunner(Protocol):
         ...
 
 
+class KeyValueAccess(Protocol):
+    """The run's view of its user's key-value store (AutoGPT's execution KV data).
+
+    Bound to one user (and the node execution that writes) by the executor, so a block can
+    only ever reach its own user's keys; values are JSON documents.
+    """
+
+    async def get(self, key: str) -> Any:
+        """The value stored under ``key``, or None."""
+        ...
+
+    async def set(self, key: str, value: Any) -> Any:
+        """Store ``value`` under ``key`` (None clears it); returns what now reads back."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FileData:
+    """A stored file's content and what is known of it."""
+
+    name: str
+    content_type: str
+    content: bytes
+
+
+class FileAccess(Protocol):
+    """The run's view of its user's file store: files travel between nodes as references.
+
+    Bound to one user (and run) by the executor: ``read`` opens only that user's files, and
+    a reference of anyone else's reads as not found.
+    """
+
+    async def store(self, content: bytes, *, name: str, content_type: str) -> str:
+        """Keep ``content`` (within the size limit and quota); returns its reference."""
+        ...
+
+    async def read(self, reference: str) -> FileData:
+        """The file behind a reference this store made, or BlockRunError."""
+        ...
+
+    def is_reference(self, value: str) -> bool:
+        """True when ``value`` is a reference of this store (whoever owns it)."""
+        ...
+
+
 @dataclass(slots=True)
 class BlockContext:
     """Everything a block run may use besides its input."""
@@ -127,6 +173,10 @@ class BlockContext:
     #: The node's resolved credentials by input field name (decrypted; only this run sees
     #: them). Values are ``autoplat.integrations.model`` credentials.
     credentials: Mapping[str, Any] = field(default_factory=dict)
+    #: The user's key-value store (PersistInformation/RetrieveInformation); None: unavailable.
+    kv: KeyValueAccess | None = None
+    #: The user's file store (file pins carry its references); None: files travel inline.
+    files: FileAccess | None = None
     # Per-node extras (e.g. the sub-agent's input/output schema from input_default).
     extra: dict[str, Any] = field(default_factory=dict)
 

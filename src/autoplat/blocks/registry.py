@@ -27,6 +27,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "autoplat.blocks.builtin.llm",
     "autoplat.blocks.builtin.llm_extra",
     "autoplat.blocks.builtin.ai_condition",
+    "autoplat.blocks.builtin.lists_2026",
 )
 
 
