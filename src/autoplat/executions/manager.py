@@ -32,7 +32,7 @@ from autoplat.executions.graph import CompiledGraph
 from autoplat.executions.graphcache import GraphCache
 from autoplat.executions.liveness import Liveness, new_worker_id
 from autoplat.executions.pglisten import PgListener, asyncpg_dsn
-from autoplat.executions.ports import Credits
+from autoplat.executions.ports import CredentialsResolver, Credits
 from autoplat.executions.remote import RemoteEvents
 from autoplat.executions.run import GraphRun
 from autoplat.executions.status import ExecutionStatus, is_terminal
@@ -56,13 +56,18 @@ class ExecutionManager:
         blocks: BlockRegistry,
         *,
         credits: Credits | None = None,
+        credentials: CredentialsResolver | None = None,
         outbound: OutboundHttp | None = None,
         block_settings: BlockSettings | None = None,
         bus: EventBus | None = None,
         own_runs_only: bool = False,
+        runs_work: bool = True,
         on_fatal: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
+        #: False in a process without the worker role (``--role api``/``scheduler``): it
+        #: submits, stops and hears events, but never claims, leases or starts a run.
+        self.runs_work = runs_work
         self.db = db
         self.graphs = GraphCache(db, blocks)
         self.credits = credits
@@ -85,12 +90,13 @@ class ExecutionManager:
             self.bus,
             owner=self.owner,
             credits=credits,
+            credentials=credentials,
             outbound=self.outbound,
             block_settings=self.block_settings,
             own_runs_only=own_runs_only,
         )
         self.submitter = Submitter(
-            settings, self.graphs, self.worker, self.bus, credits, self.submits
+            settings, self.graphs, self.worker, self.bus, credits, self.submits, credentials
         )
         self.liveness = Liveness(settings, db, self.owner)
         self.remote = RemoteEvents(self)
@@ -127,14 +133,16 @@ class ExecutionManager:
             self.loops.supervise("notify", self.flusher.send_notifications_forever)
             self.loops.supervise("liveness", self.liveness.keep)
         self.loops.supervise("flusher", self.flusher.run_forever)
-        self.loops.supervise("claim", self.worker.claim_forever)
-        self.loops.supervise("lease", self.worker.renew_forever)
-        self.loops.supervise("reaper", self.worker.reap_forever)
+        if self.runs_work:
+            self.loops.supervise("claim", self.worker.claim_forever)
+            self.loops.supervise("lease", self.worker.renew_forever)
+            self.loops.supervise("reaper", self.worker.reap_forever)
         self.worker.stopping = False
-        self.worker.started = True
+        # Worker.reserve starts runs in the submit only when started: never without the role.
+        self.worker.started = self.runs_work
         log.info(
             "executions.started",
-            workers=self.settings.graph_workers,
+            workers=self.settings.graph_workers if self.runs_work else 0,
             worker_id=self.owner,
             adopted=adopted,
         )
@@ -194,10 +202,15 @@ class ExecutionManager:
         graph_id: str,
         graph_version: int | None = None,
         inputs: Mapping[str, Any] | None = None,
+        credentials_inputs: Mapping[str, Any] | None = None,
     ) -> str:
         """Queue a run of a graph version (the active one when None); return its id."""
         return await self.submitter.submit(
-            user_id=user_id, graph_id=graph_id, graph_version=graph_version, inputs=inputs
+            user_id=user_id,
+            graph_id=graph_id,
+            graph_version=graph_version,
+            inputs=inputs,
+            credentials_inputs=credentials_inputs,
         )
 
     async def graph_for(

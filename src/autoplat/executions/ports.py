@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from autoplat.blocks.base import Block
+from autoplat.graphs.model import Graph
 
 
 class Credits(Protocol):
@@ -54,4 +55,32 @@ class Credits(Protocol):
         charge_key: str | None = None,
     ) -> int:
         """Charge a finished node's per-second cost; the same key is charged once."""
+        ...
+
+
+class CredentialsResolver(Protocol):
+    """Users' credentials (``autoplat.integrations.service.CredentialsService``)."""
+
+    async def check_graph(
+        self, user_id: str, graph: Graph, credentials_inputs: Mapping[str, Any]
+    ) -> None:
+        """Raise ValidationFailed (422, naming node and field) unless a run can start."""
+        ...
+
+    def node_credentials_map(
+        self, graph: Graph, credentials_inputs: Mapping[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        """node id -> {field -> reference} from a run's ``credentials_inputs``."""
+        ...
+
+    async def for_node(
+        self,
+        user_id: str,
+        block: Block[Any],
+        record: Mapping[str, Any],
+        *,
+        node_id: str = "",
+        optional: bool = False,
+    ) -> Mapping[str, Any]:
+        """The node's credentials inputs resolved (decrypted): field -> credential."""
         ...

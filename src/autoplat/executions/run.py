@@ -73,8 +73,20 @@ class RunHost(Protocol):
         """Execution settings (node concurrency, timeouts, retries, lease)."""
         ...
 
-    def block_context(self, run: GraphRun, nr: NodeRun) -> BlockContext:
+    def block_context(
+        self, run: GraphRun, nr: NodeRun, credentials: Mapping[str, Any]
+    ) -> BlockContext:
         """Everything one block run may use besides its input."""
+        ...
+
+    def credential_masks(self, run: GraphRun) -> dict[str, dict[str, Any]]:
+        """node id -> {field -> credential reference} from the run's credentials inputs."""
+        ...
+
+    async def credentials_for(
+        self, run: GraphRun, nr: NodeRun, cnode: CompiledNode, record: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """The node's credentials, resolved (ValidationFailed when missing or foreign)."""
         ...
 
     async def charge_node(
@@ -134,6 +146,7 @@ class GraphRun:
         self.graph_id = row.graph_id
         self.graph_version = row.graph_version
         self.inputs: dict[str, Any] = dict(row.inputs or {})
+        self.credentials_inputs: dict[str, Any] = dict(row.credentials_inputs or {})
         #: The claim count: the epoch that fences every write of this instance.
         self.epoch = max(1, int(row.attempts or 1))
         self.started_at = row.started_at or utcnow()
@@ -160,6 +173,8 @@ class GraphRun:
         #: (node id, input digest) -> node runs charged with that input (charge keys).
         self.charge_counts: dict[tuple[str, str], int] = {}
         self.lease_deadline = leased_at + self.settings.lease_seconds
+        #: node id -> the credential references the run's credentials inputs give it.
+        self.masks = host.credential_masks(self) if self.credentials_inputs else {}
         self._wake = asyncio.Event()
         self._lease_wake = asyncio.Event()
 
@@ -313,9 +328,9 @@ class GraphRun:
         cnode = self.graph.nodes[nr.node_id]
         try:
             # A node execution that started before (resumed) already holds its full input.
-            record = (
-                nr.input_data if nr.stats.get("attempts") else assemble_input(cnode, nr.input_data)
-            )
+            # The run's credential references overlay the node's defaults, not its links.
+            link_data = {**self.masks.get(nr.node_id, {}), **nr.input_data}
+            record = nr.input_data if nr.stats.get("attempts") else assemble_input(cnode, link_data)
         except Exception as exc:
             self._transition(nr, S.RUNNING)
             self._fail(nr, cnode, f"invalid input: {error_message(exc)}")
@@ -328,10 +343,11 @@ class GraphRun:
         began = time.perf_counter()
         try:
             await self._hold_lease()
+            credentials = await self.host.credentials_for(self, nr, cnode, record)
             cost = await self.host.charge_node(self, nr, cnode, record)
             if cost:
                 nr.stats["cost"] = cost
-            await self._run_block(nr, cnode, record)
+            await self._run_block(nr, cnode, record, credentials)
             await self._charge_time(nr, cnode, record, began)
         except asyncio.CancelledError:
             if not self.stopping or self.lost:
@@ -367,8 +383,14 @@ class GraphRun:
             return float(override)
         return float(cnode.block.timeout or self.settings.node_timeout)
 
-    async def _run_block(self, nr: NodeRun, cnode: CompiledNode, record: dict[str, Any]) -> None:
-        context = self.host.block_context(self, nr)
+    async def _run_block(
+        self,
+        nr: NodeRun,
+        cnode: CompiledNode,
+        record: dict[str, Any],
+        credentials: Mapping[str, Any],
+    ) -> None:
+        context = self.host.block_context(self, nr, credentials)
         retries = self.settings.node_retries
         attempt = 0
         while True:

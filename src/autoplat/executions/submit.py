@@ -20,7 +20,7 @@ from autoplat.executions.events import EventBus, ExecutionEvent
 from autoplat.executions.graph import CompiledGraph
 from autoplat.executions.graphcache import GraphCache
 from autoplat.executions.newrun import new_run_rows
-from autoplat.executions.ports import Credits
+from autoplat.executions.ports import CredentialsResolver, Credits
 from autoplat.executions.views import run_view
 from autoplat.executions.worker import Worker
 from autoplat.graphs.validation import validate_run_inputs
@@ -41,12 +41,14 @@ class Submitter:
         bus: EventBus,
         credits: Credits | None,
         tasks: TaskOwner,
+        credentials: CredentialsResolver | None = None,
     ) -> None:
         self.settings = settings
         self.graphs = graphs
         self.worker = worker
         self.bus = bus
         self.credits = credits
+        self.credentials = credentials
         self.batcher = SubmitBatcher(
             worker.db.executions,
             tasks,
@@ -62,13 +64,22 @@ class Submitter:
         graph_id: str,
         graph_version: int | None = None,
         inputs: Mapping[str, Any] | None = None,
+        credentials_inputs: Mapping[str, Any] | None = None,
     ) -> str:
-        """Queue a run of a graph version (the active one when None); return its id."""
+        """Queue a run of a graph version (the active one when None); return its id.
+
+        Every credential the run's nodes need must be the user's (or a platform one):
+        422 naming the node and field otherwise, before anything is written.
+        """
         graph = await self.graphs.for_user(user_id, graph_id, graph_version)
         run_inputs = self.admit_inputs(graph, inputs)
+        references: dict[str, Any] = storable.sanitize(dict(credentials_inputs or {}))
+        if self.credentials is not None:
+            await self.credentials.check_graph(user_id, graph.graph, references)
         if self.credits is not None and self.credits.enabled:
             await self.credits.ensure_can_run(user_id)
         run, nodes = new_run_rows(user_id, graph, run_inputs)
+        run.credentials_inputs = references
         # Announced as QUEUED even when it starts at once: clients see the usual sequence.
         queued = ExecutionEvent("graph", run_view(run))
         leased_at = asyncio.get_running_loop().time()  # before the write that may lease it

@@ -36,7 +36,7 @@ from autoplat.executions.flusher import Flusher
 from autoplat.executions.graph import CompiledNode
 from autoplat.executions.graphcache import GraphCache
 from autoplat.executions.newrun import new_run_rows
-from autoplat.executions.ports import Credits
+from autoplat.executions.ports import CredentialsResolver, Credits
 from autoplat.executions.run import GraphRun, LeaseLost
 from autoplat.executions.state import NodeRun
 from autoplat.executions.status import TERMINAL, ExecutionStatus
@@ -71,6 +71,7 @@ class Worker:
         *,
         owner: str,
         credits: Credits | None,
+        credentials: CredentialsResolver | None = None,
         outbound: OutboundHttp,
         block_settings: BlockSettings,
         own_runs_only: bool = False,
@@ -82,6 +83,7 @@ class Worker:
         self.bus = bus
         self.owner = owner
         self.credits = credits
+        self.credentials = credentials
         self.outbound = outbound
         self.block_settings = block_settings
         #: Runs submitted here: the only ones claimed when ``own_runs_only``.
@@ -379,7 +381,29 @@ class Worker:
 
     # --- RunHost -------------------------------------------------------------------------
 
-    def block_context(self, run: GraphRun, nr: NodeRun) -> BlockContext:
+    def credential_masks(self, run: GraphRun) -> dict[str, dict[str, Any]]:
+        """node id -> {field -> credential reference} from the run's credentials inputs."""
+        if self.credentials is None:
+            return {}
+        return self.credentials.node_credentials_map(run.graph.graph, run.credentials_inputs)
+
+    async def credentials_for(
+        self, run: GraphRun, nr: NodeRun, cnode: CompiledNode, record: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """The node's credentials, decrypted for this block run only."""
+        if self.credentials is None:
+            return {}
+        return await self.credentials.for_node(
+            run.user_id,
+            cnode.block,
+            record,
+            node_id=nr.node_id,
+            optional=bool(cnode.node.metadata.get("credentials_optional")),
+        )
+
+    def block_context(
+        self, run: GraphRun, nr: NodeRun, credentials: Mapping[str, Any]
+    ) -> BlockContext:
         """Everything one block run may use besides its input (the user's own client)."""
         return BlockContext(
             settings=self.block_settings,
@@ -391,6 +415,7 @@ class Worker:
             node_id=nr.node_id,
             node_exec_id=nr.id,
             subgraphs=SubgraphRunner(run, nr),
+            credentials=credentials,
         )
 
     def mark_dirty(self, run: GraphRun) -> None:

@@ -27,7 +27,9 @@ class ExecuteBody(StrictBody):
 
     inputs: dict[str, Any] = Field(default_factory=dict, description="Run inputs by name.")
     credentials_inputs: dict[str, Any] = Field(
-        default_factory=dict, description="Accepted for AutoGPT compatibility; unused."
+        default_factory=dict,
+        description="Credential references (id, provider, type, title) by the graph's "
+        "credentials input names; each must be yours or a platform credential.",
     )
 
 
@@ -64,6 +66,7 @@ async def execute_graph(request: Request) -> dict[str, Any]:
         graph_id=str(request.path_params["graph_id"]),
         graph_version=_version(request),
         inputs=body.inputs,
+        credentials_inputs=body.credentials_inputs,
     )
     return {"id": run_id, "graph_exec_id": run_id, "status": "QUEUED"}
 
