@@ -69,6 +69,7 @@ class Platform:
             self.db,
             self.blocks,
             credits=self.credits,
+            credentials=self.credentials,
             outbound=self.outbound,
             block_settings=self.block_settings,
             own_runs_only=own_runs_only,
