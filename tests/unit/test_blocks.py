@@ -82,6 +82,11 @@ CATALOGUE = {
     "0d0e684f-5cb9-4c4b-b8d1-47a0860e0c07": "ZipListsBlock",
     "05309873-9d61-447e-96b5-b804e2511829": "ListDifferenceBlock",
     "b6eb08b6-dbe3-411b-b9b4-2508cb311a1f": "ListIntersectionBlock",
+    "2570e8fe-8447-43ed-84c7-70d657923231": "TextDecoderBlock",
+    "59c54df9-0e3b-44b5-a1ef-c0b8bf8d9ab9": "TextEncoderBlock",
+    "ab2a782d-22cf-4587-8a70-55b59b3f9f90": "WordCharacterCountBlock",
+    "d3a7d896-3b78-4f44-8b4b-48fbf4f0bcd8": "CodeExtractionBlock",
+    "4a448883-71fa-49cf-91cf-70d793bd7d87": "DataSamplingBlock",
 }
 
 STATIC_OUTPUT = {

@@ -28,6 +28,8 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "autoplat.blocks.builtin.llm_extra",
     "autoplat.blocks.builtin.ai_condition",
     "autoplat.blocks.builtin.lists_2026",
+    "autoplat.blocks.builtin.text_extra",
+    "autoplat.blocks.builtin.sampling",
 )
 
 
