@@ -15,8 +15,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create the virtual environment and install autoplat
 
-serve: setup ## migrate the embedded SQLite database and run the platform
-	$(BIN)/autoplat migrate
+serve: setup ## run the platform (it migrates the embedded SQLite database itself)
 	exec $(BIN)/autoplat serve
 
 test: setup ## the whole suite on SQLite, then on a private PostgreSQL

@@ -1,31 +1,59 @@
-"""The ``autoplat`` command line: serve, migrate, version and the domain commands."""
+"""The ``autoplat`` command line: serve, migrate, backup, restore, version and the domain
+commands.
+
+Invariants: an admin command prints only its answer on stdout (logs go to stderr, at
+``warning`` unless ``--log-level`` says otherwise); list commands print a table, or one
+JSON object per line with ``--json``; an error is one ``autoplat: ...`` line on stderr
+(validation errors add their details, indented) and the exit code documented below.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from autoplat import __version__
-from autoplat.config import Settings, load_settings
-from autoplat.errors import AutoplatError
+from autoplat.config import ROLES, Settings, load_settings
+from autoplat.errors import AutoplatError, ConfigError, DatabaseUnavailable
 from autoplat.logging import configure_logging, get_logger
+
+if TYPE_CHECKING:
+    from autoplat.platform import Platform
 
 log = get_logger("autoplat.cli")
 
 #: Exit codes: 0 clean stop, 1 failure while running, 2 bad settings or usage, 3 no database.
 EXIT_FAILURE, EXIT_CONFIG, EXIT_DATABASE = 1, 2, 3
+#: Interrupted by Ctrl-C (the shell's convention, 128 + SIGINT).
+EXIT_INTERRUPTED = 130
+#: Where admin commands log unless ``--log-level`` says otherwise: their output is the point.
+ADMIN_LOG_LEVEL = "warning"
 
 Command = Callable[[argparse.Namespace], int]
+Body = Callable[[Settings], Coroutine[Any, Any, int | None]]
 
 
 def _settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
     return load_settings(
         database_url=getattr(args, "database_url", None),
         log_level=getattr(args, "log_level", None),
+        log_format=getattr(args, "log_format", None),
+        **extra,
+    )
+
+
+def admin_settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    """Settings of an admin command: as configured, but logging at warning by default."""
+    return load_settings(
+        database_url=getattr(args, "database_url", None),
+        log_level=getattr(args, "log_level", None) or ADMIN_LOG_LEVEL,
         log_format=getattr(args, "log_format", None),
         **extra,
     )
@@ -39,20 +67,149 @@ def fail(message: str, code: int = EXIT_FAILURE) -> int:
 
 def exit_code_for(exc: AutoplatError) -> int:
     """The process exit code for an error that stopped a command."""
-    if exc.code == "database_unavailable":
+    if isinstance(exc, DatabaseUnavailable) or exc.code == "database_unavailable":
         return EXIT_DATABASE
-    if exc.code == "config_error":
+    if isinstance(exc, ConfigError) or exc.code == "config_error":
         return EXIT_CONFIG
     return EXIT_FAILURE
 
 
-def run_async(settings: Settings, main: Callable[[Settings], Any]) -> int:
-    """Run an async command body, turning our errors into one line and an exit code."""
+def report(exc: AutoplatError) -> int:
+    """Print an error (one line, then its details indented); return its exit code."""
+    print(f"autoplat: {exc.message}", file=sys.stderr)
+    # Details name where (the node, the pin) when the one line cannot say it all.
+    details = [d for d in exc.details if d.get("message")]
+    if len(details) == 1 and str(details[0]["message"]) in exc.message:
+        details = []
+    for detail in details:
+        where = [
+            f"{key} {detail[key]}"
+            for key in ("field", "node_id", "block_id", "pin")
+            if detail.get(key) is not None
+        ]
+        text = f"{', '.join(where)}: {detail.get('message', '')}" if where else str(detail)
+        print(f"  {text}", file=sys.stderr)
+    return exit_code_for(exc)
+
+
+def run_async(settings: Settings, main: Body) -> int:
+    """Run an async command body, turning every error into one line and an exit code."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from autoplat.db.manager import describe_db_error
+
     try:
-        result = asyncio.run(main(settings))
+        result: int | None = asyncio.run(main(settings))
     except AutoplatError as exc:
-        return fail(exc.message, exit_code_for(exc))
+        return report(exc)
+    except KeyboardInterrupt:
+        return fail("interrupted", EXIT_INTERRUPTED)
+    except (DBAPIError, SQLAlchemyError) as exc:
+        # The database went away (or refused a statement) half-way through a command.
+        log.debug("cli.database_error", exc_info=True)
+        unreachable = isinstance(exc, DBAPIError) and exc.connection_invalidated
+        code = EXIT_DATABASE if unreachable or _is_disconnect(exc) else EXIT_FAILURE
+        return fail(f"database error: {describe_db_error(exc)}", code)
+    except Exception as exc:
+        # A bug: still one line by default; the traceback with --log-level debug.
+        log.debug("cli.crashed", exc_info=True)
+        return fail(f"unexpected error: {type(exc).__name__}: {exc} (--log-level debug)")
     return int(result or 0)
+
+
+def _is_disconnect(exc: Exception) -> bool:
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(exc, InterfaceError | OperationalError)
+
+
+def run_command(args: argparse.Namespace, body: Body, **extra: Any) -> int:
+    """Run an admin command's body: quiet settings, logging, one-line errors."""
+    try:
+        settings = admin_settings(args, **extra)
+    except AutoplatError as exc:
+        return fail(exc.message, EXIT_CONFIG)
+    configure_logging(settings)
+    return run_async(settings, body)
+
+
+@asynccontextmanager
+async def offline_platform(settings: Settings) -> AsyncIterator[Platform]:
+    """The platform's services on a connected, current database, with nothing started.
+
+    For admin commands that need a service rather than a store (stop a run, pause a
+    schedule): no worker, no scheduler loop, no HTTP server run here. Their changes reach
+    running servers through the database (and NOTIFY on PostgreSQL).
+    """
+    from autoplat.db.migrate import ensure_current
+    from autoplat.platform import Platform
+
+    platform = Platform(settings, serve_http=False)
+    await platform.db.connect()
+    try:
+        await ensure_current(platform.db.engine)
+        yield platform
+    finally:
+        await platform.outbound.aclose()
+        await platform.credentials.aclose()
+        await platform.db.disconnect()
+
+
+# --- output -----------------------------------------------------------------------------
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    """``--json``: one JSON object per line instead of a table."""
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object per line instead of a table"
+    )
+
+
+def _cell(value: Any, width: int = 60) -> str:
+    if value is None:
+        text = "-"
+    elif isinstance(value, datetime):
+        text = value.strftime("%Y-%m-%d %H:%M:%S")
+    elif isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
+        text = value[:19].replace("T", " ")  # an ISO timestamp: to the second, no zone
+    elif isinstance(value, dict | list):
+        text = json.dumps(value, separators=(",", ":"), default=str)
+    else:
+        text = str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _json_default(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def emit_json(item: Mapping[str, Any]) -> None:
+    """One JSON object on one line of stdout."""
+    print(json.dumps(dict(item), default=_json_default, ensure_ascii=False))
+
+
+def emit_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, as_json: bool) -> None:
+    """A list command's answer: a table of ``columns``, or JSON lines of whole rows."""
+    if as_json:
+        for row in rows:
+            emit_json(row)
+        return
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    header = [c.upper() for c in columns]
+    for line in [header, *cells]:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+def emit_fields(item: Mapping[str, Any], fields: Sequence[str], *, as_json: bool) -> None:
+    """A show command's answer: ``field: value`` lines, or the whole object as JSON."""
+    if as_json:
+        emit_json(item)
+        return
+    width = max(len(f) for f in fields)
+    for field in fields:
+        print(f"{field + ':':<{width + 1}} {_cell(item.get(field), 200)}")
 
 
 # --- serve ------------------------------------------------------------------------------
@@ -82,8 +239,13 @@ async def serve(settings: Settings) -> int:
         loop.add_signal_handler(sig, on_signal, sig.name)
     try:
         async with Platform(settings) as platform:
-            log.info("serve.ready", url=platform.url, database=platform.db.dialect)
-            if not settings.auth_configured:
+            log.info(
+                "serve.ready",
+                url=platform.url,
+                database=platform.db.dialect,
+                roles=sorted(platform.roles),
+            )
+            if not settings.auth_configured and "api" in platform.roles:
                 await platform.auth.ensure_local_user()
                 print(local_mode_notice(platform.url), file=sys.stderr, flush=True)
             # Until a signal, or a critical loop that cannot recover (then exit non-zero).
@@ -109,8 +271,9 @@ async def serve(settings: Settings) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """``autoplat serve``."""
+    roles = ",".join(args.role) if args.role else None
     try:
-        settings = _settings_from(args, host=args.host, port=args.port)
+        settings = _settings_from(args, host=args.host, port=args.port, roles=roles)
     except AutoplatError as exc:
         return fail(exc.message, EXIT_CONFIG)
     configure_logging(settings)
@@ -130,25 +293,21 @@ async def migrate(settings: Settings, revision: str = "head", down: bool = False
     try:
         if down:
             await migrations.downgrade(db.engine, revision)
+        elif revision == "head":
+            await migrations.migrate_to_head(db.engine)
         else:
             await migrations.upgrade(db.engine, revision)
         current = await migrations.current_revision(db.engine)
     finally:
         await db.disconnect()
-    log.info("db.migrated", revision=current)
     print(f"database at revision {current or 'base'}")
     return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     """``autoplat migrate``."""
-    try:
-        settings = _settings_from(args)
-    except AutoplatError as exc:
-        return fail(exc.message, EXIT_CONFIG)
-    configure_logging(settings)
     target = args.downgrade or args.revision
-    return run_async(settings, lambda s: migrate(s, target, down=bool(args.downgrade)))
+    return run_command(args, lambda s: migrate(s, target, down=bool(args.downgrade)))
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -166,7 +325,11 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         "--database-url",
         help="SQLAlchemy URL (default: $AUTOPLAT_DATABASE_URL, else SQLite in the data dir)",
     )
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="log level on stderr (admin commands: warning unless given)",
+    )
     parser.add_argument("--log-format", choices=["auto", "console", "json"])
 
 
@@ -175,16 +338,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autoplat",
         description="Build and run AI agents as graphs of blocks. Settings come from "
-        "AUTOPLAT_* environment variables; flags override them.",
+        "AUTOPLAT_* environment variables; flags override them. Exit codes: 0 success, "
+        "1 failure, 2 bad settings or usage, 3 database unreachable.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
         "serve",
         help="run the platform (API, executor, scheduler) until SIGINT/SIGTERM",
-        description="Run the whole platform in this process. SIGINT or SIGTERM drains "
+        description="Run the platform in this process. SIGINT or SIGTERM drains "
         "running work (up to AUTOPLAT_DRAIN_TIMEOUT seconds) and exits 0; a second signal "
-        "stops at once. The database must be migrated (`autoplat migrate`). Without "
+        "stops at once. An empty or older database is migrated first (unless "
+        "AUTOPLAT_MIGRATE_ON_START=false); one newer than this autoplat is refused. Without "
         "AUTOPLAT_JWT_SECRET or AUTOPLAT_JWT_PUBLIC_KEY it runs in local mode: loopback "
         "only, requests without credentials act as the user 'local' (make an API key for "
         "scripts with `autoplat apikey create`).",
@@ -192,13 +357,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.add_argument("--host", help="bind address (default 127.0.0.1, $AUTOPLAT_HOST)")
     p.add_argument("--port", type=int, help="HTTP port (default 8006, $AUTOPLAT_PORT)")
+    p.add_argument(
+        "--role",
+        action="append",
+        choices=["all", *ROLES],
+        help="what this process does (repeatable; default all, $AUTOPLAT_ROLES): api serves "
+        "REST, /ws and the web app and submits runs; worker runs executions; scheduler fires "
+        "schedules and system jobs. Every role serves /health, /ready and /metrics. Roles "
+        "apart need PostgreSQL.",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
         "migrate",
         help="apply database migrations",
         description="Upgrade the database schema to the newest revision (or --revision); "
-        "--downgrade REV goes back to REV ('base' empties the database).",
+        "--downgrade REV goes back to REV ('base' empties the database). `autoplat serve` "
+        "does the upgrade itself unless AUTOPLAT_MIGRATE_ON_START=false.",
     )
     add_common(p)
     p.add_argument("--revision", default="head", help="target revision (default: head)")
@@ -214,10 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command_modules() -> list[Callable[[Any], None]]:
-    """Domain command registrars (users, apikey, graphs, run, credits, ...)."""
+    """Domain command registrars (users, apikey, graphs, run, runs, credits, ...)."""
     from autoplat.accounts import cli as accounts_cli
     from autoplat.credits import cli as credits_cli
+    from autoplat.db import backup as backup_cli
     from autoplat.executions import cli as executions_cli
+    from autoplat.executions import runs_cli
     from autoplat.graphs import cli as graphs_cli
     from autoplat.integrations import cli as integrations_cli
     from autoplat.scheduler import cli as scheduler_cli
@@ -226,9 +403,11 @@ def command_modules() -> list[Callable[[Any], None]]:
         accounts_cli.register,
         graphs_cli.register,
         executions_cli.register,
-        credits_cli.register,
+        runs_cli.register,
         scheduler_cli.register,
+        credits_cli.register,
         integrations_cli.register,
+        backup_cli.register,
     ]
 
 

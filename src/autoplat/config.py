@@ -18,6 +18,8 @@ from autoplat.errors import ConfigError
 
 LogFormat = Literal["auto", "console", "json"]
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+#: What one ``autoplat serve`` process can do; ``all`` is every one of them.
+ROLES = ("api", "worker", "scheduler")
 
 
 class Settings(BaseSettings):
@@ -44,6 +46,16 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Seconds a stop waits for running work."
     )
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connection pool size.")
+    migrate_on_start: bool = Field(
+        default=True,
+        description="`autoplat serve` brings an empty or older database to the current schema "
+        "(under an advisory lock on PostgreSQL); off: it refuses one that is not current.",
+    )
+    roles: str = Field(
+        default="all",
+        description="Comma-separated roles of `autoplat serve`: all, api, worker, scheduler "
+        "(roles other than all need PostgreSQL).",
+    )
 
     # --- execution ----------------------------------------------------------------------
     graph_workers: int = Field(default=16, ge=1, description="Graph runs at once per process.")
@@ -203,6 +215,15 @@ class Settings(BaseSettings):
             data = {**data, "credits_enabled": bool(secret or data.get("jwt_public_key"))}
         return data
 
+    @field_validator("roles")
+    @classmethod
+    def _check_roles(cls, value: str) -> str:
+        names = [name.strip().lower() for name in value.split(",") if name.strip()]
+        unknown = sorted(set(names) - {*ROLES, "all"})
+        if unknown:
+            raise ValueError(f"unknown role {unknown[0]!r}; roles: all, {', '.join(ROLES)}")
+        return ",".join(names) or "all"
+
     @field_validator("database_url")
     @classmethod
     def _check_url(cls, value: SecretStr) -> SecretStr:
@@ -235,6 +256,12 @@ class Settings(BaseSettings):
         """``allowed_hosts`` as lower-case names (brackets of IPv6 literals dropped)."""
         names = (name.strip().strip("[]").lower() for name in self.allowed_hosts.split(","))
         return frozenset(name for name in names if name)
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        """The roles this process plays (``all`` expanded)."""
+        names = set(self.roles.split(","))
+        return frozenset(ROLES) if "all" in names else frozenset(names)
 
     @property
     def auth_configured(self) -> bool:

@@ -1,4 +1,11 @@
-"""The composition root: builds every component from explicit settings and runs them."""
+"""The composition root: builds every component from explicit settings and runs them.
+
+A process plays the roles its settings name (``AUTOPLAT_ROLES``, ``serve --role``): ``api``
+serves REST, ``/ws`` and the web app and submits runs; ``worker`` claims and runs
+executions; ``scheduler`` fires schedules and runs the system jobs. Every process serves
+``/health``, ``/ready`` and ``/metrics``. Roles apart need PostgreSQL, through which events,
+stops and wake-ups cross processes; on SQLite one process plays them all.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +15,24 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from autoplat.accounts.auth import Authenticator
+from autoplat.api import metrics as metrics_routes
 from autoplat.api.app import create_app
+from autoplat.api.errors import EXCEPTION_HANDLERS
 from autoplat.api.metrics import Metrics
+from autoplat.api.middleware import RequestContextMiddleware
 from autoplat.api.ratelimit import RateLimiter
+from autoplat.api.routes import health
 from autoplat.api.server import HttpServer
 from autoplat.blocks.outbound import OutboundHttp
 from autoplat.blocks.registry import BlockRegistry
 from autoplat.blocks.settings import BlockSettings
-from autoplat.config import Settings
+from autoplat.config import ROLES, Settings
 from autoplat.credits.service import CreditService
 from autoplat.db.manager import DatabaseManager
-from autoplat.db.migrate import ensure_current
+from autoplat.db.migrate import ensure_current, migrate_to_head
 from autoplat.errors import ConfigError
 from autoplat.executions.manager import ExecutionManager
 from autoplat.integrations.service import CredentialsService
@@ -35,7 +47,8 @@ class Platform:
 
     Components start in order (database, executions, scheduler, HTTP server) and stop in
     reverse, all of them within ONE ``settings.drain_timeout``. A critical loop that cannot
-    recover sets :attr:`fatal` (``autoplat serve`` then exits non-zero).
+    recover sets :attr:`fatal` (``autoplat serve`` then exits non-zero). Only the parts of
+    :attr:`roles` run; the others are built but idle.
     """
 
     def __init__(
@@ -48,6 +61,8 @@ class Platform:
     ) -> None:
         self.settings = settings
         self.serve_http = serve_http
+        #: What this process does: a subset of ``api``, ``worker``, ``scheduler``.
+        self.roles = settings.role_set
         # A command that runs one graph here (``autoplat run``) beside a server on the same
         # database: it claims only the runs it submitted and fires no schedules.
         self.own_runs_only = own_runs_only
@@ -73,6 +88,7 @@ class Platform:
             outbound=self.outbound,
             block_settings=self.block_settings,
             own_runs_only=own_runs_only,
+            runs_work="worker" in self.roles,
             on_fatal=self._on_fatal,
         )
         self.scheduler = Scheduler(settings, self.db, self.executions)
@@ -82,7 +98,7 @@ class Platform:
             "outcome",
             lambda: self.scheduler.counters,
         )
-        self.app: Starlette = create_app(self)
+        self.app: Starlette = create_app(self) if "api" in self.roles else probe_app(self)
         self.server: HttpServer | None = None
         self._stack = AsyncExitStack()
 
@@ -127,16 +143,24 @@ class Platform:
         return [self.fatal_reason, *failing] if self.fatal.is_set() else failing
 
     async def _start(self) -> None:
+        if self.roles != frozenset(ROLES) and not self.settings.is_postgres:
+            raise ConfigError(
+                f"roles {', '.join(sorted(self.roles))} alone need PostgreSQL (events, stops and "
+                "wake-ups cross processes through it); on SQLite serve with the role all"
+            )
         self._stack.push_async_callback(self.outbound.aclose)
         self._stack.push_async_callback(self.credentials.aclose)
         await self.db.connect()
         self._stack.push_async_callback(self.db.disconnect)
-        await ensure_current(self.db.engine)
+        if self.settings.migrate_on_start:
+            await migrate_to_head(self.db.engine)
+        else:
+            await ensure_current(self.db.engine)
         # Before any work starts; after the database, so a bad URL generates no local key.
         self.credentials.load_keys()
         await self.executions.start()
         self._bounded(self.executions.stop, 1.0)
-        if self.settings.scheduler_enabled and not self.own_runs_only:
+        if self.settings.scheduler_enabled and "scheduler" in self.roles and not self.own_runs_only:
             await self.scheduler.start()
             self._bounded(self.scheduler.stop, 0.2)
         if self.serve_http:
@@ -144,7 +168,7 @@ class Platform:
             await self.server.start()
             # Open requests (and WebSockets) get a third: running work needs the rest.
             self._bounded(self.server.stop, 1 / 3)
-        log.info("platform.started", database=self.db.dialect)
+        log.info("platform.started", database=self.db.dialect, roles=sorted(self.roles))
 
     @property
     def url(self) -> str:
@@ -152,3 +176,20 @@ class Platform:
         if self.server is None:
             raise ConfigError("the HTTP server is not running")
         return self.server.url
+
+
+def probe_app(platform: Platform) -> Starlette:
+    """The app of a process without the api role: ``/health``, ``/ready`` and ``/metrics``."""
+    app = Starlette(
+        routes=[*health.routes(), *metrics_routes.routes()],
+        middleware=[
+            Middleware(
+                RequestContextMiddleware,
+                max_body_bytes=platform.settings.max_body_bytes,
+                metrics=platform.metrics,
+            )
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    app.state.platform = platform
+    return app

@@ -62,7 +62,7 @@ async def test_users_and_apikey_commands(autoplat_database_url: str, tmp_path: P
     assert created["permissions"] == ["IDENTITY"] and created["user_id"] == "alice"
     secret = created["plain_text_key"]
 
-    code, out, _ = await _run(env, "apikey", "list", "--user", "alice")
+    code, out, _ = await _run(env, "apikey", "list", "--user", "alice", "--json")
     assert [json.loads(line)["id"] for line in out.splitlines()] == [created["id"]]
     assert secret not in out
 
@@ -79,7 +79,7 @@ async def test_users_and_apikey_commands(autoplat_database_url: str, tmp_path: P
         assert json.loads(out)["status"] == "REVOKED"
         assert (await keyed.post("/api/auth/user")).status_code == 401
 
-    code, out, _ = await _run(env, "users", "list")
+    code, out, _ = await _run(env, "users", "list", "--json")
     assert [json.loads(line)["id"] for line in out.splitlines()] == ["alice"]
     code, _, err = await _run(env, "apikey", "create", "--permission", "FLY")
     assert code == 2 and "invalid choice" in err

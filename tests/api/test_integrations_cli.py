@@ -69,7 +69,7 @@ async def test_credentials_are_added_from_stdin_listed_rotated_and_deleted(
     )  # fmt: skip
     assert code == 0, err
 
-    code, out, _ = await _run(env, "credentials", "list", "--user", "alice")
+    code, out, _ = await _run(env, "credentials", "list", "--user", "alice", "--json")
     listed = [json.loads(line) for line in out.splitlines()]
     assert {c["provider"] for c in listed} == {"anthropic", "smtp"}
     assert "sk-cli-1" not in out and "pw-cli-2" not in out and "mailer" not in out

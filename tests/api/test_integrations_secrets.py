@@ -140,6 +140,7 @@ async def _cli_list(database_url: str, tmp_path: Path) -> str:
         "list",
         "--user",
         "user-a",
+        "--json",
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

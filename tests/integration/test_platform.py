@@ -57,7 +57,10 @@ async def test_unreachable_database_is_one_clear_error(tmp_path: Path) -> None:
 
 
 async def test_unmigrated_database_is_refused(tmp_path: Path) -> None:
-    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", tmp_path)
+    # Only when told not to migrate on start (operators who migrate separately).
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", tmp_path, migrate_on_start=False
+    )
     with pytest.raises(ConfigError, match="autoplat migrate"):
         async with Platform(settings):
             pass

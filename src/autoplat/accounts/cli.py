@@ -12,12 +12,12 @@ from autoplat.accounts.auth import LOCAL_USER_ID
 from autoplat.accounts.permissions import all_permissions
 from autoplat.config import Settings
 from autoplat.db.manager import DatabaseManager, connected_database
-from autoplat.errors import AutoplatError, ConfigError, NotFound
+from autoplat.errors import ConfigError, NotFound
 
 
 def register(subparsers: Any) -> None:
     """Add the ``users`` and ``apikey`` commands to the parser."""
-    from autoplat.cli import add_common
+    from autoplat.cli import add_common, add_json_flag
 
     users = subparsers.add_parser(
         "users",
@@ -37,8 +37,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--name", help="display name")
     p.add_argument("--admin", action="store_true", help="give the user the admin role")
     p.set_defaults(func=_command(_create_user))
-    p = sub.add_parser("list", help="list users", description="Print every user as JSON lines.")
+    p = sub.add_parser("list", help="list users", description="Print every user.")
     add_common(p)
+    add_json_flag(p)
     p.set_defaults(func=_command(_list_users))
 
     keys = subparsers.add_parser(
@@ -72,9 +73,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--name", default="cli", help="a name to recognise the key by")
     p.add_argument("--json", action="store_true", help="print the key and its record as JSON")
     p.set_defaults(func=_command(_create_key))
-    p = sub.add_parser("list", help="list a user's keys", description="Print keys as JSON lines.")
+    p = sub.add_parser("list", help="list a user's keys", description="Print a user's keys.")
     add_common(p)
     p.add_argument("--user", default=LOCAL_USER_ID, help="owner of the keys")
+    add_json_flag(p)
     p.set_defaults(func=_command(_list_keys))
     p = sub.add_parser("revoke", help="revoke a key", description="Revoke key ID of --user.")
     add_common(p)
@@ -88,32 +90,23 @@ Action = Callable[[DatabaseManager, argparse.Namespace], Awaitable[int]]
 
 def _command(action: Action) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        from autoplat.cli import EXIT_CONFIG, fail, run_async
-        from autoplat.config import load_settings
-        from autoplat.logging import configure_logging
-
-        try:
-            settings = load_settings(
-                database_url=args.database_url, log_level=args.log_level, log_format=args.log_format
-            )
-        except AutoplatError as exc:
-            return fail(exc.message, EXIT_CONFIG)
-        configure_logging(settings)
+        from autoplat.cli import run_command
 
         async def main(settings: Settings) -> int:
             async with connected_database(settings) as db:
                 return await action(db, args)
 
-        return run_async(settings, main)
+        return run_command(args, main)
 
     return run
 
 
+def _user_record(user: Any) -> dict[str, Any]:
+    return {"email": user.email, "id": user.id, "name": user.name, "role": user.role}
+
+
 def _user_json(user: Any) -> str:
-    return json.dumps(
-        {"id": user.id, "email": user.email, "name": user.name, "role": user.role},
-        sort_keys=True,
-    )
+    return json.dumps(_user_record(user), sort_keys=True)
 
 
 async def _create_user(db: DatabaseManager, args: argparse.Namespace) -> int:
@@ -126,14 +119,18 @@ async def _create_user(db: DatabaseManager, args: argparse.Namespace) -> int:
 
 
 async def _list_users(db: DatabaseManager, args: argparse.Namespace) -> int:
+    from autoplat.cli import emit_rows
+
+    rows: list[dict[str, Any]] = []
     offset = 0
     while True:
         users, total = await db.users.list_users(offset=offset, limit=200)
-        for user in users:
-            print(_user_json(user))
+        rows += [_user_record(user) for user in users]
         offset += len(users)
         if not users or offset >= total:
-            return 0
+            break
+    emit_rows(rows, ["id", "email", "name", "role"], as_json=args.json)
+    return 0
 
 
 async def _create_key(db: DatabaseManager, args: argparse.Namespace) -> int:
@@ -165,14 +162,18 @@ def _key_record(key: Any) -> dict[str, Any]:
 
 
 async def _list_keys(db: DatabaseManager, args: argparse.Namespace) -> int:
+    from autoplat.cli import emit_rows
+
+    rows: list[dict[str, Any]] = []
     offset = 0
     while True:
         keys, total = await db.api_keys.list_for_user(args.user, offset=offset, limit=200)
-        for key in keys:
-            print(json.dumps(_key_record(key)))
+        rows += [_key_record(key) for key in keys]
         offset += len(keys)
         if not keys or offset >= total:
-            return 0
+            break
+    emit_rows(rows, ["id", "name", "prefix", "status", "permissions"], as_json=args.json)
+    return 0
 
 
 async def _revoke_key(db: DatabaseManager, args: argparse.Namespace) -> int:

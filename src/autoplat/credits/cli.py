@@ -9,10 +9,9 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
-from autoplat.cli import EXIT_CONFIG, exit_code_for
-from autoplat.config import Settings, load_settings
+from autoplat.cli import EXIT_CONFIG
+from autoplat.config import Settings
 from autoplat.credits.service import CreditService
-from autoplat.errors import AutoplatError
 
 
 def register(subparsers: Any) -> None:
@@ -114,19 +113,9 @@ def _run(
     body: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]],
 ) -> int:
     """Run a command body; our errors become one line on stderr and an exit code."""
-    import asyncio
+    from autoplat.cli import run_command
 
-    from autoplat.logging import configure_logging
-
-    try:
-        settings = load_settings(
-            database_url=args.database_url, log_level=args.log_level or "warning", log_format=None
-        )
-        configure_logging(settings)
-        return asyncio.run(body(settings, args))
-    except AutoplatError as exc:
-        print(f"autoplat: {exc.message}", file=sys.stderr)
-        return exit_code_for(exc)
+    return run_command(args, lambda settings: body(settings, args))
 
 
 def cmd_grant(args: argparse.Namespace) -> int:

@@ -8,6 +8,11 @@ that server: the file is imported with ``POST /api/graphs``, the run started wit
 this process on the configured database, claiming only its own run and firing no schedule,
 so that it is safe beside a server on the same database.
 
+A file run before is not imported again: the graph each file's content (canonical JSON,
+sha256) became is remembered per database or server in the user's cache
+(``$XDG_CACHE_HOME/autoplat/imports.json``) and reused, at the version imported, as long
+as it still exists for this user; ``--new`` imports a fresh copy.
+
 Invariant: stdout gets exactly one JSON object, the outputs of the ended run; progress and
 errors go to stderr. The exit code is 0 only for a COMPLETED run, 1 for any other end or a
 refused request, 2 for bad usage or rejected credentials, 3 when the database (or the
@@ -18,9 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import hashlib
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -106,6 +114,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--timeout", type=float, default=0, help="stop the run after N seconds")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     p.add_argument(
+        "--new",
+        action="store_true",
+        help="import FILE as a new graph even if the same content was imported before",
+    )
+    p.add_argument(
         "--server",
         default=os.environ.get(SERVER_ENV) or None,
         metavar="URL",
@@ -136,6 +149,74 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             inputs[name] = raw
     return inputs
+
+
+class ImportCache:
+    """Which graph (id, version) each file content became, per database or server.
+
+    Best effort: a cache that cannot be read or written only means importing again. The
+    graphs it names are always checked before use (another user, a deleted graph: gone).
+    """
+
+    #: Entries kept (the least recently used go first).
+    LIMIT = 500
+
+    def __init__(self, path: Path | None = None) -> None:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        self.path = path or Path(base) / "autoplat" / "imports.json"
+
+    @staticmethod
+    def digest(document: Any) -> str:
+        """The content hash of a graph document (key order and spacing do not count)."""
+        canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def lookup(self, scope: str, digest: str) -> list[tuple[str, int]]:
+        """The graphs recorded for this content in ``scope``, newest first."""
+        entry = self._load().get(f"{scope} {digest}")
+        if not isinstance(entry, dict) or not isinstance(entry.get("graphs"), list):
+            return []
+        return [
+            (str(g[0]), int(g[1]))
+            for g in entry["graphs"]
+            if isinstance(g, list) and len(g) == 2 and isinstance(g[1], int)
+        ]
+
+    def remember(self, scope: str, digest: str, graphs: list[tuple[str, int]]) -> None:
+        """Record (or, with an empty list, forget) the graphs of this content in ``scope``."""
+        data = self._load()
+        key = f"{scope} {digest}"
+        if graphs:
+            data[key] = {"graphs": [list(g) for g in graphs[:5]], "used": time.time()}
+        else:
+            data.pop(key, None)
+        if len(data) > self.LIMIT:
+            ranked = sorted(data, key=lambda k: float(data[k].get("used", 0)), reverse=True)
+            data = {k: data[k] for k in ranked[: self.LIMIT]}
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+            partial.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(partial, self.path)
+
+
+def database_scope(settings: Settings) -> str:
+    """The cache scope of a database (its URL, hashed: it may hold a password)."""
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+
+        database = make_url(url).database
+        if database and database != ":memory:":
+            url = f"sqlite:///{Path(database).resolve()}"
+    return "db:" + hashlib.sha256(url.encode()).hexdigest()[:24]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -234,8 +315,17 @@ async def _resolve(
         return args.target, args.version
     from autoplat.graphs.service import GraphService
 
+    cache, digest = ImportCache(), ImportCache.digest(document)
+    scope = f"{database_scope(platform.settings)} {user_id}"
+    known = [] if getattr(args, "new", False) else cache.lookup(scope, digest)
+    for graph_id, version in known:
+        if await platform.db.graphs.get(graph_id, version, user_id=user_id) is not None:
+            _progress(f"{args.target}: graph {graph_id} v{version} (imported before)", args.quiet)
+            cache.remember(scope, digest, [(graph_id, version)])
+            return graph_id, version
     graph = await GraphService(platform.db.graphs, platform.blocks).create(user_id, document)
     _progress(f"imported {args.target} as graph {graph.id} v{graph.version}", args.quiet)
+    cache.remember(scope, digest, [(graph.id, graph.version)])
     return graph.id, graph.version
 
 
@@ -318,16 +408,37 @@ async def run_remote(args: argparse.Namespace, inputs: dict[str, Any], document:
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
         api = Api(http)
         if document is not None:
-            graph = await api.call("POST", "/api/graphs", json=document)
-            _progress(
-                f"imported {args.target} as graph {graph['id']} v{graph['version']}", args.quiet
-            )
+            graph = await _import_remote(api, args, base, document)
         else:
             params = {"version": args.version} if args.version else None
             graph = await api.call("GET", f"/api/graphs/{args.target}", params=params)
         follower = RemoteFollower(api, base, headers, str(graph["id"]), Progress(args.quiet))
         final = await follower.run(int(graph["version"]), inputs, args.timeout)
     return report(final)
+
+
+async def _import_remote(
+    api: Api, args: argparse.Namespace, base: str, document: Any
+) -> dict[str, Any]:
+    """The graph this file became on the server before (if it is still ours), else a new one."""
+    cache, digest = ImportCache(), ImportCache.digest(document)
+    scope = f"server:{base}"
+    known = [] if getattr(args, "new", False) else cache.lookup(scope, digest)
+    for graph_id, version in known:
+        try:
+            graph = await api.call("GET", f"/api/graphs/{graph_id}", params={"version": version})
+        except RequestRefused as exc:
+            if exc.http_status == 404:  # deleted, or another user's: try the next one
+                continue
+            raise
+        _progress(f"{args.target}: graph {graph_id} v{version} (imported before)", args.quiet)
+        # Other users' graphs stay recorded: their own runs reuse them.
+        cache.remember(scope, digest, list(dict.fromkeys([(graph_id, version), *known])))
+        return graph
+    graph = await api.call("POST", "/api/graphs", json=document)
+    _progress(f"imported {args.target} as graph {graph['id']} v{graph['version']}", args.quiet)
+    cache.remember(scope, digest, [(str(graph["id"]), int(graph["version"])), *known])
+    return graph
 
 
 class Api:

@@ -1,31 +1,41 @@
-"""``autoplat graphs import FILE`` and ``autoplat graphs export ID``: the REST import and
-export, from the shell, straight against the database."""
+"""``autoplat graphs import|export|list|show|delete``: the REST graph routes, from the shell,
+straight against the database.
+
+Invariant: every action acts for one user (``--user``, default the local-mode user) and
+sees only that user's graphs, like the API; output is the answer alone (a table, JSON
+with ``--json``), errors one line (plus the per-node details of a refused import).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
-import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autoplat.accounts.auth import LOCAL_USER_ID
-from autoplat.cli import EXIT_FAILURE, exit_code_for
-from autoplat.config import Settings, load_settings
-from autoplat.errors import AutoplatError, ValidationFailed
+from autoplat.cli import EXIT_FAILURE, add_json_flag, emit_fields, emit_json, emit_rows
+from autoplat.config import Settings
+from autoplat.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from autoplat.graphs.service import GraphService
 
 
 def register(subparsers: Any) -> None:
-    """Add ``graphs import`` and ``graphs export`` to the ``autoplat`` parser."""
+    """Add ``graphs import|export|list|show|delete`` to the ``autoplat`` parser."""
     from autoplat.cli import add_common
 
     graphs = subparsers.add_parser(
         "graphs",
-        help="import and export graphs (AutoGPT agent JSON)",
-        description="Import AutoGPT agent exports as graphs, and export graphs in that format.",
+        help="import, export, list, show and delete graphs",
+        description="Graphs of one user (--user, default the local-mode user) straight in "
+        "the database: import AutoGPT agent exports, export graphs in that format, list, "
+        "show and delete them.",
     )
     sub = graphs.add_subparsers(dest="graphs_command", required=True, metavar="ACTION")
 
@@ -54,6 +64,40 @@ def register(subparsers: Any) -> None:
     _add_user(p)
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser(
+        "list",
+        help="list the user's graphs",
+        description="The active version of each of the user's graphs, newest first.",
+    )
+    add_common(p)
+    _add_user(p)
+    add_json_flag(p)
+    p.set_defaults(func=_command(_list))
+
+    p = sub.add_parser(
+        "show",
+        help="show one graph",
+        description="Graph ID (its active version, or --version): name, versions, nodes, "
+        "inputs and outputs; --json prints it as GET /api/graphs/{id} answers.",
+    )
+    add_common(p)
+    p.add_argument("graph_id", metavar="ID", help="the graph id")
+    p.add_argument("--version", type=int, help="the version (default: the active one)")
+    _add_user(p)
+    add_json_flag(p)
+    p.set_defaults(func=_command(_show))
+
+    p = sub.add_parser(
+        "delete",
+        help="delete a graph",
+        description="Delete every version of graph ID, its library entry and its schedules "
+        "(its past runs stay). Prints what was deleted as JSON.",
+    )
+    add_common(p)
+    p.add_argument("graph_id", metavar="ID", help="the graph id")
+    _add_user(p)
+    p.set_defaults(func=_command(_delete))
+
 
 def _add_user(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -63,17 +107,8 @@ def _add_user(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(
-        database_url=args.database_url,
-        # Quiet by default: the command's output is the point, not the platform's logs.
-        log_level=args.log_level or os.environ.get("AUTOPLAT_LOG_LEVEL") or "warning",
-        log_format=args.log_format,
-    )
-
-
 @asynccontextmanager
-async def _graph_service(settings: Settings) -> AsyncIterator[Any]:
+async def _graph_service(settings: Settings) -> AsyncIterator[GraphService]:
     """A GraphService on a connected, migrated database (no executor, no HTTP server)."""
     from autoplat.blocks.registry import BlockRegistry
     from autoplat.db.manager import connected_database
@@ -81,6 +116,22 @@ async def _graph_service(settings: Settings) -> AsyncIterator[Any]:
 
     async with connected_database(settings) as db:
         yield GraphService(db.graphs, BlockRegistry.builtin())
+
+
+Action = Callable[["GraphService", argparse.Namespace], Awaitable[int]]
+
+
+def _command(action: Action) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from autoplat.cli import run_command
+
+        async def body(settings: Settings) -> int:
+            async with _graph_service(settings) as service:
+                return await action(service, args)
+
+        return run_command(args, body)
+
+    return run
 
 
 def _read_document(file: str) -> Any:
@@ -102,69 +153,78 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
-def _describe(detail: dict[str, Any]) -> str:
-    where = [
-        f"{key} {detail[key]}"
-        for key in ("field", "node_id", "block_id", "pin")
-        if detail.get(key) is not None
-    ]
-    return f"  {', '.join(where)}: {detail.get('message', '')}" if where else f"  {detail}"
-
-
-def _report(exc: AutoplatError) -> int:
-    print(f"autoplat: {exc.message}", file=sys.stderr)
-    for detail in exc.details:
-        print(_describe(detail), file=sys.stderr)
-    return exit_code_for(exc)
-
-
-async def _import(settings: Settings, args: argparse.Namespace) -> int:
+async def _import(service: GraphService, args: argparse.Namespace) -> int:
     data = _read_document(args.file)
-    async with _graph_service(settings) as service:
-        await service.store.db.users.ensure(args.user)
-        graph = await service.create(args.user, data)
+    await service.store.db.users.ensure(args.user)
+    graph = await service.create(args.user, data)
     print(json.dumps({"id": graph.id, "version": graph.version, "name": graph.name}))
     return 0
 
 
-async def _export(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    async with _graph_service(settings) as service:
-        exported: dict[str, Any] = await service.export(args.user, args.graph_id, args.version)
-    return exported
-
-
-def _run(args: argparse.Namespace, body: Any) -> Any:
-    """Run a command body; our errors become a message (with details) and an exit code."""
-    import asyncio
-
-    from autoplat.logging import configure_logging
-
-    try:
-        settings = _settings(args)
-        configure_logging(settings)
-        return asyncio.run(body(settings, args))
-    except AutoplatError as exc:
-        return _report(exc)
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    """``autoplat graphs import FILE``."""
-    code: int = _run(args, _import)
-    return code
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    """``autoplat graphs export ID``."""
-    result = _run(args, _export)
-    if isinstance(result, int):
-        return result
-    text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+async def _export(service: GraphService, args: argparse.Namespace) -> int:
+    exported = await service.export(args.user, args.graph_id, args.version)
+    text = json.dumps(exported, indent=2, ensure_ascii=False) + "\n"
     try:
         if args.output:
-            Path(args.output).write_text(text, encoding="utf-8")
+            await asyncio.to_thread(Path(args.output).write_text, text, encoding="utf-8")
         else:
             sys.stdout.write(text)
     except OSError as exc:
         print(f"autoplat: cannot write {args.output}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     return 0
+
+
+async def _list(service: GraphService, args: argparse.Namespace) -> int:
+    rows: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        graphs, total = await service.store.list_graphs(user_id=args.user, offset=offset, limit=200)
+        rows += [service.meta(g) for g in graphs]
+        offset += len(graphs)
+        if not graphs or offset >= total:
+            break
+    emit_rows(rows, ["id", "version", "name", "node_count", "created_at"], as_json=args.json)
+    return 0
+
+
+def _pin_names(schema: Any) -> list[str]:
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    return sorted(properties) if isinstance(properties, dict) else []
+
+
+async def _show(service: GraphService, args: argparse.Namespace) -> int:
+    graph = await service.get(args.user, args.graph_id, args.version)
+    view = service.view(graph)
+    if args.json:
+        emit_json(view)
+        return 0
+    versions = await service.store.count_versions(graph.id, user_id=args.user)
+    summary = {
+        **view,
+        "versions": versions,
+        "nodes": len(graph.nodes),
+        "links": len(graph.links),
+        "inputs": ", ".join(_pin_names(view.get("input_schema"))) or None,
+        "outputs": ", ".join(_pin_names(view.get("output_schema"))) or None,
+    }
+    fields = ["id", "name", "version", "is_active", "versions", "nodes", "links", "inputs"]
+    fields += ["outputs", "created_at", "description"]
+    emit_fields(summary, fields, as_json=False)
+    return 0
+
+
+async def _delete(service: GraphService, args: argparse.Namespace) -> int:
+    removed = await service.delete(args.user, args.graph_id)
+    print(json.dumps({"deleted": True, "id": args.graph_id, "versions": removed}))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """``autoplat graphs import FILE``."""
+    return _command(_import)(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``autoplat graphs export ID``."""
+    return _command(_export)(args)

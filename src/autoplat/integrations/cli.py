@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from autoplat.accounts.auth import LOCAL_USER_ID
 from autoplat.config import Settings
-from autoplat.errors import AutoplatError, ConfigError
+from autoplat.errors import ConfigError
 from autoplat.integrations.crypto import generate_key
 from autoplat.integrations.model import (
     APIKeyCredentials,
@@ -36,7 +36,7 @@ TYPES = ("api_key", "user_password", "host_scoped")
 
 def register(subparsers: Any) -> None:
     """Add the ``credentials`` command to the parser."""
-    from autoplat.cli import add_common
+    from autoplat.cli import add_common, add_json_flag
 
     top = subparsers.add_parser(
         "credentials",
@@ -72,6 +72,7 @@ def register(subparsers: Any) -> None:
     add_common(p)
     p.add_argument("--user", default=LOCAL_USER_ID, help="owner (default: the local user)")
     p.add_argument("--provider", help="only this provider's")
+    add_json_flag(p)
     p.set_defaults(func=_command(_list))
 
     p = sub.add_parser("delete", help="delete a credential", description="Delete credential ID.")
@@ -103,18 +104,8 @@ Action = Callable[[CredentialsService, argparse.Namespace], Awaitable[int]]
 def _command(action: Action) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from autoplat.blocks.registry import BlockRegistry
-        from autoplat.cli import EXIT_CONFIG, fail, run_async
-        from autoplat.config import load_settings
+        from autoplat.cli import run_command
         from autoplat.db.manager import connected_database
-        from autoplat.logging import configure_logging
-
-        try:
-            settings = load_settings(
-                database_url=args.database_url, log_level=args.log_level, log_format=args.log_format
-            )
-        except AutoplatError as exc:
-            return fail(exc.message, EXIT_CONFIG)
-        configure_logging(settings)
 
         async def main(settings: Settings) -> int:
             async with connected_database(settings) as db:
@@ -125,7 +116,7 @@ def _command(action: Action) -> Callable[[argparse.Namespace], int]:
                 finally:
                     await service.aclose()
 
-        return run_async(settings, main)
+        return run_command(args, main)
 
     return run
 
@@ -171,8 +162,13 @@ async def _add(service: CredentialsService, args: argparse.Namespace) -> int:
 
 
 async def _list(service: CredentialsService, args: argparse.Namespace) -> int:
-    for meta in await service.list_meta(args.user, provider=args.provider):
-        _print(meta)
+    from autoplat.cli import emit_rows
+
+    rows = [
+        meta.model_dump(mode="json")
+        for meta in await service.list_meta(args.user, provider=args.provider)
+    ]
+    emit_rows(rows, ["id", "provider", "type", "title"], as_json=args.json)
     return 0
 
 

@@ -1,35 +1,123 @@
-"""``autoplat jobs list|run``: the system jobs from the shell, on the database."""
+"""``autoplat schedules list|pause|resume`` and ``autoplat jobs list|run``, on the database.
+
+Invariant: schedules change through :class:`~autoplat.scheduler.service.ScheduleService`,
+the API's one path (pausing keeps its reason; resuming re-validates the graph and fires
+from the next cron time on); running servers pick the change up with their next reload
+(about a second). Output is the answer alone; errors are one line.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from autoplat.config import Settings, load_settings
-from autoplat.errors import AutoplatError
+from autoplat.accounts.auth import LOCAL_USER_ID
+from autoplat.cli import add_json_flag, emit_json, emit_rows
+from autoplat.config import Settings
+
+if TYPE_CHECKING:
+    from autoplat.platform import Platform
 
 
 def register(subparsers: Any) -> None:
-    """Add ``jobs list`` and ``jobs run NAME`` to the parser."""
+    """Add ``schedules list|pause|resume`` and ``jobs list|run`` to the parser."""
     from autoplat.cli import add_common
+
+    schedules = subparsers.add_parser(
+        "schedules",
+        help="list, pause and resume schedules",
+        description="A user's cron schedules (--user, default the local-mode user) straight "
+        "in the database; running servers pick changes up within about a second.",
+    )
+    sub = schedules.add_subparsers(dest="schedules_command", required=True, metavar="ACTION")
+    p = sub.add_parser(
+        "list",
+        help="list schedules, newest first",
+        description="The user's schedules with their next fire time (in their own timezone).",
+    )
+    add_common(p)
+    _add_user(p)
+    p.add_argument("--graph", metavar="ID", help="only the schedules of this graph")
+    add_json_flag(p)
+    p.set_defaults(func=_schedule_command("list"))
+    for action, text in (
+        ("pause", "stop firing schedule ID until it is resumed"),
+        ("resume", "fire schedule ID again, from its next cron time on"),
+    ):
+        p = sub.add_parser(action, help=text, description=f"{text.capitalize()}; prints it.")
+        add_common(p)
+        p.add_argument("schedule_id", metavar="ID", help="the schedule id")
+        _add_user(p)
+        p.set_defaults(func=_schedule_command(action))
 
     jobs = subparsers.add_parser(
         "jobs",
         help="list the system jobs or run one now",
         description="The stuck-run monitor and the retention job (GET /api/admin/jobs from "
-        "the shell). The database must be migrated.",
+        "the shell).",
     )
     sub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
-    p = sub.add_parser("list", help="each job's cron, last run and outcome, as JSON lines")
+    p = sub.add_parser("list", help="each job's cron, last run and outcome")
     add_common(p)
+    add_json_flag(p)
     p.set_defaults(func=cmd_list)
     p = sub.add_parser("run", help="run job NAME now and print its outcome as JSON")
     add_common(p)
     p.add_argument("name", metavar="NAME", help="stuck_monitor or retention")
     p.set_defaults(func=cmd_run)
+
+
+def _add_user(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--user",
+        default=LOCAL_USER_ID,
+        help=f"the owning user id (default: {LOCAL_USER_ID!r}, the local-mode user)",
+    )
+
+
+# --- schedules --------------------------------------------------------------------------
+
+
+def _schedule_command(action: str) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        from autoplat.cli import offline_platform, run_command
+
+        async def body(settings: Settings) -> int:
+            async with offline_platform(settings) as platform:
+                return await _schedules(platform, action, args)
+
+        return run_command(args, body)
+
+    return run
+
+
+async def _schedules(platform: Platform, action: str, args: argparse.Namespace) -> int:
+    from autoplat.scheduler.service import ScheduleService
+
+    service = ScheduleService(platform)
+    if action == "pause":
+        emit_json(service.view(await service.pause(args.user, args.schedule_id)).model_dump())
+        return 0
+    if action == "resume":
+        emit_json(service.view(await service.resume(args.user, args.schedule_id)).model_dump())
+        return 0
+    views: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        records, total = await service.store.list_schedules(
+            user_id=args.user, graph_id=args.graph, offset=offset, limit=200
+        )
+        views += [service.view(r).model_dump() for r in records]
+        offset += len(records)
+        if not records or offset >= total:
+            break
+    columns = ["id", "name", "graph_id", "cron", "timezone", "status", "next_run_time"]
+    emit_rows(views, columns, as_json=args.json)
+    return 0
+
+
+# --- system jobs ------------------------------------------------------------------------
 
 
 def _json(value: Any) -> Any:
@@ -45,6 +133,7 @@ async def _with_jobs(settings: Settings, args: argparse.Namespace) -> int:
         if args.jobs_command == "run":
             await jobs.run_now(args.name)
         stored = {j.name: j for j in await jobs.store.list_jobs()}
+        lines: list[dict[str, Any]] = []
         for name, (cron, _) in jobs.crons.items():
             if args.jobs_command == "run" and name != args.name:
                 continue
@@ -57,24 +146,20 @@ async def _with_jobs(settings: Settings, args: argparse.Namespace) -> int:
                     "last_error": row.last_error,
                     "details": row.details,
                 }
-            print(json.dumps(line))
+            lines.append(line)
+        if args.jobs_command == "run":
+            for line in lines:
+                emit_json(line)
+        else:
+            columns = ["name", "cron", "last_run_at", "last_outcome", "last_error"]
+            emit_rows(lines, columns, as_json=args.json)
         return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    from autoplat.cli import exit_code_for, fail
-    from autoplat.logging import configure_logging
+    from autoplat.cli import run_command
 
-    try:
-        settings = load_settings(
-            database_url=args.database_url,
-            log_level=args.log_level or "warning",
-            log_format=args.log_format,
-        )
-        configure_logging(settings)  # logs go to stderr; stdout carries the JSON
-        return asyncio.run(_with_jobs(settings, args))
-    except AutoplatError as exc:
-        return fail(exc.message, exit_code_for(exc))
+    return run_command(args, lambda settings: _with_jobs(settings, args))
 
 
 def cmd_list(args: argparse.Namespace) -> int:
