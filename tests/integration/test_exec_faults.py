@@ -279,3 +279,27 @@ async def test_outputs_with_unstorable_values_are_stored_sanitized(platform: Pla
     )
     assert row.status == "COMPLETED"
     assert row.outputs == {"out": [{"text": "a\ufffdb", "lone": "\ufffd", "ok": "é"}]}
+
+
+async def test_a_fast_chain_holds_a_bounded_number_of_unwritten_rows(platform: Platform) -> None:
+    from autoplat.executions.run import PENDING_LIMIT
+
+    saved = await tk.save_graph(platform.db, USER, tk.chain_graph(3000))
+    run_id = await platform.executions.submit(
+        user_id=USER, graph_id=saved.id, graph_version=saved.version, inputs={"x": 1}
+    )
+    most_pending = most_live = 0
+    for _ in range(6000):
+        run = platform.executions.active.get(run_id)
+        if run is not None:
+            most_pending = max(most_pending, len(run.journal.pending))
+            most_live = max(most_live, len(run.journal.live))
+        row = await platform.db.executions.get_run(run_id)
+        if row is not None and row.status == "COMPLETED":
+            break
+        await asyncio.sleep(0)
+    assert row is not None and row.status == "COMPLETED"
+    # The run waits for the database instead of racing ahead of it with its history.
+    assert PENDING_LIMIT == 1000
+    assert 0 < most_pending <= 1010
+    assert most_live <= 1010

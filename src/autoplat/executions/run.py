@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from autoplat.blocks.base import BlockContext, BlockType
 from autoplat.blocks.convert import to_json_safe
+from autoplat.blocks.tooling import TOOLS_KEY, ToolRunStopped
 from autoplat.config import Settings
 from autoplat.db import storable
 from autoplat.db.rows import NodeRow, RunRow, RunWrite
@@ -39,7 +40,8 @@ from autoplat.executions.journal import PART_BYTES, JournalPart, RunJournal
 from autoplat.executions.results import RunTally
 from autoplat.executions.state import NodeRun
 from autoplat.executions.status import TERMINAL, ExecutionStatus, check_transition
-from autoplat.graphs.model import Link
+from autoplat.executions.tools import NodeTools
+from autoplat.graphs.model import Graph, Link
 from autoplat.graphs.pins import NO_VALUE, parse_execution_output
 from autoplat.graphs.schema import io_name
 from autoplat.logging import get_logger
@@ -47,9 +49,14 @@ from autoplat.logging import get_logger
 log = get_logger("autoplat.executions.run")
 #: Where a block leaves the counters it keeps of its own work (``context.extra``).
 USAGE_KEY = "llm_usage"
+#: The stats key naming the node execution a tool node execution ran inside (agent mode).
+TOOL_CALLER = "tool_call_of"
 S = ExecutionStatus
 #: Share of the lease kept in reserve: work starts only while more than this is left.
 LEASE_MARGIN = 0.1
+#: Unwritten node rows a run may hold before it starts nothing more until a flush: without
+#: it a fast chain races ahead of the database and its memory follows its history.
+PENDING_LIMIT = 1000
 
 
 def new_id() -> str:
@@ -122,6 +129,10 @@ class RunHost(Protocol):
         """Start a child run for a sub-agent node."""
         ...
 
+    async def subgraph(self, run: GraphRun, graph_id: str, graph_version: int) -> Graph:
+        """A graph a node of ``run`` runs as a sub-agent (GraphNotFound if not the user's)."""
+        ...
+
 
 class LeaseLost(Exception):
     """The run's lease was taken by another process."""
@@ -172,6 +183,8 @@ class GraphRun:
         self.node_runs_started = 0
         #: (node id, input digest) -> node runs charged with that input (charge keys).
         self.charge_counts: dict[tuple[str, str], int] = {}
+        #: Tool node execution id -> the node id of the node execution it runs inside.
+        self.tool_calls: dict[str, str] = {}
         self.lease_deadline = leased_at + self.settings.lease_seconds
         #: node id -> the credential references the run's credentials inputs give it.
         self.masks = host.credential_masks(self) if self.credentials_inputs else {}
@@ -206,7 +219,7 @@ class GraphRun:
             if nr.status in TERMINAL:
                 self._count_charge(nr)
                 self.tally.node_ended(nr, self._output_name(cnode, nr))
-                if nr.status == S.FAILED:
+                if nr.status == S.FAILED and TOOL_CALLER not in nr.stats:
                     self.failed_nodes += 1
                     self.error = self.error or self._run_error(cnode, nr, nr.error or "")
                 if cnode is not None:
@@ -262,8 +275,8 @@ class GraphRun:
         limit = self.settings.node_concurrency
         while True:
             while self.ready and len(self.tasks) < limit and not self._halted:
-                if not self.lease_ok():
-                    break  # a renewal (or the news of its loss) wakes us
+                if not self.lease_ok() or len(self.journal.pending) >= PENDING_LIMIT:
+                    break  # a renewal or a flush (or the news of a loss) wakes us
                 nr = self.ready.popleft()
                 if nr.status != S.QUEUED:
                     continue
@@ -391,6 +404,8 @@ class GraphRun:
         credentials: Mapping[str, Any],
     ) -> None:
         context = self.host.block_context(self, nr, credentials)
+        if cnode.tool_sinks:
+            context.extra[TOOLS_KEY] = NodeTools(self, nr, cnode)
         retries = self.settings.node_retries
         attempt = 0
         while True:
@@ -426,9 +441,10 @@ class GraphRun:
         self, nr: NodeRun, cnode: CompiledNode, message: str, began: float | None = None
     ) -> None:
         nr.error = message
-        self.failed_nodes += 1
-        if self.error is None:
-            self.error = self._run_error(cnode, nr, message)
+        if nr.id not in self.tool_calls:  # a tool's failure is its caller's to handle
+            self.failed_nodes += 1
+            if self.error is None:
+                self.error = self._run_error(cnode, nr, message)
         self._on_output(nr, cnode, "error", message, announce=False)
         self._end(nr, S.FAILED, began)
         log.info("node.failed", graph_exec_id=self.id, node_exec_id=nr.id, error=message)
@@ -462,7 +478,11 @@ class GraphRun:
         nr.output_data.setdefault(pin, []).append(value)
         if announce:
             self.journal.event(nr, ExecutionEvent("node", nr.event_data(self, (pin, value))))
+        # A tool run in agent mode answers its caller's block, not the caller's node.
+        caller = self.tool_calls.get(nr.id) if self.tool_calls else None
         for link in cnode.outgoing:
+            if link.sink_id == caller:
+                continue
             carried = self._carried((pin, value), link)
             if carried is not NO_VALUE:
                 self._deliver(link.sink_id, link.sink_name, link.is_static, carried, nr.id)
@@ -496,11 +516,44 @@ class GraphRun:
                     self._set_input(other, pin, value, source)
                     touched.append(other)
         for nr in touched:
-            if sink.linked_pins <= nr.input_data.keys():
+            if sink.ready(nr.input_data):
                 waiting.remove(nr)
                 self._transition(nr, S.QUEUED)
                 self.ready.append(nr)
                 self._wake.set()
+
+    async def run_tool_node(
+        self, caller: NodeRun, node_id: str, inputs: Mapping[str, Any]
+    ) -> NodeRun:
+        """Run ``node_id`` now as a tool of ``caller``, inside the caller's execution.
+
+        A real node execution (recorded, charged, bounded by its own timeout) whose outputs
+        do not flow back into the caller's node and whose failure is the caller's to handle.
+        Raises CancelledError when the run stops or is lost meanwhile, ToolRunStopped when
+        it cannot go on (credits ran out).
+        """
+        cnode = self.graph.nodes[node_id]
+        nr = self._new_node_run(cnode)
+        nr.stats[TOOL_CALLER] = caller.id
+        known = self.static.get(node_id, {})
+        for pin in cnode.static_pins:
+            if pin in known and pin not in inputs:
+                self._set_input(nr, pin, *known[pin])
+        # Fed by the caller: the row becomes durable only with the caller's end (a resumed
+        # caller runs again from its start, tool calls included).
+        for pin, value in inputs.items():
+            self._set_input(nr, pin, value, caller.id)
+        self._transition(nr, S.QUEUED)
+        self.tool_calls[nr.id] = caller.node_id
+        try:
+            await self._execute(nr)
+        finally:
+            self.tool_calls.pop(nr.id, None)
+        if self.stopping or self.lost:
+            raise asyncio.CancelledError
+        if self.fatal is not None:
+            raise ToolRunStopped(f"the run cannot go on: {error_message(self.fatal)}")
+        return nr
 
     def _set_input(self, nr: NodeRun, pin: str, value: Any, source: str) -> None:
         nr.input_data[pin] = value
