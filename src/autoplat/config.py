@@ -199,6 +199,49 @@ class Settings(BaseSettings):
         default=SecretStr(""), description="Platform Firecrawl key (secret)."
     )
 
+    # --- files and the key-value store ---------------------------------------------------
+    file_storage_url: str = Field(
+        default="",
+        description="Where file contents live: empty = <data dir>/files, an absolute "
+        "directory, or s3://bucket[/prefix] for an S3-compatible bucket.",
+    )
+    s3_endpoint_url: str = Field(
+        default="",
+        description="S3-compatible endpoint (MinIO, R2...); empty: AWS in s3_region.",
+    )
+    s3_region: str = Field(default="us-east-1", description="Region the S3 requests sign for.")
+    s3_access_key_id: str = Field(default="", description="S3 access key id.")
+    s3_secret_access_key: SecretStr = Field(
+        default=SecretStr(""), description="S3 secret access key (secret)."
+    )
+    file_max_bytes: int = Field(
+        default=25_000_000,
+        ge=1,
+        description="Largest file one upload or one block run may store (or fetch to store).",
+    )
+    file_quota_bytes: int = Field(
+        default=1_000_000_000, ge=0, description="Bytes of unexpired files one user may hold."
+    )
+    file_ttl_hours: int = Field(
+        default=24,
+        ge=1,
+        description="Hours a file stored by a block run is kept (uploads choose 1-48).",
+    )
+    file_allowed_types: str = Field(
+        default="text/*,image/*,audio/*,video/*,application/pdf,application/json,"
+        "application/xml,application/zip,application/vnd.openxmlformats-officedocument.*,"
+        "application/vnd.ms-excel,application/msword",
+        description="Comma-separated media types an upload may declare (type/* wildcards).",
+    )
+    kv_max_value_bytes: int = Field(
+        default=1_000_000, ge=1, description="Largest value (JSON) one key-value entry holds."
+    )
+    kv_max_keys: int = Field(default=10_000, ge=1, description="Key-value entries per user.")
+    wikipedia_base_url: str = Field(
+        default="https://en.wikipedia.org",
+        description="Wikipedia's base URL for GetWikipediaSummaryBlock (tests, mirrors).",
+    )
+
     # --- scheduler ----------------------------------------------------------------------
     scheduler_enabled: bool = True
     schedule_grace_seconds: float = Field(default=300.0, ge=0)

@@ -255,7 +255,7 @@ class OutboundHttp:
         self.retire_grace = retire_grace
         # Endpoints the operator configured (not graph authors) may be local or private.
         trusted: list[tuple[str, int]] = []
-        for url in settings.llm_endpoints():
+        for url in settings.operator_endpoints():
             llm = urllib.parse.urlsplit(url)
             if llm.hostname:
                 trusted.append((llm.hostname, llm.port or (443 if llm.scheme == "https" else 80)))

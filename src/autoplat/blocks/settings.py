@@ -18,6 +18,9 @@ from autoplat.blocks.llm.models import KEY_SETTINGS, LLM_PROVIDERS
 from autoplat.config import Settings
 from autoplat.errors import ConfigError
 
+#: The public service a default setting names (not trusted beyond public addresses).
+WIKIPEDIA = "https://en.wikipedia.org"
+
 
 def _no_keys() -> Mapping[str, SecretStr]:
     return {}
@@ -49,6 +52,10 @@ class BlockSettings:
     #: The read timeout of one LLM call: a completion may take as long as the node may.
     node_timeout: float = 300.0
     step_through_max_items: int = 10_000
+    #: Largest file a block run may store, fetch or read (uploads have the same limit).
+    file_max_bytes: int = 25_000_000
+    #: Wikipedia's base URL (operators' mirrors, tests' stand-ins): trusted like LLM ones.
+    wikipedia_base_url: str = WIKIPEDIA
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BlockSettings:
@@ -80,6 +87,8 @@ class BlockSettings:
             llm_retry_max_wait=settings.llm_retry_max_wait,
             node_timeout=settings.node_timeout,
             step_through_max_items=settings.step_through_max_items,
+            file_max_bytes=settings.file_max_bytes,
+            wikipedia_base_url=settings.wikipedia_base_url.rstrip("/"),
         )
 
     def llm_endpoints(self) -> list[str]:
@@ -89,3 +98,9 @@ class BlockSettings:
             host = self.ollama_host
             urls.append(host if "://" in host else f"http://{host}")
         return [url for url in urls if url]
+
+    def operator_endpoints(self) -> list[str]:
+        """Every base URL the operator (not a graph author) configured: the LLM endpoints
+        and the services blocks call (outbound HTTP trusts them whatever their address)."""
+        services = [self.wikipedia_base_url] if self.wikipedia_base_url != WIKIPEDIA else []
+        return [*self.llm_endpoints(), *services]

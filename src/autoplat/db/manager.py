@@ -14,7 +14,9 @@ from autoplat.db.credentials import CredentialStore
 from autoplat.db.credits import CreditStore
 from autoplat.db.engine import create_engine
 from autoplat.db.executions import ExecutionStore
+from autoplat.db.files import FileRecordStore
 from autoplat.db.graphs import GraphStore
+from autoplat.db.kv import KeyValueStore
 from autoplat.db.library import LibraryStore
 from autoplat.db.notifications import NotificationStore
 from autoplat.db.schedules import ScheduleStore
@@ -67,6 +69,8 @@ class DatabaseManager:
         self.stats = StatsStore(self)
         self.workers = WorkerStore(self)
         self.credentials = CredentialStore(self)
+        self.kv = KeyValueStore(self)
+        self.files = FileRecordStore(self)
 
     # --- lifecycle ----------------------------------------------------------------------
 

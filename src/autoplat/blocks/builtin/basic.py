@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import enum
-import urllib.parse
 from typing import Any
 
 from autoplat.blocks.base import (
@@ -19,6 +17,8 @@ from autoplat.blocks.base import (
 from autoplat.blocks.convert import ConversionError, convert
 from autoplat.blocks.schema import pin
 from autoplat.errors import BlockRunError
+from autoplat.files.media import store_file
+from autoplat.files.standin import with_stores
 
 
 class StoreValueBlock(Block["StoreValueBlock.Input"]):
@@ -153,33 +153,25 @@ class UniversalTypeConverterBlock(Block["UniversalTypeConverterBlock.Input"]):
         yield "value", converted
 
 
-def _as_base64_data_uri(data_uri: str) -> str:
-    """Re-encode a non-base64 ``data:`` URI as base64 (``data:text/plain,hi`` → base64 form)."""
-    header, _, payload = data_uri.partition(",")
-    if header.endswith(";base64"):
-        return data_uri
-    mime = header[len("data:") :] or "text/plain;charset=US-ASCII"
-    raw = urllib.parse.unquote_to_bytes(payload)
-    return f"data:{mime};base64,{base64.b64encode(raw).decode('ascii')}"
-
-
 class FileStoreBlock(Block["FileStoreBlock.Input"]):
-    """Pass a file reference through.
+    """Store a file for the run's user and pass on its reference.
 
-    autoplat has no file store yet, so files travel inline as ``data:`` URIs (which is also
-    what AutoGPT emits in graph runs) or as http(s) URLs left for the consumer to fetch.
-    Local paths are refused: a graph author must not be able to read the server's disk.
+    ``file_in`` is a file reference, a ``data:`` URI or an http(s) URL (fetched through the
+    run's vetted client); ``file_out`` is a reference to the stored copy (a reference given
+    is passed on as it is), or a base64 ``data:`` URI with ``base_64``. Local paths are
+    refused: a graph author must not be able to read the server's disk. Without a file
+    store (an executor that passes none) files travel inline, as data: URIs or URLs.
     """
 
     class Input(BlockSchema):
-        file_in: str = pin(description="File as a data: URI or an http(s) URL.")
+        file_in: str = pin(description="The file: a file reference, a data: URI or a URL.")
         base_64: bool = pin(False, title="Produce Base64 Output")
 
     class Output(BlockOutputSchema):
-        file_out: str = pin(description="The stored file reference.")
+        file_out: str = pin(description="The stored file's reference.")
 
     id = "cbb50872-625b-42f0-8203-a2ae78242d8a"
-    description = "Stores a file and emits a reference to it (a data: URI or URL)."
+    description = "Stores a file and emits a reference to it."
     categories = (BlockCategory.BASIC, BlockCategory.MULTIMEDIA)
     input_schema = Input
     output_schema = Output
@@ -187,25 +179,20 @@ class FileStoreBlock(Block["FileStoreBlock.Input"]):
     test_input = [
         {"file_in": "data:text/plain;base64,aGk="},
         {"file_in": "data:text/plain,hi", "base_64": True},
-        {"file_in": "https://example.com/a.png"},
         {"file_in": "/etc/passwd"},
     ]
     test_output = [
+        ("file_out", lambda ref: ref.startswith("autoplat://files/")),
         ("file_out", "data:text/plain;base64,aGk="),
-        ("file_out", "data:text/plain;base64,aGk="),
-        ("file_out", "https://example.com/a.png"),
         ("error", lambda msg: "not supported" in msg),
     ]
 
+    def test_context(self, context: BlockContext) -> BlockContext:
+        """The self-test's in-memory file store (the executor passes the real one)."""
+        return with_stores(context)
+
     async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
-        ref = input_data.file_in.strip()
-        if ref.startswith("data:"):
-            yield "file_out", _as_base64_data_uri(ref) if input_data.base_64 else ref
-            return
-        if ref.startswith(("http://", "https://")):
-            yield "file_out", ref
-            return
-        raise BlockRunError("local file paths are not supported; use a data: URI or an http(s) URL")
+        yield "file_out", await store_file(input_data.file_in, context, base_64=input_data.base_64)
 
 
 class ReverseListOrderBlock(Block["ReverseListOrderBlock.Input"]):

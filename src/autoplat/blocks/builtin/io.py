@@ -21,6 +21,8 @@ from autoplat.blocks.base import (
 )
 from autoplat.blocks.schema import pin
 from autoplat.blocks.templating import TemplateRenderError, render_template
+from autoplat.files.media import store_file
+from autoplat.files.standin import with_stores
 
 _INPUT_CATEGORIES = (BlockCategory.BASIC, BlockCategory.INPUT)
 
@@ -236,7 +238,8 @@ class AgentTableInputBlock(AgentInputBlock):
 
 
 class AgentFileInputBlock(AgentInputBlock):
-    """A file input; files travel as data: URIs or URLs (see FileStoreBlock)."""
+    """A file input: the file (a reference from ``POST /api/files/upload``, a data: URI or a
+    URL) is stored for the run's user and ``result`` is its reference (see FileStoreBlock)."""
 
     class Input(_TypedInput):
         value: str | None = pin(None, advanced=False, title="Default Value")
@@ -249,12 +252,23 @@ class AgentFileInputBlock(AgentInputBlock):
     description = "A file input of the agent."
     input_schema = Input
     output_schema = Output
-    test_input = [{"name": "doc", "value": "data:text/plain;base64,aGk="}, {"name": "doc"}]
-    test_output = [("result", "data:text/plain;base64,aGk=")]
+    test_input = [
+        {
+            "value": "data:image/png;base64,MQ==",
+            "name": "file_upload_1",
+            "description": "Example file upload 1",
+        },
+        {"name": "doc"},
+    ]
+    test_output = [("result", str)]
+
+    def test_context(self, context: BlockContext) -> BlockContext:
+        """The self-test's in-memory file store (the executor passes the real one)."""
+        return with_stores(context)
 
     async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:  # type: ignore[override]
         if input_data.value:
-            yield "result", input_data.value
+            yield "result", await store_file(input_data.value, context, base_64=input_data.base_64)
 
 
 AttachmentView = Literal[

@@ -6,7 +6,9 @@ from autoplat.db.models.base import Base
 from autoplat.db.models.credentials import Credential, OAuthState
 from autoplat.db.models.credits import CreditTransaction, UserBalance
 from autoplat.db.models.executions import GraphExecution, NodeExecution, Worker
+from autoplat.db.models.files import StoredFile
 from autoplat.db.models.graphs import GraphVersion, LibraryAgent
+from autoplat.db.models.kv import ExecutionKeyValue
 from autoplat.db.models.schedules import Schedule, ScheduleFire
 from autoplat.db.models.system import Notification, SystemJob
 from autoplat.db.models.users import ApiKey, User
@@ -16,6 +18,7 @@ __all__ = [
     "Base",
     "Credential",
     "CreditTransaction",
+    "ExecutionKeyValue",
     "GraphExecution",
     "GraphVersion",
     "LibraryAgent",
@@ -24,6 +27,7 @@ __all__ = [
     "OAuthState",
     "Schedule",
     "ScheduleFire",
+    "StoredFile",
     "SystemJob",
     "User",
     "UserBalance",
