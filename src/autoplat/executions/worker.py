@@ -39,9 +39,10 @@ from autoplat.executions.newrun import new_run_rows
 from autoplat.executions.ports import CredentialsResolver, Credits
 from autoplat.executions.run import GraphRun, LeaseLost
 from autoplat.executions.state import NodeRun
-from autoplat.executions.status import TERMINAL, ExecutionStatus
+from autoplat.executions.status import ExecutionStatus
 from autoplat.executions.subgraph import SubgraphRunner
 from autoplat.executions.views import run_view
+from autoplat.graphs.model import Graph
 from autoplat.graphs.validation import validate_run_inputs
 from autoplat.logging import get_logger
 from autoplat.tasks import TaskOwner
@@ -367,6 +368,11 @@ class Worker:
         log.info("execution.child_started", graph_exec_id=child.id, parent=parent.id)
         return child
 
+    async def subgraph(self, run: GraphRun, graph_id: str, graph_version: int) -> Graph:
+        """A graph a node of ``run`` runs as a sub-agent, as the run's user may see it."""
+        compiled = await self.graphs.for_user(run.user_id, graph_id, graph_version, fresh=False)
+        return compiled.graph
+
     async def _run_child(self, child: GraphRun) -> None:
         structlog.contextvars.bind_contextvars(graph_exec_id=child.id, graph_id=child.graph_id)
         try:
@@ -483,6 +489,3 @@ class Worker:
         return set(self.interrupted) | set(self.claimed) | set(self.active)
 
 
-def is_over(status: str) -> bool:
-    """Whether a run status is final."""
-    return ExecutionStatus(status) in TERMINAL
