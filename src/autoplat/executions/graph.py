@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +12,7 @@ from autoplat.blocks.convert import coerce
 from autoplat.blocks.registry import BlockRegistry
 from autoplat.errors import BlockNotFound
 from autoplat.graphs.model import Graph, Link, Node
-from autoplat.graphs.pins import merge_execution_input
+from autoplat.graphs.pins import is_tool_pin, merge_execution_input
 from autoplat.graphs.schema import io_name
 
 
@@ -27,6 +27,15 @@ class CompiledNode:
     linked_pins: set[str] = field(default_factory=set)
     #: The ``sink_name`` of each static inbound link.
     static_pins: set[str] = field(default_factory=set)
+    #: The linked pins a node execution needs before it is queued: ``linked_pins`` less the
+    #: ones its block lets arrive later (``ungated_pins``, as AutoGPT's get_missing_links
+    #: overrides do: the Orchestrator's tool-loop pins).
+    gated_pins: set[str] = field(default_factory=set)
+    #: The block's own check of a record that has its gated pins (``input_pending``, as
+    #: AutoGPT's get_missing_input overrides): True while it must still wait.
+    input_pending: Callable[[Mapping[str, Any]], bool] | None = None
+    #: Tool node id -> the fields this node's ``tools_^_…`` links feed, in link order.
+    tool_sinks: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -37,6 +46,13 @@ class CompiledNode:
     def block_type(self) -> BlockType:
         """The block's type (INPUT, OUTPUT, NOTE, AGENT, ...)."""
         return self.block.block_type
+
+    def ready(self, link_data: Mapping[str, Any]) -> bool:
+        """Whether a node execution holding ``link_data`` may be queued."""
+        if not self.gated_pins <= link_data.keys():
+            return False
+        pending = self.input_pending
+        return pending is None or not pending({**self.node.input_default, **link_data})
 
 
 @dataclass(slots=True, eq=False)
@@ -77,6 +93,14 @@ class CompiledGraph:
             sink.linked_pins.add(link.sink_name)
             if link.is_static:
                 sink.static_pins.add(link.sink_name)
+            if is_tool_pin(link.source_name):
+                fields = source.tool_sinks.setdefault(link.sink_id, [])
+                if link.sink_name not in fields:
+                    fields.append(link.sink_name)
+        for cnode in nodes.values():
+            ungated: frozenset[str] = getattr(cnode.block, "ungated_pins", frozenset())
+            cnode.gated_pins = cnode.linked_pins - ungated
+            cnode.input_pending = getattr(cnode.block, "input_pending", None)
         starting = [
             n
             for n in nodes.values()
