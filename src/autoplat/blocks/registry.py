@@ -27,6 +27,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "autoplat.blocks.builtin.llm",
     "autoplat.blocks.builtin.llm_extra",
     "autoplat.blocks.builtin.ai_condition",
+    "autoplat.blocks.builtin.orchestrator",
     "autoplat.blocks.builtin.lists_2026",
     "autoplat.blocks.builtin.text_extra",
     "autoplat.blocks.builtin.sampling",

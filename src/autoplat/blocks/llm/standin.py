@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 import httpx
 from pydantic import SecretStr
@@ -35,14 +35,21 @@ TEST_CREDENTIALS_INPUT: Final = {
 }
 
 
-def scripted_context(context: BlockContext, replies: Sequence[str]) -> BlockContext:
-    """``context`` answering LLM calls with ``replies`` in order (then the last again)."""
-    served: list[str] = []
+def scripted_context(
+    context: BlockContext, replies: Sequence[str | dict[str, Any]]
+) -> BlockContext:
+    """``context`` answering LLM calls with ``replies`` in order (then the last again).
+
+    A string is the assistant's text; a dict is the whole assistant message (with
+    ``tool_calls`` for a tool-calling turn).
+    """
+    served: list[str | dict[str, Any]] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content or b"{}")
-        text = replies[min(len(served), len(replies) - 1)] if replies else ""
-        served.append(text)
+        reply = replies[min(len(served), len(replies) - 1)] if replies else ""
+        served.append(reply)
+        message = reply if isinstance(reply, dict) else {"role": "assistant", "content": reply}
         return httpx.Response(
             200,
             json={
@@ -52,8 +59,8 @@ def scripted_context(context: BlockContext, replies: Sequence[str]) -> BlockCont
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": text},
-                        "finish_reason": "stop",
+                        "message": message,
+                        "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
                     }
                 ],
                 "usage": {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60},
