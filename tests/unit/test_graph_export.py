@@ -124,6 +124,15 @@ SECRETS: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         {"options": {"nested": [{"keep": 1}]}},
     ),
     (
+        "a credentials reference is kept, what else it carried is not",
+        SecretsBlock.id,
+        {
+            "credentials": {"id": "c", "provider": "openai", "type": "api_key", "api_key": "k"},
+            "x_credentials": {"api_key": "k"},
+        },
+        {"credentials": {"id": "c", "provider": "openai", "type": "api_key"}},
+    ),
+    (
         "booleans are kept",
         SecretsBlock.id,
         {"secret": False, "use_token": True, "options": {"password_set": False}},

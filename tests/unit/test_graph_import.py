@@ -128,23 +128,26 @@ def test_base_input_block_keeps_legacy_placeholder_values() -> None:
 # --- normalisation ---------------------------------------------------------------------
 
 
-def test_credentials_keys_are_removed_at_any_depth() -> None:
+def test_credentials_inputs_keep_only_their_references_at_any_depth() -> None:
+    reference = {"id": "c1", "provider": "openai", "type": "api_key", "title": "mine"}
     node = {
         "id": "n",
         "block_id": "b",
         "input_default": {
-            "credentials": {"id": "secret"},
+            "credentials": {**reference, "api_key": "sk-inline-secret"},
             "keep": 1,
             "nested": {"credentials": 2, "rows": [{"credentials": 3, "y": 4}]},
-            "my_credentials": "kept: only the exact key goes",
+            "my_credentials": "not a reference: dropped",
+            "search_credentials": {"id": "c2", "provider": "jina", "type": "api_key"},
         },
         "metadata": {"credentials": "x", "position": {"x": 1}},
     }
     graph = parse_agent_export(bare(node))
     assert graph.nodes[0].input_default == {
+        "credentials": reference,
         "keep": 1,
         "nested": {"rows": [{"y": 4}]},
-        "my_credentials": "kept: only the exact key goes",
+        "search_credentials": {"id": "c2", "provider": "jina", "type": "api_key"},
     }
     assert graph.nodes[0].metadata == {"position": {"x": 1}}
 

@@ -15,6 +15,7 @@ from autoplat.graphs.catalog import BlockLookup, block_type_of, json_schema_of
 from autoplat.graphs.model import Graph, Node
 from autoplat.graphs.pins import sanitize_pin_name
 from autoplat.graphs.schema import credentials_input_schema, graph_input_schema, graph_output_schema
+from autoplat.integrations.model import is_credentials_key, reference_only
 
 # Input keys whose names contain these are removed on export unless their value is a boolean.
 SENSITIVE_NAME_PARTS: Final = ("credentials", "api_key", "password", "token", "secret")
@@ -28,13 +29,20 @@ def _is_sensitive(key: str, value: Any) -> bool:
 
 
 def strip_sensitive(value: Any) -> Any:
-    """A copy of ``value`` without keys whose names look like secrets, at any depth."""
+    """A copy of ``value`` without keys whose names look like secrets, at any depth.
+
+    A credentials input keeps its reference (id, provider, type, title): an exported agent
+    says which credential it needs, never what the secret is.
+    """
     if isinstance(value, dict):
-        return {
-            k: strip_sensitive(v)
-            for k, v in value.items()
-            if not (isinstance(k, str) and _is_sensitive(k, v))
-        }
+        kept: dict[Any, Any] = {}
+        for k, v in value.items():
+            reference = reference_only(v) if is_credentials_key(k) else None
+            if reference is not None:
+                kept[k] = reference
+            elif not (isinstance(k, str) and _is_sensitive(k, v)):
+                kept[k] = strip_sensitive(v)
+        return kept
     if isinstance(value, list):
         return [strip_sensitive(item) for item in value]
     return value

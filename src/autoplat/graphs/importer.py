@@ -18,6 +18,7 @@ from autoplat.graphs.catalog import BlockLookup
 from autoplat.graphs.model import Graph, Link, Node, new_id
 from autoplat.graphs.subgraphs import reassign_ids
 from autoplat.graphs.validation import validate_graph
+from autoplat.integrations.model import is_credentials_key, reference_only
 
 __all__ = [
     "LEGACY_BLOCK_IDS",
@@ -49,9 +50,22 @@ _MISSING: Final = object()
 
 
 def strip_credentials(value: Any) -> Any:
-    """A copy of ``value`` without any ``credentials`` key, at any depth."""
+    """A copy of ``value`` whose credentials inputs keep only their references.
+
+    At any depth, a ``credentials`` / ``*_credentials`` key keeps the reference it holds
+    (id, provider, type, title: the user picks or re-links the credential) and loses
+    anything else (an inline key, a token); a value that is no reference is dropped.
+    """
     if isinstance(value, dict):
-        return {k: strip_credentials(v) for k, v in value.items() if k != "credentials"}
+        kept: dict[Any, Any] = {}
+        for key, item in value.items():
+            if is_credentials_key(key):
+                reference = reference_only(item)
+                if reference is not None:
+                    kept[key] = reference
+                continue
+            kept[key] = strip_credentials(item)
+        return kept
     if isinstance(value, list):
         return [strip_credentials(item) for item in value]
     return value

@@ -113,3 +113,21 @@ class CredentialsRef(BaseModel):
     provider: str
     type: CredentialsType
     title: str | None = None
+
+
+REFERENCE_KEYS = ("id", "provider", "type", "title")
+
+
+def is_credentials_key(key: object) -> bool:
+    """Whether an input named ``key`` holds credentials (AutoGPT's naming)."""
+    return isinstance(key, str) and (key == "credentials" or key.endswith("_credentials"))
+
+
+def reference_only(value: object) -> dict[str, object] | None:
+    """A credentials value reduced to its reference (id, provider, type, title), or None
+    when it is not a reference: whatever else it carried (a key, a token) is dropped."""
+    if not isinstance(value, dict):
+        return None
+    if not all(isinstance(value.get(k), str) and value.get(k) for k in ("id", "provider", "type")):
+        return None
+    return {k: value[k] for k in REFERENCE_KEYS if k in value}
