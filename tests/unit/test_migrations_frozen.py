@@ -16,6 +16,7 @@ RELEASED = {
     "0003_credentials.py": ("330fb447dcccee8906a30a869ab89664c70f823c1912dd73a31a7e87cf81a874"),
     "0004_run_credentials.py": ("03644a9a69df9eeb373d8891070328d09ee85eb0ab0faff16c7cedc45c62dbd7"),
     "0005_kv_and_files.py": ("9d88c147eada0a848796e56502d464d926900f6cdca9a32482a916f4c8d1e83e"),
+    "0006_pending_reviews.py": ("512ec16f3db2fc2cc13bb90f793b54517f91a0b178ee30682267fde1a55b619f"),
 }
 
 

@@ -9,6 +9,7 @@ from autoplat.db.models.executions import GraphExecution, NodeExecution, Worker
 from autoplat.db.models.files import StoredFile
 from autoplat.db.models.graphs import GraphVersion, LibraryAgent
 from autoplat.db.models.kv import ExecutionKeyValue
+from autoplat.db.models.reviews import PendingReview
 from autoplat.db.models.schedules import Schedule, ScheduleFire
 from autoplat.db.models.system import Notification, SystemJob
 from autoplat.db.models.users import ApiKey, User
@@ -25,6 +26,7 @@ __all__ = [
     "NodeExecution",
     "Notification",
     "OAuthState",
+    "PendingReview",
     "Schedule",
     "ScheduleFire",
     "StoredFile",
