@@ -331,3 +331,32 @@ async def _import(platform: Platform, export: dict[str, Any]) -> Graph | Excepti
         )
     except Exception as exc:  # the refusal is what the caller checks
         return exc
+
+
+async def test_agent_mode_is_bounded_by_the_node_timeout_tools_included(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    fake = FakeLlm()
+    fake.replies = [call("c1", "sleepblock", {"seconds": 30})]
+    task = input_node("task")
+    orch = node(OrchestratorBlock.id, model="gpt-4o-mini", agent_mode_max_iterations=-1)
+    orch = orch.model_copy(update={"metadata": {"timeout": 0.5}})
+    sleep = node(tk.SleepBlock.id, value="late")
+    g = tk.graph(
+        [task, orch, sleep],
+        [
+            link(task, "result", orch, "prompt", static=True),
+            link(orch, "tools_^_sleepblock_~_seconds", sleep, "seconds"),
+        ],
+    )
+    async with serve(fake.app()) as url:
+        settings = tk.exec_settings(
+            autoplat_database_url, tmp_path, llm_base_url=f"{url}/v1", llm_api_key="sk-test"
+        )
+        async with tk.exec_platform(settings, extra_blocks=[tk.SleepBlock()]) as platform:
+            row, rows = await tk.run_graph(platform, g, {"task": "wait"}, timeout=15)
+    assert row.status == "FAILED"
+    [decision] = of(rows, orch)
+    assert decision.status == "FAILED" and "timed out after 0.5 s" in (decision.error or "")
+    [slept] = of(rows, sleep)
+    assert slept.status == "TERMINATED" and slept.stats[TOOL_CALLER] == decision.id

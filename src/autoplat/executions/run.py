@@ -547,6 +547,12 @@ class GraphRun:
         self.tool_calls[nr.id] = caller.node_id
         try:
             await self._execute(nr)
+        except asyncio.CancelledError:
+            # The caller timed out or is cancelled: the tool ends with it, not RUNNING for ever
+            # (its row is written only with the caller's end, or not at all).
+            if nr.status not in TERMINAL:
+                self._end(nr, S.TERMINATED)
+            raise
         finally:
             self.tool_calls.pop(nr.id, None)
         if self.stopping or self.lost:

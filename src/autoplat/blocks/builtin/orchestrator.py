@@ -277,11 +277,12 @@ class OrchestratorBlock(Block["OrchestratorBlock.Input"]):
             )
         await _add_objective(conversation, input_data)
 
-        agent_limit = input_data.agent_mode_max_iterations
+        limit = input_data.agent_mode_max_iterations
         if input_data.execution_mode == ExecutionMode.EXTENDED_THINKING:
-            agent_limit = -1
-        if agent_limit:
-            async for item in self._agent_loop(context, input_data, conversation, tools, runner):
+            limit = -1
+        if limit:
+            loop = self._agent_loop(context, input_data, conversation, tools, runner, limit)
+            async for item in loop:
                 yield item
             return
         async for item in self._decide(context, input_data, conversation, tools):
@@ -333,11 +334,12 @@ class OrchestratorBlock(Block["OrchestratorBlock.Input"]):
         conversation: list[Message],
         tools: list[Tool],
         runner: ToolRunner,
+        limit: int,
     ) -> BlockOutput:
-        """Agent mode: call, run the tools here, answer the model, until it is done."""
-        limit = input_data.agent_mode_max_iterations
-        if input_data.execution_mode == ExecutionMode.EXTENDED_THINKING:
-            limit = -1
+        """Agent mode: call, run the tools here, answer the model, until it is done.
+
+        ``limit`` bounds the model turns (< 0: no bound but the node's timeout).
+        """
         turns = 0
         while limit < 0 or turns < limit:
             turns += 1
