@@ -273,7 +273,10 @@ class OrchestratorBlock(Block["OrchestratorBlock.Input"]):
                 return
         elif output:
             conversation.append(
-                {"role": "user", "content": f"Output of the last tool: {json.dumps(output)}"}
+                {
+                    "role": "user",
+                    "content": f"Output of the last tool: {json.dumps(output, default=str)}",
+                }
             )
         await _add_objective(conversation, input_data)
 
