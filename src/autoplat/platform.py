@@ -70,6 +70,8 @@ class Platform:
         self.fatal = asyncio.Event()
         self.fatal_reason = ""
         self._deadline: float | None = None
+        self._started = False
+        self._scheduling = False
         self.blocks = blocks or BlockRegistry.builtin().with_cost_overrides(settings.block_costs)
         self.db = DatabaseManager(settings)
         self.block_settings = BlockSettings.from_settings(settings)
@@ -98,6 +100,7 @@ class Platform:
             "outcome",
             lambda: self.scheduler.counters,
         )
+        self.metrics.add_roles(self.role_health)
         self.app: Starlette = create_app(self) if "api" in self.roles else probe_app(self)
         self.server: HttpServer | None = None
         self._stack = AsyncExitStack()
@@ -117,6 +120,7 @@ class Platform:
         tb: TracebackType | None,
     ) -> None:
         log.info("platform.stopping")
+        self._started = False  # the roles are going: /metrics says so while the drain runs
         self._deadline = asyncio.get_running_loop().time() + self.settings.drain_timeout
         await self._stack.aclose()
         log.info("platform.stopped")
@@ -136,6 +140,19 @@ class Platform:
             self.fatal_reason = f"{component} failed repeatedly and was given up on"
             log.critical("platform.fatal", reason=self.fatal_reason)
             self.fatal.set()
+
+    def role_health(self) -> dict[str, bool]:
+        """Each role this process plays -> whether its parts are running and healthy."""
+        alive = self._started and not self.fatal.is_set()
+        failing = set(self.executions.failing()) if alive else set()
+        health = {
+            # Submits, stops and events need the database writer and, on PostgreSQL, the
+            # listener; the HTTP server answering is what this scrape proves.
+            "api": alive and not failing & {"flusher", "listen", "notify"},
+            "worker": alive and not failing,
+            "scheduler": alive and self._scheduling,
+        }
+        return {role: health[role] for role in sorted(self.roles)}
 
     def problems(self) -> list[str]:
         """Why the process is not ready (empty when it is)."""
@@ -162,12 +179,14 @@ class Platform:
         self._bounded(self.executions.stop, 1.0)
         if self.settings.scheduler_enabled and "scheduler" in self.roles and not self.own_runs_only:
             await self.scheduler.start()
+            self._scheduling = True
             self._bounded(self.scheduler.stop, 0.2)
         if self.serve_http:
             self.server = HttpServer(self.app, self.settings)
             await self.server.start()
             # Open requests (and WebSockets) get a third: running work needs the rest.
             self._bounded(self.server.stop, 1 / 3)
+        self._started = True
         log.info("platform.started", database=self.db.dialect, roles=sorted(self.roles))
 
     @property

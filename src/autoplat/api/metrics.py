@@ -3,14 +3,16 @@
 The registry belongs to the platform (never prometheus_client's global default), so two
 platforms in one process (tests) keep separate numbers. Request metrics are per process;
 the database gauges (executions by status, queue depth, node runs, credits spent) are
-cluster-wide and cached for a few seconds so that frequent scrapes stay cheap.
+cluster-wide and cached for a few seconds so that frequent scrapes stay cheap. Per process
+too: block durations and queue waits (observed by the execution core through
+:class:`ExecutionObserver`) and whether each role of the process is alive.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -26,6 +28,44 @@ if TYPE_CHECKING:
     from autoplat.db.manager import DatabaseManager
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: Block runs and queue waits span milliseconds (values, text) to minutes (LLMs, countdowns).
+_WORK_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0)
+
+
+class ExecutionObserver(Protocol):
+    """What the execution core reports for the metrics (the hooks it calls)."""
+
+    def observe_node_end(self, block: str, status: str, seconds: float) -> None:
+        """A node execution of ``block`` (its name) ended with ``status`` after ``seconds``."""
+
+    def observe_queue_wait(self, seconds: float) -> None:
+        """A run started ``seconds`` after it was queued."""
+
+
+class _RoleCollector(Collector):
+    """``autoplat_role_up{role}``: 1 for each role this process plays while it is healthy."""
+
+    def __init__(self, read: Callable[[], Mapping[str, bool]]) -> None:
+        self.read = read
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "autoplat_role_up",
+            "1 while this process plays the role and its parts are healthy, else 0.",
+            labels=["role"],
+        )
+
+    def describe(self) -> Iterator[Metric]:
+        # Registration describes collectors: without this it would read the roles (and the
+        # platform's loops) before anything runs.
+        yield self._family()
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        for role, up in sorted(self.read().items()):
+            family.add_metric([role], 1.0 if up else 0.0)
+        yield family
 
 
 class _DatabaseCollector(Collector):
@@ -92,9 +132,34 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.block_duration = Histogram(
+            "autoplat_block_duration_seconds",
+            "Time a node execution took, by block and end status (this process's runs).",
+            ["block", "status"],
+            buckets=_WORK_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_wait = Histogram(
+            "autoplat_queue_wait_seconds",
+            "Time from a run's submit to its start (runs this process started).",
+            buckets=_WORK_BUCKETS,
+            registry=self.registry,
+        )
         self._database = _DatabaseCollector()
         self.registry.register(self._database)
         self._refreshed_at = float("-inf")
+
+    def add_roles(self, read: Callable[[], Mapping[str, bool]]) -> None:
+        """Export the liveness of this process's roles (role -> healthy, read at scrape)."""
+        self.registry.register(_RoleCollector(read))
+
+    def observe_node_end(self, block: str, status: str, seconds: float) -> None:
+        """Count one node execution that ended (an :class:`ExecutionObserver` hook)."""
+        self.block_duration.labels(block, status).observe(max(0.0, seconds))
+
+    def observe_queue_wait(self, seconds: float) -> None:
+        """Count one run's wait between submit and start (an :class:`ExecutionObserver` hook)."""
+        self.queue_wait.observe(max(0.0, seconds))
 
     def add_counters(
         self, name: str, documentation: str, label: str, read: Callable[[], Mapping[str, int]]
