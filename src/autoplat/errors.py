@@ -287,3 +287,10 @@ class UndecryptableSecret(AutoplatError):
 
     code = "credentials_undecryptable"
     status = 500
+
+
+class ReviewNotEditable(AutoplatError):
+    """Edited data was sent for a review that does not allow edits."""
+
+    code = "review_not_editable"
+    status = 422

@@ -25,6 +25,7 @@ from autoplat.api.routes import (
     integrations,
     jobs,
     library,
+    review,
     schedules,
 )
 
@@ -44,6 +45,7 @@ def api_routes() -> list[BaseRoute]:
         schedules,
         credits,
         integrations,
+        review,
         admin,
         jobs,
     )

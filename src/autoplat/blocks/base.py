@@ -30,6 +30,7 @@ class BlockType(enum.StrEnum):
     WEBHOOK_MANUAL = "Webhook (manual)"
     AGENT = "Agent"
     AI = "AI"
+    HUMAN_IN_THE_LOOP = "Human In The Loop"
 
 
 class BlockCategory(enum.StrEnum):
@@ -156,6 +157,28 @@ class FileAccess(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ReviewOutcome:
+    """A person's decision on data a block asked them to review."""
+
+    approved: bool
+    data: Any
+    message: str | None = None
+
+
+class ReviewRequired(Exception):
+    """The data waits for a person: the executor parks the node (status REVIEW) and its run
+    holds no worker until the decision comes; the node then runs again and gets it."""
+
+
+class ReviewAccess(Protocol):
+    """The executor's side of a review for one node execution."""
+
+    async def decide(self, data: Any, *, name: str, editable: bool) -> ReviewOutcome:
+        """The decision on ``data``; raises ReviewRequired while none was taken."""
+        ...
+
+
 @dataclass(slots=True)
 class BlockContext:
     """Everything a block run may use besides its input."""
@@ -177,6 +200,8 @@ class BlockContext:
     kv: KeyValueAccess | None = None
     #: The user's file store (file pins carry its references); None: files travel inline.
     files: FileAccess | None = None
+    #: Asks a person to review data (human in the loop); None: no reviews here.
+    review: ReviewAccess | None = None
     # Per-node extras (e.g. the sub-agent's input/output schema from input_default).
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -31,6 +31,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "autoplat.blocks.builtin.lists_2026",
     "autoplat.blocks.builtin.text_extra",
     "autoplat.blocks.builtin.sampling",
+    "autoplat.blocks.builtin.review",
 )
 
 

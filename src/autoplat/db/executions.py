@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["NODES", "QUEUE_CHANNEL", "RUNS", "ExecutionStore"]
 ACTIVE = ("QUEUED", "RUNNING")
-UNFINISHED_NODES = ("INCOMPLETE", "QUEUED", "RUNNING")
+#: Not over yet: active, or parked for a person.
+OPEN = (*ACTIVE, "REVIEW")
+UNFINISHED_NODES = ("INCOMPLETE", "QUEUED", "RUNNING", "REVIEW")
 
 
 class ExecutionStore:
@@ -174,7 +176,7 @@ class ExecutionStore:
     ) -> None:
         await conn.execute(
             update(RUNS)
-            .where(RUNS.c.id.in_(ids), RUNS.c.status.in_(ACTIVE))
+            .where(RUNS.c.id.in_(ids), RUNS.c.status.in_(OPEN))
             .values(status=status, error=error, ended_at=now, updated_at=now, lease_owner=None)
         )
         await conn.execute(
@@ -192,18 +194,19 @@ class ExecutionStore:
         status: str,
         error: str | None,
         fence: tuple[str, int] | None = None,
-        queued_only: bool = False,
+        unheld_only: bool = False,
     ) -> RunRow | None:
         """End a run that cannot end through its flush (unstartable, unstorable, orphaned,
         stopped while queued): the run row and every unfinished node row, in one
-        transaction. ``fence`` (owner, epoch) limits it to a run still held so. Returns the
+        transaction. ``fence`` (owner, epoch) limits it to a run still held so,
+        ``unheld_only`` to a run no worker holds (queued, or waiting for a review). Returns the
         ended row (to announce), or None when the run was already over or not held.
         """
         now = utcnow()
         async with self.db.begin() as conn:
-            where = [RUNS.c.id == graph_exec_id, RUNS.c.status.in_(ACTIVE)]
-            if queued_only:
-                where.append(RUNS.c.status == "QUEUED")
+            where = [RUNS.c.id == graph_exec_id, RUNS.c.status.in_(OPEN)]
+            if unheld_only:
+                where.append(RUNS.c.status.in_(("QUEUED", "REVIEW")))
             if fence is not None:
                 where += [RUNS.c.lease_owner == fence[0], RUNS.c.attempts == fence[1]]
             found = (await conn.execute(select(RUNS.c.id).where(*where))).first()
@@ -232,7 +235,7 @@ class ExecutionStore:
             row = (
                 await conn.execute(
                     update(RUNS)
-                    .where(RUNS.c.id == graph_exec_id, RUNS.c.status.in_(ACTIVE))
+                    .where(RUNS.c.id == graph_exec_id, RUNS.c.status.in_(OPEN))
                     .values(stop_requested=True, updated_at=utcnow())
                     .returning(*RUNS.columns)
                 )

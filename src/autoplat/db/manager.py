@@ -21,6 +21,7 @@ from autoplat.db.library import LibraryStore
 from autoplat.db.notifications import NotificationStore
 from autoplat.db.schedules import ScheduleStore
 from autoplat.db.stats import StatsStore
+from autoplat.db.reviews import ReviewStore
 from autoplat.db.users import UserStore
 from autoplat.db.workers import WorkerStore
 from autoplat.errors import ConfigError, DatabaseUnavailable
@@ -68,6 +69,7 @@ class DatabaseManager:
         self.notifications = NotificationStore(self)
         self.stats = StatsStore(self)
         self.workers = WorkerStore(self)
+        self.reviews = ReviewStore(self)
         self.credentials = CredentialStore(self)
         self.kv = KeyValueStore(self)
         self.files = FileRecordStore(self)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from autoplat.db.rows import NodeWrite, RunWrite
 from autoplat.executions.events import ExecutionEvent
 from autoplat.executions.state import NodeRun
-from autoplat.executions.status import TERMINAL
+from autoplat.executions.status import SETTLED, TERMINAL
 
 #: Bytes one flush takes from one run before leaving the rest for the next flush.
 PART_BYTES = 4_000_000
@@ -136,8 +136,8 @@ class RunJournal:
         if run is not None or not final:
             # Graph events go out in order, the terminal one only with the terminal row.
             run_events = len(self.run_events)
-            ending = [e for e in self.run_events if e.status in TERMINAL]
-            events[:0] = [e for e in self.run_events if e.status not in TERMINAL]
+            ending = [e for e in self.run_events if e.status in SETTLED]
+            events[:0] = [e for e in self.run_events if e.status not in SETTLED]
             events.extend(ending)
         return JournalPart(nodes, taken, run, self.run_version, run_events, events, size, more)
 

@@ -235,10 +235,13 @@ class ExecutionManager:
         flagged = await self.db.executions.request_stop(graph_exec_id)
         if self.worker.stop_requested(graph_exec_id):
             pass
-        elif flagged is not None and flagged.status == ExecutionStatus.QUEUED:
+        elif flagged is not None and flagged.status in (
+            ExecutionStatus.QUEUED,
+            ExecutionStatus.REVIEW,
+        ):
             # No worker holds it: end it here (a claim that raced us finds the flag).
             await self.worker.end_hard(
-                graph_exec_id, ExecutionStatus.TERMINATED, None, epoch=None, queued_only=True
+                graph_exec_id, ExecutionStatus.TERMINATED, None, epoch=None, unheld_only=True
             )
         else:
             await self.db.executions.notify(STOP_CHANNEL, [graph_exec_id])

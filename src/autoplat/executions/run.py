@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from autoplat.blocks.base import BlockContext, BlockType
+from autoplat.blocks.base import BlockContext, BlockType, ReviewRequired
 from autoplat.blocks.convert import to_json_safe
 from autoplat.blocks.tooling import TOOLS_KEY, ToolRunStopped
 from autoplat.config import Settings
@@ -367,6 +367,11 @@ class GraphRun:
                 raise  # drained or lease lost: the row stays as it is durably
             self._end(nr, S.TERMINATED, began)
             return
+        except ReviewRequired:
+            # Parked for a person: the node stays unfinished, its run will settle as REVIEW.
+            nr.stats["walltime"] = round(time.perf_counter() - began, 6)
+            self._transition(nr, S.REVIEW)
+            return
         except InsufficientCredits as exc:
             self.fatal = exc
             self._fail(nr, cnode, error_message(exc), began)
@@ -586,19 +591,24 @@ class GraphRun:
 
     def _finish(self) -> None:
         now = utcnow()
-        if self._halted:
-            for nr in list(self.journal.live.values()):
-                if nr.status in (S.QUEUED, S.INCOMPLETE):
-                    nr.ended_at = now
-                    self._transition(nr, S.TERMINATED)
+        parked = [nr for nr in self.journal.live.values() if nr.status == S.REVIEW]
         if self.stopping:
             status = S.TERMINATED
         elif self.failed_nodes or self.fatal is not None:
             status = S.FAILED
+        elif parked:
+            status = S.REVIEW  # nothing else can run: wait for the person, holding no worker
         else:
             status = S.COMPLETED
+        if self._halted or status in (S.TERMINATED, S.FAILED):
+            for nr in list(self.journal.live.values()):
+                if nr.status in (S.QUEUED, S.INCOMPLETE, S.REVIEW) and (
+                    self._halted or nr.status == S.REVIEW
+                ):
+                    nr.ended_at = now
+                    self._transition(nr, S.TERMINATED)
         self.status = status
-        self.ended_at = now
+        self.ended_at = None if status == S.REVIEW else now
         self.finished = True
         self.journal.run_changed(ExecutionEvent("graph", self.event_data()))
         log.info(

@@ -17,22 +17,28 @@ class ExecutionStatus(enum.StrEnum):
     COMPLETED = "COMPLETED"
     TERMINATED = "TERMINATED"
     FAILED = "FAILED"
+    #: Waiting for a person's decision (human in the loop): holds no worker.
+    REVIEW = "REVIEW"
 
 
 S = ExecutionStatus
 
 #: Every allowed change. RUNNING -> QUEUED is the hand-back of work whose process died or
 #: drained (a resumed node execution runs again; a released run is claimed again).
+#: RUNNING -> REVIEW parks a node (and its run) for a person; the decision queues it again.
 TRANSITIONS: Final[dict[ExecutionStatus, frozenset[ExecutionStatus]]] = {
     S.INCOMPLETE: frozenset({S.QUEUED, S.TERMINATED, S.FAILED}),
     S.QUEUED: frozenset({S.RUNNING, S.TERMINATED, S.FAILED}),
-    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.TERMINATED, S.QUEUED}),
+    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.TERMINATED, S.QUEUED, S.REVIEW}),
+    S.REVIEW: frozenset({S.QUEUED, S.TERMINATED, S.FAILED}),
     S.COMPLETED: frozenset(),
     S.TERMINATED: frozenset(),
     S.FAILED: frozenset(),
 }
 
 TERMINAL: Final = frozenset({S.COMPLETED, S.TERMINATED, S.FAILED})
+#: Where a run's stay in a process ends: its last event goes with its last row.
+SETTLED: Final = TERMINAL | {S.REVIEW}
 
 
 def is_terminal(status: ExecutionStatus | str) -> bool:

@@ -37,6 +37,7 @@ from autoplat.executions.graph import CompiledNode
 from autoplat.executions.graphcache import GraphCache
 from autoplat.executions.newrun import new_run_rows
 from autoplat.executions.ports import CredentialsResolver, Credits
+from autoplat.executions.review import NodeReview
 from autoplat.executions.run import GraphRun, LeaseLost
 from autoplat.executions.state import NodeRun
 from autoplat.executions.status import ExecutionStatus
@@ -249,7 +250,7 @@ class Worker:
         error: str | None,
         *,
         epoch: int | None,
-        queued_only: bool = False,
+        unheld_only: bool = False,
     ) -> None:
         """End a run outside its flush: its row and node rows, then its event."""
         fence = None if epoch is None else (self.owner, epoch)
@@ -259,7 +260,7 @@ class Worker:
                 status=status.value,
                 error=storable.text(error),
                 fence=fence,
-                queued_only=queued_only,
+                unheld_only=unheld_only,
             )
         except Exception:
             log.exception("execution.end_failed", graph_exec_id=run_id)
@@ -422,6 +423,7 @@ class Worker:
             node_exec_id=nr.id,
             subgraphs=SubgraphRunner(run, nr),
             credentials=credentials,
+            review=NodeReview(self.db.reviews, run, nr),
         )
 
     def mark_dirty(self, run: GraphRun) -> None:
@@ -487,5 +489,3 @@ class Worker:
     def held_ids(self) -> set[str]:
         """Runs this process holds or was running when stopped (to hand back)."""
         return set(self.interrupted) | set(self.claimed) | set(self.active)
-
-
