@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 from collections import Counter
@@ -149,6 +150,9 @@ async def test_api_workers_and_scheduler_apart(autoplat_database_url: str, tmp_p
                 for path in ("/health", "/ready", "/metrics"):
                     answer = await probe.get(cluster.url(name) + path)
                     assert answer.status_code == 200, (name, path, answer.text)
+                # Each process says which roles it plays, and that they are up.
+                roles = re.findall(r'^autoplat_role_up\{role="(\w+)"\} 1\.0$', answer.text, re.M)
+                assert roles == [name.rstrip("12")], (name, roles)
                 if name != "api":  # the REST API and the web app live on the api alone
                     assert (await probe.get(cluster.url(name) + "/api/graphs")).status_code == 404
 
