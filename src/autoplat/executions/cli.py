@@ -234,6 +234,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 database_url=args.database_url,
                 log_level=args.log_level or os.environ.get("AUTOPLAT_LOG_LEVEL") or "warning",
                 log_format=args.log_format,
+                # This process runs its own run, whatever roles the servers' settings name.
+                roles="all",
             )
     except AutoplatError as exc:
         return fail(exc.message, EXIT_CONFIG)
