@@ -210,6 +210,9 @@ async def test_backup_while_serving_then_restore_into_an_empty_data_dir(
     fresh = tmp_path / "restored"
     restored_env = {**env, "AUTOPLAT_DATA_DIR": str(fresh)}
     restored_env.pop("AUTOPLAT_DATABASE_URL")
+    # A command run there first leaves an empty database file: that still counts as empty.
+    early = await autoplat(restored_env, "runs", "list")
+    assert early.returncode == 2 and "autoplat migrate" in early.stderr
     result = json.loads(await ok(restored_env, "restore", str(backup)))
     assert result["database"] == str(fresh / "autoplat.db")
     graphs = lines(await ok(restored_env, "graphs", "list", *user, "--json"))

@@ -76,6 +76,27 @@ def _revision(path: Path) -> str | None:
     return str(row[0]) if row else None
 
 
+def _blank_database(path: Path) -> set[Path]:
+    """The files of ``path`` when it is a database without a single table, else nothing.
+
+    A command run in a new data dir before anything else (``autoplat runs list``) leaves
+    such a file behind; it holds nothing, so a restore may take its place.
+    """
+    if not path.is_file():
+        return set()
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return set()
+    if tables:
+        return set()
+    return {path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))}
+
+
 def _write_key(key: Path, target: Path) -> None:
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
@@ -133,7 +154,8 @@ def restore(settings: Settings, source: Path) -> dict[str, Any]:
             f"(newest {head_revision()}): upgrade autoplat"
         )
     data_dir = target.parent
-    if data_dir.exists() and any(data_dir.iterdir()):
+    blank = _blank_database(target)
+    if data_dir.exists() and any(p not in blank for p in data_dir.iterdir()):
         raise BackupFailed(
             f"{data_dir} is not empty: restore fills an empty data dir only (never "
             "replaces a database); point AUTOPLAT_DATA_DIR at a new directory"
@@ -142,6 +164,8 @@ def restore(settings: Settings, source: Path) -> dict[str, Any]:
     partial = target.with_name(f".{target.name}.partial")
     try:
         _copy(source, partial)
+        for path in blank:
+            path.unlink(missing_ok=True)
         os.replace(partial, target)
     except sqlite3.Error as exc:
         raise BackupFailed(f"cannot restore {source}: {exc}") from None
