@@ -57,7 +57,13 @@ class Flusher:
     """The write-behind buffer of one process."""
 
     def __init__(
-        self, store: ExecutionStore, bus: EventBus, *, owner: str, lease_seconds: float
+        self,
+        store: ExecutionStore,
+        bus: EventBus,
+        *,
+        owner: str,
+        lease_seconds: float,
+        on_poison: Callable[[GraphRun, str], None] | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -72,7 +78,7 @@ class Flusher:
         #: Sends NOTIFY payloads over a connection of its own; False when it cannot.
         self.notifier: Callable[[str, list[str]], Awaitable[bool]] | None = None
         #: Told of a run whose rows cannot be stored (with a reason safe to show).
-        self.on_poison: Callable[[GraphRun, str], None] = lambda run, reason: None
+        self.on_poison = on_poison or (lambda run, reason: None)
 
     def mark(self, run: GraphRun) -> None:
         """``run`` has changes to write."""

@@ -78,7 +78,11 @@ class ExecutionManager:
         #: This process start's identity: never reused, so fencing can trust it.
         self.owner = new_worker_id()
         self.flusher = Flusher(
-            db.executions, self.bus, owner=self.owner, lease_seconds=settings.lease_seconds
+            db.executions,
+            self.bus,
+            owner=self.owner,
+            lease_seconds=settings.lease_seconds,
+            on_poison=lambda run, reason: self.worker.poisoned(run, reason),
         )
         self.loops = TaskOwner("executions", on_fatal=on_fatal)
         self.submits = TaskOwner("executions.submit")

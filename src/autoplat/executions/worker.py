@@ -99,7 +99,6 @@ class Worker:
         self._wake = asyncio.Event()
         # Whether queued runs may be waiting for a free worker (see _after_run).
         self._backlog = True
-        flusher.on_poison = self._poisoned
 
     @property
     def settings(self) -> Settings:
@@ -269,7 +268,7 @@ class Worker:
             log.info("execution.ended", graph_exec_id=run_id, status=status.value, error=error)
             self.bus.publish([ExecutionEvent("graph", run_view(ended))])
 
-    def _poisoned(self, run: GraphRun, reason: str) -> None:
+    def poisoned(self, run: GraphRun, reason: str) -> None:
         """The flusher cannot store the run's rows: fail the run alone, outside its flush."""
         run.lease_lost(RunFailedHard(reason))
         for child in [r for r in self.active.values() if r.parent is run]:
