@@ -86,6 +86,11 @@ async def _resources(platform: Platform) -> dict[str, str]:
                 json={"type": "api_key", "api_key": "sk-owner-only", "title": "owner's"},
             )
         )
+        upload = await _ok(
+            await owner.post(
+                "/api/files/upload", files={"file": ("owner.txt", b"owner only", "text/plain")}
+            )
+        )
     notification = await platform.db.notifications.add(OWNER, "LOW_BALANCE", {"balance": 1})
     return {
         "graph_id": graph["id"],
@@ -101,6 +106,7 @@ async def _resources(platform: Platform) -> dict[str, str]:
         "name": "retention",
         "provider": "openai",
         "cred_id": credentials["id"],
+        "file_id": upload["file_uri"].rsplit("/", 1)[-1],
     }
 
 
@@ -236,6 +242,8 @@ async def test_a_user_never_sees_or_touches_another_users_resources(
         assert run.status_code == 200
         cred = await owner.get(f"/api/integrations/openai/credentials/{owned['cred_id']}")
         assert cred.status_code == 200 and cred.json()["title"] == "owner's"
+        mine = await owner.get(f"/api/files/{owned['file_id']}/download")
+        assert mine.status_code == 200 and mine.content == b"owner only"
         notes = (await owner.get("/api/notifications")).json()
         assert [n["id"] for n in notes["items"]] == [owned["notification_id"]]
         assert notes["items"][0]["read_at"] is None

@@ -207,7 +207,7 @@ async def test_a_seconds_schedule_fires_runs_over_http(
 async def test_admin_jobs_are_listed_for_admins_only(autoplat_platform: Platform) -> None:
     async with client_for(autoplat_platform, "root", role="admin") as admin:
         jobs = (await admin.get("/api/admin/jobs")).json()["items"]
-        assert {j["name"] for j in jobs} == {"stuck_monitor", "retention"}
+        assert {j["name"] for j in jobs} == {"stuck_monitor", "retention", "file_expiry"}
         ran = await admin.post("/api/admin/jobs/stuck_monitor/run")
         assert ran.status_code == 200, ran.text
         assert ran.json()["last_outcome"] == "ok" and ran.json()["last_run_at"]

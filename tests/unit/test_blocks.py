@@ -76,7 +76,6 @@ CATALOGUE = {
     "a0a69be1-4528-491c-a85a-a4ab6873e3f0": "AITextSummarizerBlock",
     "9c0b0450-d199-458b-a731-072189dd6593": "AIListGeneratorBlock",
     "553ec5b8-6c45-4299-8d75-b394d05f72ff": "AIConditionBlock",
-    "8b2a7b3c-6e9d-4a5f-8c1b-2e3f4a5b6c7d": "HumanInTheLoopBlock",
     "3b191d9f-356f-482d-8238-ba04b6d18381": "OrchestratorBlock",
     # issue 12: the credential-free blocks AutoGPT has (ids from its blocks/).
     "cc45bb0f-d035-4756-96a7-fe3e36254b4d": "FlattenListBlock",
@@ -89,12 +88,19 @@ CATALOGUE = {
     "ab2a782d-22cf-4587-8a70-55b59b3f9f90": "WordCharacterCountBlock",
     "d3a7d896-3b78-4f44-8b4b-48fbf4f0bcd8": "CodeExtractionBlock",
     "4a448883-71fa-49cf-91cf-70d793bd7d87": "DataSamplingBlock",
+    "1d055e55-a2b9-4547-8311-907d05b0304d": "PersistInformationBlock",
+    "d8710fc9-6e29-481e-a7d5-165eb16f8471": "RetrieveInformationBlock",
+    "3735a31f-7e18-4aca-9e90-08a7120674bc": "FileReadBlock",
+    "acf7625e-d2cb-4941-bfeb-2819fc6fc015": "ReadSpreadsheetBlock",
+    "f5b0f5d0-1862-4d61-94be-3ad0fa772760": "GetWikipediaSummaryBlock",
+    "5ebe6768-8e5d-41e3-9134-1c7bd89a8d52": "ReadRSSFeedBlock",
 }
 
 STATIC_OUTPUT = {
     "StoreValueBlock",
     "AgentOutputBlock",
     "FileStoreBlock",
+    "RetrieveInformationBlock",
     *(n for n in CATALOGUE.values() if n.startswith("Agent") and n.endswith("InputBlock")),
 }
 

@@ -20,12 +20,12 @@ from autoplat.api.routes import (
     blocks,
     credits,
     executions,
+    files,
     graphs,
     health,
     integrations,
     jobs,
     library,
-    review,
     schedules,
 )
 
@@ -45,7 +45,7 @@ def api_routes() -> list[BaseRoute]:
         schedules,
         credits,
         integrations,
-        review,
+        files,
         admin,
         jobs,
     )
@@ -76,6 +76,7 @@ def create_app(platform: Platform) -> Starlette:
                 RequestContextMiddleware,
                 max_body_bytes=settings.max_body_bytes,
                 metrics=platform.metrics,
+                body_limits={files.UPLOAD_PATH: settings.file_max_bytes + files.UPLOAD_OVERHEAD},
             ),
             *guards,
             Middleware(GZipMiddleware, minimum_size=1024),

@@ -6,6 +6,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import structlog
@@ -30,10 +31,18 @@ class RequestContextMiddleware:
     path or query string (400), which no route accepts and PostgreSQL cannot store.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        metrics: Metrics | None = None,
+        body_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
+        # Exact paths with their own limit (file uploads): bigger bodies, for those only.
+        self.body_limits = dict(body_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -46,9 +55,10 @@ class RequestContextMiddleware:
         start = time.perf_counter()
         status = 0
 
+        limit = self.body_limits.get(scope.get("path", ""), self.max_body_bytes)
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            message = f"request body is over the limit of {self.max_body_bytes} bytes"
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            message = f"request body is over the limit of {limit} bytes"
             await _send_error(send, 413, "payload_too_large", message, request_id)
             self._done(scope, 413, start)
             return
@@ -65,7 +75,7 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise _BodyTooLarge()
             return message
 
@@ -81,7 +91,7 @@ class RequestContextMiddleware:
             await self.app(scope, limited_receive, send_with_id)
         except _BodyTooLarge:
             if status == 0:
-                message = f"request body is over the limit of {self.max_body_bytes} bytes"
+                message = f"request body is over the limit of {limit} bytes"
                 await _send_error(send, 413, "payload_too_large", message, request_id)
             status = 413
         except BaseException:

@@ -31,7 +31,9 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "autoplat.blocks.builtin.lists_2026",
     "autoplat.blocks.builtin.text_extra",
     "autoplat.blocks.builtin.sampling",
-    "autoplat.blocks.builtin.review",
+    "autoplat.blocks.builtin.persistence",
+    "autoplat.blocks.builtin.file_blocks",
+    "autoplat.blocks.builtin.feeds",
 )
 
 

@@ -34,6 +34,7 @@ from autoplat.errors import BlockRunError
 JOBS: dict[str, str] = {
     "regex": "autoplat.blocks.safe_regex:child_job",
     "template": "autoplat.blocks.templating:child_job",
+    "spreadsheet": "autoplat.blocks.excel:child_job",
 }
 MAX_CHILDREN = 4
 DEFAULT_MEMORY = 256 * 1024 * 1024

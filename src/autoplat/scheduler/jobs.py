@@ -1,4 +1,4 @@
-"""System jobs on aiocron: the stuck-run monitor and execution-data retention.
+"""System jobs on aiocron: the stuck-run monitor, execution-data retention, file expiry.
 
 Every process runs the crons; a tick is taken by one process only (``try_start`` on the job's
 row), and each run's outcome is stored for ``GET /api/admin/jobs``.
@@ -18,6 +18,7 @@ from autoplat.db.manager import DatabaseManager
 from autoplat.db.system_jobs import SystemJobStore
 from autoplat.db.types import utcnow
 from autoplat.errors import NotFound
+from autoplat.files.service import FileService
 from autoplat.logging import get_logger
 from autoplat.tasks import TaskOwner
 
@@ -25,6 +26,10 @@ log = get_logger("autoplat.scheduler.jobs")
 
 STUCK_MONITOR = "stuck_monitor"
 RETENTION = "retention"
+FILE_EXPIRY = "file_expiry"
+#: Most expired files one run deletes, in chunks; the rest waits for the next run.
+FILE_EXPIRY_CHUNK = 500
+FILE_EXPIRY_MAX_CHUNKS = 20
 #: Most retention deletes per run, in chunks; the rest waits for the next run.
 RETENTION_CHUNK = 1000
 RETENTION_MAX_CHUNKS = 50
@@ -42,14 +47,23 @@ class SystemJobs:
         *,
         monitor_cron: str = "* * * * *",
         retention_cron: str = "17 * * * *",
+        file_expiry_cron: str = "*/10 * * * *",
     ) -> None:
         self.settings = settings
         self.db = db
         self.store = SystemJobStore(db)
         self.tasks = TaskOwner("system-jobs")
         # name -> (cron, seconds another process's run of the same tick may lie back)
-        self.crons = {STUCK_MONITOR: (monitor_cron, 30.0), RETENTION: (retention_cron, 1800.0)}
-        self._bodies: dict[str, JobBody] = {STUCK_MONITOR: self.monitor, RETENTION: self.retention}
+        self.crons = {
+            STUCK_MONITOR: (monitor_cron, 30.0),
+            RETENTION: (retention_cron, 1800.0),
+            FILE_EXPIRY: (file_expiry_cron, 300.0),
+        }
+        self._bodies: dict[str, JobBody] = {
+            STUCK_MONITOR: self.monitor,
+            RETENTION: self.retention,
+            FILE_EXPIRY: self.file_expiry,
+        }
         self._timers: list[aiocron.Cron] = []
 
     async def start(self) -> None:
@@ -129,3 +143,15 @@ class SystemJobs:
                 break
         fires = await self.db.schedules.prune_fires(before)
         return {"retention_days": days, "deleted_runs": runs, "deleted_fires": fires}
+
+    async def file_expiry(self, now: datetime) -> dict[str, Any]:
+        """Delete the files whose time has passed (their content, then their records)."""
+        files = FileService.from_db(self.db)
+        deleted = failed = 0
+        for _ in range(FILE_EXPIRY_MAX_CHUNKS):
+            report = await files.purge_expired(now, limit=FILE_EXPIRY_CHUNK)
+            deleted += report["expired_files"]
+            failed += report["failed"]
+            if not report["more"] or report["expired_files"] == 0:
+                break
+        return {"deleted_files": deleted, "failed_files": failed}

@@ -24,6 +24,7 @@ from autoplat.errors import (
     TransientBlockError,
     ValidationFailed,
 )
+from autoplat.files.service import FileService
 from autoplat.logging import get_logger
 
 if TYPE_CHECKING:
@@ -105,17 +106,21 @@ async def execute_block(request: Request) -> dict[str, list[Any]]:
             "the body must be a JSON object of block inputs",
             details=[{"field": "body", "message": "must be an object"}],
         )
+    run_id = str(uuid.uuid4())
     context = BlockContext(
         settings=platform.block_settings,
         http=platform.outbound.client_for(principal.user_id),
         user_id=principal.user_id,
+        node_exec_id=run_id,
         user_timezone=await _user_timezone(platform, principal.user_id),
+        # The caller's own stores, as a node of their run gets them.
+        kv=platform.db.kv.for_node(principal.user_id, run_id),
+        files=FileService.from_db(platform.db).for_run(principal.user_id),
     )
     timeout = block.timeout or platform.settings.node_timeout
     log.info("block.executing", block_id=block.id, block=block.name, user_id=principal.user_id)
     # A single block run is priced like a one-node execution: charged before it runs,
     # per-second costs after.
-    run_id = str(uuid.uuid4())
     charge: dict[str, Any] = {
         "user_id": principal.user_id,
         "graph_exec_id": f"block-run:{run_id}",
