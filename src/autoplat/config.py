@@ -241,6 +241,11 @@ class Settings(BaseSettings):
         default="https://en.wikipedia.org",
         description="Wikipedia's base URL for GetWikipediaSummaryBlock (tests, mirrors).",
     )
+    provider_base_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON: integration service (jina_search, google_maps, replicate...) -> "
+        "base URL replacing its public API (proxies, tests); trusted like the LLM endpoints.",
+    )
 
     # --- scheduler ----------------------------------------------------------------------
     scheduler_enabled: bool = True

@@ -20,6 +20,19 @@ from autoplat.errors import ConfigError
 
 #: The public service a default setting names (not trusted beyond public addresses).
 WIKIPEDIA = "https://en.wikipedia.org"
+#: The public APIs the integration blocks call, by the key ``AUTOPLAT_PROVIDER_BASE_URLS``
+#: replaces them under (operators' proxies, tests' stand-ins).
+PROVIDER_BASE_URLS: Mapping[str, str] = {
+    "jina_search": "https://s.jina.ai",
+    "jina_reader": "https://r.jina.ai",
+    "google_maps": "https://places.googleapis.com",
+    "ideogram": "https://api.ideogram.ai",
+    "replicate": "https://api.replicate.com",
+    "medium": "https://api.medium.com",
+    "youtube": "https://www.youtube.com",
+    "discord": "https://discord.com/api",
+    "e2b": "https://api.e2b.app",
+}
 
 
 def _no_keys() -> Mapping[str, SecretStr]:
@@ -56,6 +69,8 @@ class BlockSettings:
     file_max_bytes: int = 25_000_000
     #: Wikipedia's base URL (operators' mirrors, tests' stand-ins): trusted like LLM ones.
     wikipedia_base_url: str = WIKIPEDIA
+    #: The operator's replacements of the integration blocks' public APIs (trusted likewise).
+    provider_base_urls: Mapping[str, str] = field(default_factory=_no_urls)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BlockSettings:
@@ -70,6 +85,17 @@ class BlockSettings:
             if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
                 raise ConfigError(
                     f"AUTOPLAT_LLM_PROVIDER_URLS: the URL for {provider} must be http(s)"
+                )
+        unknown = sorted(set(settings.provider_base_urls) - set(PROVIDER_BASE_URLS))
+        if unknown:
+            raise ConfigError(
+                f"AUTOPLAT_PROVIDER_BASE_URLS: unknown service {', '.join(unknown)} "
+                f"(known: {', '.join(PROVIDER_BASE_URLS)})"
+            )
+        for service, url in settings.provider_base_urls.items():
+            if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+                raise ConfigError(
+                    f"AUTOPLAT_PROVIDER_BASE_URLS: the URL for {service} must be http(s)"
                 )
         # The platform keys are the credentials store's settings; KEY_SETTINGS names them.
         keys = {p: getattr(settings, name, None) for p, name in KEY_SETTINGS.items()}
@@ -89,6 +115,7 @@ class BlockSettings:
             step_through_max_items=settings.step_through_max_items,
             file_max_bytes=settings.file_max_bytes,
             wikipedia_base_url=settings.wikipedia_base_url.rstrip("/"),
+            provider_base_urls={k: v.rstrip("/") for k, v in settings.provider_base_urls.items()},
         )
 
     def llm_endpoints(self) -> list[str]:
@@ -103,4 +130,8 @@ class BlockSettings:
         """Every base URL the operator (not a graph author) configured: the LLM endpoints
         and the services blocks call (outbound HTTP trusts them whatever their address)."""
         services = [self.wikipedia_base_url] if self.wikipedia_base_url != WIKIPEDIA else []
-        return [*self.llm_endpoints(), *services]
+        return [*self.llm_endpoints(), *services, *self.provider_base_urls.values()]
+
+    def provider_url(self, service: str) -> str:
+        """The base URL of an integration's API (``PROVIDER_BASE_URLS`` key), no trailing /."""
+        return self.provider_base_urls.get(service) or PROVIDER_BASE_URLS[service]

@@ -24,6 +24,7 @@ from autoplat.graphs.model import Graph, Link, Node
 from autoplat.graphs.pins import is_tool_pin, sanitize_pin_name
 from autoplat.graphs.schema import io_name, node_value, pin_schema
 from autoplat.graphs.typecheck import incompatibility
+from autoplat.integrations.model import is_credentials_key
 
 Detail = dict[str, Any]
 # Block types whose required fields must be set when the graph is saved (blocks.md §6).
@@ -260,6 +261,9 @@ def run_input_errors(graph: Graph, inputs: Mapping[str, Any], blocks: BlockLooku
             errors.extend(_run_input_errors(graph, node, inputs, blocks))
             continue
         missing = block.input_schema.required_pins() - _set_pins(node, linked, strict=False)
+        # Credentials pins are filled from the run's credentials_inputs, and the credentials
+        # check before this one already named every node that lacks them.
+        missing = {pin for pin in missing if not is_credentials_key(pin)}
         if catalog.is_agent_executor(node):
             missing |= _subgraph_input_gaps(node, linked)
         for pin in sorted(missing):

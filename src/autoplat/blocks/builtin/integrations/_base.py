@@ -1,0 +1,175 @@
+"""What every integration block shares: its ``credentials`` pin, its key, and its API calls.
+
+Invariants:
+
+- A block's ``credentials`` pin is declared as AutoGPT's ``CredentialsField`` declares it
+  (``credentials_provider``, ``credentials_types`` on the pin), holds only a reference, and is
+  required; the executor resolves it into ``context.credentials["credentials"]``.
+- A provider's API is reached at ``BlockSettings.provider_url(service)``: the public URL,
+  or the operator's replacement (``AUTOPLAT_PROVIDER_BASE_URLS``), never a graph author's.
+  Requests go through the run's own vetted client (``context.http``), bodies capped at
+  ``http_max_response_bytes``, without following redirects (an API that redirects is
+  answered as an error, so a key never travels to another host).
+- A secret never reaches an error or an output: errors quote the provider's answer, never
+  the request headers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from autoplat.blocks.base import BlockContext
+from autoplat.blocks.schema import pin
+from autoplat.errors import BlockRunError, TransientBlockError
+from autoplat.integrations.model import APIKeyCredentials
+
+#: AutoGPT's id of its mock credentials in the integration blocks' self-test vectors.
+TEST_CREDENTIALS_ID = "01234567-89ab-cdef-0123-456789abcdef"
+#: Longest provider answer an error message quotes.
+_QUOTE = 300
+
+
+class ProviderError(BlockRunError):
+    """The provider refused the request or answered something the block cannot read."""
+
+    code = "provider_error"
+
+
+class ProviderUnavailable(TransientBlockError):
+    """The provider could not be reached or failed on its side (5xx): worth a retry."""
+
+    code = "provider_unavailable"
+
+
+class CredentialsRefInput(BaseModel):
+    """A node's credentials reference (AutoGPT's ``CredentialsMetaInput``): no secret."""
+
+    model_config = ConfigDict(extra="ignore", title="CredentialsMetaInput")
+
+    id: str
+    title: str | None = None
+    provider: str
+    type: str = "api_key"
+
+
+def credentials_pin(provider: str, description: str, types: tuple[str, ...] = ("api_key",)) -> Any:
+    """The required ``credentials`` pin of a block calling ``provider``."""
+    return pin(
+        advanced=False,
+        title="Credentials",
+        description=description,
+        credentials_provider=[provider],
+        credentials_types=list(types),
+    )
+
+
+def mock_credentials_input(provider: str) -> dict[str, str]:
+    """The reference AutoGPT's vectors put on the pin (its title is the type, as there)."""
+    return {"provider": provider, "id": TEST_CREDENTIALS_ID, "type": "api_key", "title": "api_key"}
+
+
+def api_key(context: BlockContext) -> SecretStr:
+    """The node's resolved API key; BlockRunError when the executor resolved none."""
+    credentials = context.credentials.get("credentials")
+    if not isinstance(credentials, APIKeyCredentials):
+        raise BlockRunError("this block needs API key credentials on its credentials input")
+    return credentials.api_key
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Answer:
+    """A provider's answer: status, headers and the (capped) body."""
+
+    status: int
+    headers: httpx.Headers
+    content: bytes
+
+    @property
+    def ok(self) -> bool:
+        """True for 2xx."""
+        return 200 <= self.status < 300
+
+    def text(self) -> str:
+        """The body as text (undecodable bytes replaced)."""
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body as JSON; ProviderError when it is not."""
+        try:
+            return json.loads(self.content)
+        except ValueError:
+            raise ProviderError(f"the provider answered with no JSON: {self.quote()}") from None
+
+    def quote(self) -> str:
+        """The start of the body, for error messages."""
+        text = self.text().strip()
+        return text[:_QUOTE] + ("…" if len(text) > _QUOTE else "")
+
+
+async def call(
+    context: BlockContext,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **body: Any,
+) -> Answer:
+    """One request on the run's client; network failures are ProviderUnavailable."""
+    limit = context.settings.http_max_response_bytes
+    request = context.http.build_request(
+        method, url, headers=dict(headers or {}), timeout=context.settings.http_timeout, **body
+    )
+    host = request.url.host
+    try:
+        response = await context.http.send(request, stream=True, follow_redirects=False)
+    except httpx.TransportError as exc:
+        raise ProviderUnavailable(f"request to {host} failed: {type(exc).__name__}") from None
+    try:
+        chunks: list[bytes] = []
+        size = 0
+        # Decoded bytes are counted, so a compressed answer cannot expand past the cap.
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise ProviderError(f"the answer from {host} is larger than {limit} bytes")
+            chunks.append(chunk)
+    except httpx.TransportError as exc:
+        raise ProviderUnavailable(f"reading from {host} failed: {type(exc).__name__}") from None
+    finally:
+        await response.aclose()
+    return Answer(response.status_code, response.headers, b"".join(chunks))
+
+
+def raise_for_status(answer: Answer, what: str) -> None:
+    """ProviderUnavailable on 5xx, ProviderError on any other non-2xx (``what`` failed)."""
+    if answer.ok:
+        return
+    message = f"{what}: HTTP {answer.status}: {answer.quote()}"
+    if answer.status >= 500 or answer.status == 429:
+        raise ProviderUnavailable(message)
+    raise ProviderError(message)
+
+
+def stand_in(
+    answer: Callable[[httpx.Request], httpx.Response], provider: str, key: str
+) -> Callable[[Any, BlockContext], BlockContext]:
+    """A ``test_context``: the HTTP client answers offline (AutoGPT mocks the call) and the
+    ``credentials`` pin resolves to AutoGPT's mock key for ``provider``."""
+
+    def prepare(self: Any, context: BlockContext) -> BlockContext:
+        credentials = APIKeyCredentials(
+            id=TEST_CREDENTIALS_ID, provider=provider, api_key=SecretStr(key), title="Mock key"
+        )
+        return dataclasses.replace(
+            context,
+            http=httpx.AsyncClient(transport=httpx.MockTransport(answer)),
+            credentials={**context.credentials, "credentials": credentials},
+        )
+
+    return prepare

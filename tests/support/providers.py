@@ -1,0 +1,185 @@
+"""A local stand-in for the integration providers' HTTP APIs, for tests.
+
+One Starlette app serves each provider under its own prefix (``/jina-search``,
+``/jina-reader``, ``/google-maps``, ``/ideogram``, ``/replicate``, ``/medium``), speaking the
+documented paths, auth headers and the response fields the blocks read. It refuses a
+request without the expected key (401, in the provider's error shape) and keeps every request
+in ``requests`` (prefix, path, the auth header, body) for assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+
+#: The key every provider accepts (tests store it as the user's credential).
+KEY = "sk-provider-test-key"
+#: provider-base-URL key (AUTOPLAT_PROVIDER_BASE_URLS) -> prefix on the stand-in.
+PREFIXES = {
+    "jina_search": "/jina-search",
+    "jina_reader": "/jina-reader",
+    "google_maps": "/google-maps",
+    "ideogram": "/ideogram",
+    "replicate": "/replicate",
+    "medium": "/medium",
+}
+
+
+@dataclass
+class Seen:
+    """One request the stand-in answered."""
+
+    provider: str
+    method: str
+    path: str
+    auth: str
+    body: Any = None
+
+
+@dataclass
+class FakeProviders:
+    """The stand-in's script: what each provider answers, and what it saw."""
+
+    places: list[dict[str, Any]] = field(default_factory=list)
+    image_url: str = "https://images.example/generated.png"
+    #: Polls of a Replicate prediction before it succeeds.
+    replicate_polls: int = 1
+    replicate_output: Any = "https://replicate.delivery/out-0.png"
+    requests: list[Seen] = field(default_factory=list)
+    _polled: dict[str, int] = field(default_factory=dict)
+
+    def base_urls(self, url: str) -> dict[str, str]:
+        """``AUTOPLAT_PROVIDER_BASE_URLS`` pointing every service at the stand-in at ``url``."""
+        return {service: url + prefix for service, prefix in PREFIXES.items()}
+
+    def seen(self, provider: str) -> list[Seen]:
+        """The requests one provider answered, in order."""
+        return [r for r in self.requests if r.provider == provider]
+
+    def app(self) -> Starlette:
+        """The ASGI app."""
+        return Starlette(
+            routes=[
+                Mount("/jina-search", routes=[Route("/{query:path}", self._jina_search)]),
+                Mount("/jina-reader", routes=[Route("/{target:path}", self._jina_reader)]),
+                Route("/google-maps/v1/places:searchText", self._maps, methods=["POST"]),
+                Route("/ideogram/v1/ideogram-v3/generate", self._ideogram, methods=["POST"]),
+                Route("/ideogram/generate", self._ideogram, methods=["POST"]),
+                Route(
+                    "/replicate/v1/models/{owner}/{name}/predictions",
+                    self._replicate_create,
+                    methods=["POST"],
+                ),
+                Route("/replicate/v1/predictions/{pid}", self._replicate_get),
+                Route("/medium/v1/me", self._medium_me),
+                Route("/medium/v1/users/{author}/posts", self._medium_post, methods=["POST"]),
+            ]
+        )
+
+    async def _record(self, provider: str, request: Request, auth_header: str) -> Seen:
+        raw = await request.body()
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        seen = Seen(
+            provider, request.method, request.url.path, request.headers.get(auth_header, ""), body
+        )
+        self.requests.append(seen)
+        return seen
+
+    # --- Jina ---------------------------------------------------------------------------
+
+    async def _jina_search(self, request: Request) -> Response:
+        seen = await self._record("jina_search", request, "authorization")
+        if seen.auth != f"Bearer {KEY}":
+            return JSONResponse({"code": 401, "message": "invalid key"}, status_code=401)
+        query = urllib.parse.unquote(request.path_params["query"])
+        return PlainTextResponse(f"[1] Title: About {query}\n[1] URL Source: https://a.example\n")
+
+    async def _jina_reader(self, request: Request) -> Response:
+        seen = await self._record("jina_reader", request, "authorization")
+        if seen.auth != f"Bearer {KEY}":
+            return JSONResponse({"code": 401, "message": "invalid key"}, status_code=401)
+        target = request.url.path.removeprefix("/jina-reader/")
+        return PlainTextResponse(f"Title: Page\n\nMarkdown Content:\nThe content of {target}")
+
+    # --- Google Maps (Places API (New) Text Search) -------------------------------------
+
+    async def _maps(self, request: Request) -> Response:
+        seen = await self._record("google_maps", request, "x-goog-api-key")
+        if seen.auth != KEY:
+            error = {
+                "code": 400,
+                "message": "API key not valid. Please pass a valid API key.",
+                "status": "INVALID_ARGUMENT",
+                "details": [{"reason": "API_KEY_INVALID"}],
+            }
+            return JSONResponse({"error": error}, status_code=400)
+        body = seen.body or {}
+        start = int(body.get("pageToken") or 0)
+        size = int(body.get("pageSize") or 20)
+        page = self.places[start : start + size]
+        answer: dict[str, Any] = {"places": page}
+        if start + size < len(self.places):
+            answer["nextPageToken"] = str(start + size)
+        return JSONResponse(answer)
+
+    # --- Ideogram -----------------------------------------------------------------------
+
+    async def _ideogram(self, request: Request) -> Response:
+        seen = await self._record("ideogram", request, "api-key")
+        if seen.auth != KEY:
+            return JSONResponse({"detail": "Unauthorized"}, status_code=401)
+        return JSONResponse({"created": "2026-01-01T00:00:00Z", "data": [{"url": self.image_url}]})
+
+    # --- Replicate ----------------------------------------------------------------------
+
+    async def _replicate_create(self, request: Request) -> Response:
+        seen = await self._record("replicate", request, "authorization")
+        if seen.auth != f"Bearer {KEY}":
+            return JSONResponse({"detail": "Unauthenticated", "status": 401}, status_code=401)
+        pid = f"pred-{len(self._polled) + 1}"
+        self._polled[pid] = 0
+        return JSONResponse({"id": pid, "status": "starting", "output": None}, status_code=201)
+
+    async def _replicate_get(self, request: Request) -> Response:
+        seen = await self._record("replicate", request, "authorization")
+        if seen.auth != f"Bearer {KEY}":
+            return JSONResponse({"detail": "Unauthenticated", "status": 401}, status_code=401)
+        pid = request.path_params["pid"]
+        if pid not in self._polled:
+            return JSONResponse({"detail": "Not found", "status": 404}, status_code=404)
+        self._polled[pid] += 1
+        if self._polled[pid] < self.replicate_polls:
+            return JSONResponse({"id": pid, "status": "processing", "output": None})
+        return JSONResponse({"id": pid, "status": "succeeded", "output": self.replicate_output})
+
+    # --- Medium -------------------------------------------------------------------------
+
+    async def _medium_me(self, request: Request) -> Response:
+        seen = await self._record("medium", request, "authorization")
+        if seen.auth != f"Bearer {KEY}":
+            return JSONResponse({"errors": [{"message": "Token was invalid."}]}, status_code=401)
+        return JSONResponse({"data": {"id": "author-1", "username": "tester"}})
+
+    async def _medium_post(self, request: Request) -> Response:
+        seen = await self._record("medium", request, "authorization")
+        if seen.auth != f"Bearer {KEY}":
+            return JSONResponse({"errors": [{"message": "Token was invalid."}]}, status_code=401)
+        author = request.path_params["author"]
+        data = {
+            "id": "post-1",
+            "title": (seen.body or {}).get("title", ""),
+            "authorId": author,
+            "url": f"https://medium.com/@tester/post-1-{author}",
+            "publishedAt": 1700000000000,
+        }
+        return JSONResponse({"data": data}, status_code=201)
