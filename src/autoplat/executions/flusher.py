@@ -142,7 +142,7 @@ class Flusher:
                 return await self._write(parts[half:]) and first
             run = parts[0][0]
             log.error("flush.poison", graph_exec_id=run.id, exc_info=exc)
-            self.on_poison(run, type(exc).__name__)
+            self.on_poison(run, _kind(exc))
             return True
         self._delay = RETRY_DELAY
         self.flushes += 1
@@ -201,3 +201,11 @@ class Flusher:
                     await self.store.notify(EVENTS_CHANNEL, payloads)
             except Exception:
                 log.warning("notify.failed", payloads=len(payloads), exc_info=True)
+
+
+def _kind(exc: BaseException) -> str:
+    """What went wrong, by the driver's error class only: a message may quote the data."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        inner = exc.orig.__cause__ if exc.orig is not None and exc.orig.__cause__ else exc.orig
+        return type(inner).__name__
+    return type(exc).__name__
