@@ -88,6 +88,13 @@ CATALOGUE = {
     "ab2a782d-22cf-4587-8a70-55b59b3f9f90": "WordCharacterCountBlock",
     "d3a7d896-3b78-4f44-8b4b-48fbf4f0bcd8": "CodeExtractionBlock",
     "4a448883-71fa-49cf-91cf-70d793bd7d87": "DataSamplingBlock",
+    # Integration blocks the shared agents use (issue 12 item 3).
+    "87840993-2053-44b7-8da4-187ad4ee518c": "SearchTheWebBlock",
+    "436c3984-57fd-4b85-8e9a-459b356883bd": "ExtractWebsiteContentBlock",
+    "f47ac10b-58cc-4372-a567-0e02b2c3d479": "GoogleMapsSearchBlock",
+    "6ab085e2-20b3-4055-bc3e-08036e01eca6": "IdeogramModelBlock",
+    "90f8c45e-e983-4644-aa0b-b4ebe2f531bc": "ReplicateFluxAdvancedModelBlock",
+    "3f7b2dcb-4a78-4e3f-b0f1-88132e1b89df": "PublishToMediumBlock",
     "1d055e55-a2b9-4547-8311-907d05b0304d": "PersistInformationBlock",
     "d8710fc9-6e29-481e-a7d5-165eb16f8471": "RetrieveInformationBlock",
     "3735a31f-7e18-4aca-9e90-08a7120674bc": "FileReadBlock",

@@ -25,6 +25,7 @@ from autoplat.errors import (
     ValidationFailed,
 )
 from autoplat.files.service import FileService
+from autoplat.integrations.fields import credentials_fields
 from autoplat.logging import get_logger
 
 if TYPE_CHECKING:
@@ -47,12 +48,32 @@ _UNSET_TIMEZONE = "not-set"
 )
 async def list_blocks(request: Request) -> dict[str, Any]:
     """Every enabled block in catalogue order, with the costs in force (``page_size`` up to
-    250 fits the whole catalogue on one page)."""
+    250 fits the whole catalogue on one page) and ``missingCredentials``: the providers the
+    user must add a credential for before the block can run (empty when it can)."""
     page = page_of(request)
-    registry = get_platform(request).blocks
+    principal = await current_principal(request)
+    platform = get_platform(request)
+    registry = platform.blocks
     enabled = [block for block in registry if not block.disabled]
     chosen = enabled[page.offset : page.offset + page.page_size]
-    return paginated([registry.info(block) for block in chosen], len(enabled), page)
+    # Providers the user can run blocks with: the platform's keys and the user's own.
+    usable = {meta.provider for meta in await platform.credentials.list_meta(principal.user_id)}
+    listed = []
+    for block in chosen:
+        info = registry.info(block)
+        info["missingCredentials"] = missing_credentials(block, usable)
+        listed.append(info)
+    return paginated(listed, len(enabled), page)
+
+
+def missing_credentials(block: Block[Any], usable: set[str]) -> list[str]:
+    """The providers of ``block``'s required credentials inputs that no platform key and no
+    credential of the user covers (a field taking several providers needs any one)."""
+    missing: list[str] = []
+    for spec in credentials_fields(block):
+        if spec.required and spec.providers and not usable.intersection(spec.providers):
+            missing.extend(p for p in spec.providers if p not in missing)
+    return missing
 
 
 async def _user_timezone(platform: Platform, user_id: str) -> str:
