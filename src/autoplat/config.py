@@ -247,6 +247,37 @@ class Settings(BaseSettings):
         "base URL replacing its public API (proxies, tests); trusted like the LLM endpoints.",
     )
 
+    # --- notifications and operator alerts ---------------------------------------------
+    smtp_host: str = Field(default="", description="SMTP server for e-mail; empty: no e-mail.")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    smtp_username: str = Field(default="", description="SMTP login, if the server wants one.")
+    smtp_password: SecretStr = Field(default=SecretStr(""), description="SMTP password (secret).")
+    smtp_from: str = Field(
+        default="autoplat@localhost", description="The From address of notification e-mail."
+    )
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(
+        default="starttls", description="none, starttls (when offered) or tls (implicit)."
+    )
+    notification_batch_minutes: float = Field(
+        default=60.0,
+        gt=0,
+        description="A user's run-finished notifications are e-mailed together, at most "
+        "once per this many minutes.",
+    )
+    alert_webhook_url: str = Field(
+        default="", description="Discord- or Slack-compatible webhook for operator alerts."
+    )
+    alert_late_queued_seconds: float = Field(
+        default=600.0, gt=0, description="A run queued longer than this is late (alert)."
+    )
+    alert_late_running_seconds: float = Field(
+        default=3600.0, gt=0, description="A run running longer than this is late (alert)."
+    )
+    alert_block_error_rate: float = Field(
+        default=0.5, gt=0, le=1, description="Failed share of a block's runs in the last hour "
+        "that raises an alert (with at least 10 runs)."
+    )
+
     # --- scheduler ----------------------------------------------------------------------
     scheduler_enabled: bool = True
     schedule_grace_seconds: float = Field(default=300.0, ge=0)

@@ -37,6 +37,8 @@ from autoplat.errors import ConfigError
 from autoplat.executions.manager import ExecutionManager
 from autoplat.integrations.service import CredentialsService
 from autoplat.logging import get_logger
+from autoplat.notifications.jobs import install_notification_jobs
+from autoplat.notifications.service import NotificationService
 from autoplat.scheduler.scheduler import Scheduler
 
 log = get_logger("autoplat.platform")
@@ -81,6 +83,8 @@ class Platform:
         self.metrics = Metrics(self.db)
         self.credits = CreditService(settings, self.db, self.blocks)
         self.credentials = CredentialsService(settings, self.db, self.blocks)
+        self.notifications = NotificationService(settings, self.db)
+        self.credits.notifier = self.notifications
         self.executions = ExecutionManager(
             settings,
             self.db,
@@ -94,6 +98,7 @@ class Platform:
             on_fatal=self._on_fatal,
         )
         self.scheduler = Scheduler(settings, self.db, self.executions)
+        install_notification_jobs(self.scheduler.jobs, self.notifications)
         self.metrics.add_counters(
             "autoplat_schedule_fires",
             "Schedule fires handled by this process, by outcome.",
@@ -177,6 +182,9 @@ class Platform:
         self.credentials.load_keys()
         await self.executions.start()
         self._bounded(self.executions.stop, 1.0)
+        # Runs end where they execute: that process records their notifications.
+        await self.notifications.start(self.executions.bus if "worker" in self.roles else None)
+        self._bounded(self.notifications.stop, 0.2)
         if self.settings.scheduler_enabled and "scheduler" in self.roles and not self.own_runs_only:
             await self.scheduler.start()
             self._scheduling = True
@@ -184,6 +192,8 @@ class Platform:
         if self.serve_http:
             self.server = HttpServer(self.app, self.settings)
             await self.server.start()
+            if not self.settings.frontend_base_url:
+                self.notifications.public_url = self.server.url
             # Open requests (and WebSockets) get a third: running work needs the rest.
             self._bounded(self.server.stop, 1 / 3)
         self._started = True

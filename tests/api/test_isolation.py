@@ -244,7 +244,7 @@ async def test_a_user_never_sees_or_touches_another_users_resources(
         assert cred.status_code == 200 and cred.json()["title"] == "owner's"
         mine = await owner.get(f"/api/files/{owned['file_id']}/download")
         assert mine.status_code == 200 and mine.content == b"owner only"
-        notes = (await owner.get("/api/notifications")).json()
+        notes = (await owner.get("/api/notifications", params={"type": "LOW_BALANCE"})).json()
         assert [n["id"] for n in notes["items"]] == [owned["notification_id"]]
         assert notes["items"][0]["read_at"] is None
 

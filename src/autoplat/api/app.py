@@ -26,6 +26,7 @@ from autoplat.api.routes import (
     integrations,
     jobs,
     library,
+    notifications,
     schedules,
 )
 
@@ -44,6 +45,7 @@ def api_routes() -> list[BaseRoute]:
         executions,
         schedules,
         credits,
+        notifications,
         integrations,
         files,
         admin,

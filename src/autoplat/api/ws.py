@@ -220,6 +220,13 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     sub.match_all = False
     session = Session(ws, principal, sub)
     pump = asyncio.create_task(session.pump(), name="ws:pump")
+    # Notifications of the user, as they are recorded here (bounded: a stalled client
+    # misses some, and GET /api/notifications still has them all).
+    notices: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=100)
+    unlisten = get_platform(ws).notifications.listen(
+        principal.user_id, lambda n: None if notices.full() else notices.put_nowait(n)
+    )
+    notifier = asyncio.create_task(_send_notifications(ws, notices), name="ws:notifications")
     try:
         while True:
             raw = await ws.receive_text()
@@ -229,10 +236,20 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     except Exception:
         log.exception("ws.failed", user_id=principal.user_id)
     finally:
+        unlisten()
+        notifier.cancel()
         sub.close()
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pump
+
+
+async def _send_notifications(ws: WebSocket, notices: asyncio.Queue[dict[str, Any]]) -> None:
+    """Send each notification as a ``notification`` message (AutoGPT's method name)."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            notice = await notices.get()
+            await ws.send_text(json.dumps({"method": "notification", "data": notice}))
 
 
 def routes() -> list[WebSocketRoute]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from autoplat.blocks.base import Block, BlockCostType
 from autoplat.blocks.registry import BlockRegistry
@@ -41,6 +41,16 @@ def input_with_defaults(block: Block[Any], input_data: Mapping[str, Any]) -> dic
     return merged
 
 
+class Notifier(Protocol):
+    """Where credit notifications go (the NotificationService)."""
+
+    async def notify(self, user_id: str, type: str, data: Mapping[str, Any]) -> Any:
+        """Record (and deliver) one notification."""
+
+    async def balance_restored(self, user_id: str) -> None:
+        """Credits arrived: a later zero balance is news again."""
+
+
 class CreditService:
     """Prices block runs and charges them; the executor calls it before each node runs."""
 
@@ -50,6 +60,8 @@ class CreditService:
         self.blocks = blocks
         self.refill = MonthlyRefill(settings, db)
         self._node_runs: OrderedDict[str, int] = OrderedDict()
+        #: Set by the platform; without it notifications are only recorded in-app.
+        self.notifier: Notifier | None = None
 
     @property
     def enabled(self) -> bool:
@@ -241,7 +253,10 @@ class CreditService:
 
     async def _notify(self, user_id: str, type: NotificationType, data: dict[str, Any]) -> None:
         log.info("credits.notified", user_id=user_id, type=type.value)
-        await self.db.notifications.add(user_id, type.value, data)
+        if self.notifier is not None:
+            await self.notifier.notify(user_id, type.value, data)
+        else:
+            await self.db.notifications.add(user_id, type.value, data)
 
     # --- operations ---------------------------------------------------------------------
 
@@ -270,6 +285,8 @@ class CreditService:
         )
         if posting.created:
             log.info("credits.added", user_id=user_id, type=type.value, amount=amount)
+            if self.notifier is not None:
+                await self.notifier.balance_restored(user_id)
         return posting
 
     async def refund(

@@ -19,9 +19,11 @@ from autoplat.db.graphs import GraphStore
 from autoplat.db.kv import KeyValueStore
 from autoplat.db.library import LibraryStore
 from autoplat.db.notifications import NotificationStore
+from autoplat.db.notify_outbox import NotificationOutboxStore
+from autoplat.db.reviews import ReviewStore
 from autoplat.db.schedules import ScheduleStore
 from autoplat.db.stats import StatsStore
-from autoplat.db.reviews import ReviewStore
+from autoplat.db.summaries import SummaryStore
 from autoplat.db.users import UserStore
 from autoplat.db.workers import WorkerStore
 from autoplat.errors import ConfigError, DatabaseUnavailable
@@ -67,6 +69,8 @@ class DatabaseManager:
         self.credits = CreditStore(self)
         self.schedules = ScheduleStore(self)
         self.notifications = NotificationStore(self)
+        self.outbox = NotificationOutboxStore(self)
+        self.summaries = SummaryStore(self)
         self.stats = StatsStore(self)
         self.workers = WorkerStore(self)
         self.reviews = ReviewStore(self)

@@ -66,6 +66,11 @@ class SystemJobs:
         }
         self._timers: list[aiocron.Cron] = []
 
+    def add(self, name: str, cron: str, lag: float, body: JobBody) -> None:
+        """Add a system job of another component (before :meth:`start`)."""
+        self.crons[name] = (cron, lag)
+        self._bodies[name] = body
+
     async def start(self) -> None:
         """Start the crons in the running loop."""
         loop = asyncio.get_running_loop()

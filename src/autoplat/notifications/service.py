@@ -1,0 +1,290 @@
+"""NotificationService: records notifications, pushes them live, queues and sends e-mail.
+
+Invariant: every notification goes through :meth:`NotificationService.notify`, which
+records it in-app (once per event key), hands it to this process's live listeners (the
+WebSocket) and, when SMTP is configured and the user wants that type, writes its e-mail to
+the outbox in the same transaction — or, for batched types, a delivery the next batch takes.
+Sending happens from the outbox only, so a crash between recording and sending loses
+nothing and a retry never sends twice. ZERO_BALANCE passes once per user until a top-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from autoplat.config import Settings
+from autoplat.db.manager import DatabaseManager
+from autoplat.db.notify_outbox import EmailDraft
+from autoplat.db.types import utcnow
+from autoplat.executions.events import EventBus, ExecutionEvent, Lagged, SubscriberOverrun
+from autoplat.executions.status import TERMINAL
+from autoplat.executions.views import run_view
+from autoplat.logging import get_logger
+from autoplat.notifications import mailer
+from autoplat.notifications.templates import render_batch, render_single
+from autoplat.notifications.types import BATCHED, NotificationType, daily_limit, wants_email
+from autoplat.tasks import TaskOwner
+
+log = get_logger("autoplat.notifications")
+
+Listener = Callable[[dict[str, Any]], None]
+#: Attempts of an e-mail whose server was unreachable or answered 4xx before it is dropped.
+MAX_ATTEMPTS = 5
+#: A SENDING row older than this lost its sender.
+SENDING_STALE = timedelta(minutes=10)
+
+
+class NotificationService:
+    """Notifications of users: in-app, live and by e-mail."""
+
+    def __init__(self, settings: Settings, db: DatabaseManager) -> None:
+        self.settings = settings
+        self.db = db
+        self.tasks = TaskOwner("notifications")
+        self._listeners: dict[str, set[Listener]] = {}
+        self._kick: asyncio.Event | None = None
+        # One sending pass at a time in this process, so the daily limit is counted right
+        # (two processes may each send one over it in the same instant).
+        self._sending = asyncio.Lock()
+        # Where the unsubscribe link points; the platform sets it once its server listens.
+        self.public_url = settings.frontend_base_url.rstrip("/") or (
+            f"http://{settings.host}:{settings.port}"
+        )
+
+    @property
+    def smtp_enabled(self) -> bool:
+        """Whether e-mail is configured at all."""
+        return bool(self.settings.smtp_host)
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self, bus: EventBus | None) -> None:
+        """Follow the runs' terminal events (when given a bus) and send queued e-mail."""
+        self._kick = asyncio.Event()
+        if bus is not None:
+            sub = bus.subscribe(user_id=None)
+            self.tasks.spawn("notifications:runs", self._follow(sub))
+        if self.smtp_enabled:
+            self.tasks.spawn("notifications:sender", self._sender())
+
+    async def stop(self, timeout: float) -> None:
+        """Stop following and sending."""
+        await self.tasks.stop(timeout)
+
+    # --- live listeners -----------------------------------------------------------------
+
+    def listen(self, user_id: str, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with each new notification of the user; returns the undo."""
+        self._listeners.setdefault(user_id, set()).add(listener)
+
+        def undo() -> None:
+            mine = self._listeners.get(user_id)
+            if mine is not None:
+                mine.discard(listener)
+                if not mine:
+                    del self._listeners[user_id]
+
+        return undo
+
+    def _push(self, user_id: str, notification: dict[str, Any]) -> None:
+        for listener in list(self._listeners.get(user_id, ())):
+            try:
+                listener(notification)
+            except Exception:  # one broken listener must not silence the others
+                log.exception("notifications.listener_failed", user_id=user_id)
+
+    # --- recording ----------------------------------------------------------------------
+
+    async def notify(
+        self,
+        user_id: str,
+        type: NotificationType | str,
+        data: Mapping[str, Any],
+        *,
+        key: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Record a notification; None when its key was recorded or ZERO_BALANCE is latched."""
+        type = NotificationType(str(type))
+        if type is NotificationType.ZERO_BALANCE and not await self.db.outbox.latch_zero_balance(
+            user_id
+        ):
+            return None
+        address, prefs = await self._address(user_id)
+        emailed = address is not None and wants_email(prefs, type)
+        draft: EmailDraft | None = None
+        if emailed and type not in BATCHED and address is not None:
+            draft = render_single(
+                type, dict(data), to_address=address, unsubscribe_url=await self._link(user_id)
+            )
+        record = await self.db.outbox.record(
+            user_id, type.value, data, key=key, batched=emailed and type in BATCHED, email=draft
+        )
+        if record is None:
+            return None
+        log.info("notifications.recorded", user_id=user_id, type=type.value)
+        self._push(user_id, record)
+        if draft is not None and self._kick is not None:
+            self._kick.set()
+        return record
+
+    async def balance_restored(self, user_id: str) -> None:
+        """A top-up or grant arrived: the next zero balance is announced again."""
+        await self.db.outbox.release_zero_balance(user_id)
+
+    async def _address(self, user_id: str) -> tuple[str | None, Mapping[str, Any]]:
+        """The user's e-mail address (None: no e-mail) and preferences document."""
+        user = await self.db.users.get(user_id)
+        if user is None:
+            return None, {}
+        prefs: Mapping[str, Any] = user.preferences or {}
+        if not self.smtp_enabled:
+            return None, prefs
+        chosen = prefs.get("email")
+        address = chosen if isinstance(chosen, str) and chosen else user.email
+        return (address or None), prefs
+
+    async def _link(self, user_id: str) -> str:
+        token = await self.db.outbox.unsubscribe_token(user_id)
+        return f"{self.public_url}/api/notifications/unsubscribe?token={token}"
+
+    async def unsubscribe(self, token: str) -> bool:
+        """Turn every e-mail type off for the token's user; False for an unknown token."""
+        user_id = await self.db.outbox.user_for_token(token)
+        if user_id is None:
+            return False
+        user = await self.db.users.get(user_id)
+        document = dict(user.preferences or {}) if user is not None else {}
+        document["preferences"] = {t.value: False for t in NotificationType}
+        await self.db.users.set_preferences(user_id, document)
+        log.info("notifications.unsubscribed", user_id=user_id)
+        return True
+
+    # --- runs ---------------------------------------------------------------------------
+
+    async def _follow(self, sub: Any) -> None:
+        with sub:
+            while True:
+                try:
+                    item = await sub.get()
+                except SubscriberOverrun:
+                    log.warning("notifications.overrun")
+                    return
+                if isinstance(item, Lagged):
+                    # Terminal events are kept through a lag, but the notice may name more.
+                    for row in await self.db.executions.get_runs(list(item.graph_exec_ids)):
+                        if row.status in TERMINAL:
+                            await self._run_ended(run_view(row))
+                elif isinstance(item, ExecutionEvent) and item.ends_run:
+                    await self._run_ended(item.data)
+
+    async def _run_ended(self, run: Mapping[str, Any]) -> None:
+        if run.get("parent_node_exec_id"):
+            return  # a sub-agent's run: its parent's end is what the user hears of
+        try:
+            await self.notify(
+                str(run["user_id"]),
+                NotificationType.AGENT_RUN,
+                run_notification_data(run),
+                key=f"run:{run['id']}",
+            )
+        except Exception:  # a notification must never stop the follower
+            log.exception("notifications.run_failed", graph_exec_id=run.get("id"))
+
+    # --- e-mail -------------------------------------------------------------------------
+
+    async def _sender(self) -> None:
+        assert self._kick is not None
+        while True:
+            try:
+                await self.send_pending()
+            except Exception:  # the outbox keeps what was not sent; try again later
+                log.exception("notifications.send_failed")
+            self._kick.clear()
+            try:
+                async with asyncio.timeout(30):
+                    await self._kick.wait()
+            except TimeoutError:
+                pass
+
+    async def send_batches(self, now: datetime | None = None, *, force: bool = False) -> int:
+        """Write a batch e-mail for every user whose oldest waiting run is old enough."""
+        now = now or utcnow()
+        wait = timedelta(minutes=self.settings.notification_batch_minutes)
+        made = 0
+        for user_id in await self.db.outbox.users_with_due_batch(now if force else now - wait):
+            address, _ = await self._address(user_id)
+            link = await self._link(user_id)
+
+            render = _batch_renderer(address, link)
+            if await self.db.outbox.take_batch(user_id, render) is not None:
+                made += 1
+        if made and self._kick is not None:
+            self._kick.set()
+        return made
+
+    async def send_pending(self) -> dict[str, int]:
+        """Send every PENDING e-mail once (each claimed by one process)."""
+        counts = {"sent": 0, "skipped": 0, "retry": 0, "failed": 0}
+        if not self.smtp_enabled:
+            return counts
+        async with self._sending:
+            await self._send_pending(counts)
+        return counts
+
+    async def _send_pending(self, counts: dict[str, int]) -> None:
+        now = utcnow()
+        counts["failed"] += await self.db.outbox.abandon_stale(now - SENDING_STALE)
+        for email_id in await self.db.outbox.pending_ids():
+            email = await self.db.outbox.claim(email_id, utcnow())
+            if email is None:
+                continue
+            _, prefs = await self._address(email.user_id)
+            if await self.db.outbox.sent_since(email.user_id, now - timedelta(days=1)) >= (
+                daily_limit(prefs)
+            ):
+                await self.db.outbox.finish(email.id, "SKIPPED", error="daily limit reached")
+                counts["skipped"] += 1
+                continue
+            outcome, reason = await mailer.send(self.settings, email)
+            if outcome is mailer.Outcome.SENT:
+                await self.db.outbox.finish(email.id, "SENT")
+                counts["sent"] += 1
+            elif outcome is mailer.Outcome.RETRY and email.attempts < MAX_ATTEMPTS:
+                await self.db.outbox.finish(email.id, "PENDING", error=reason)
+                counts["retry"] += 1
+            else:
+                await self.db.outbox.finish(email.id, "FAILED", error=reason)
+                counts["failed"] += 1
+            if reason is not None:
+                log.warning("notifications.email_not_sent", email_id=email.id, reason=reason)
+
+
+def _batch_renderer(
+    address: str | None, link: str
+) -> Callable[[list[dict[str, Any]]], EmailDraft | None]:
+    def render(items: list[dict[str, Any]]) -> EmailDraft | None:
+        if address is None:
+            return None  # nobody to write to: the batch closes without an e-mail
+        return render_batch(items, to_address=address, unsubscribe_url=link)
+
+    return render
+
+
+def run_notification_data(run: Mapping[str, Any]) -> dict[str, Any]:
+    """What an AGENT_RUN notification says about a finished run."""
+    started, ended = run.get("started_at"), run.get("ended_at")
+    duration: float | None = None
+    if isinstance(started, str) and isinstance(ended, str):
+        duration = (datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds()
+    outputs = run.get("outputs") or {}
+    return {
+        "graph_exec_id": run["id"],
+        "graph_id": run["graph_id"],
+        "graph_version": run.get("graph_version"),
+        "status": run["status"],
+        "duration_seconds": duration,
+        "outputs": sorted(outputs) if isinstance(outputs, Mapping) else [],
+    }
