@@ -43,6 +43,7 @@ from autoplat.executions.state import NodeRun
 from autoplat.executions.status import ExecutionStatus
 from autoplat.executions.subgraph import SubgraphRunner
 from autoplat.executions.views import run_view
+from autoplat.files.service import FileService
 from autoplat.graphs.model import Graph
 from autoplat.graphs.validation import validate_run_inputs
 from autoplat.logging import get_logger
@@ -86,6 +87,7 @@ class Worker:
         self.owner = owner
         self.credits = credits
         self.credentials = credentials
+        self.files = FileService.from_db(db)
         self.outbound = outbound
         self.block_settings = block_settings
         #: Runs submitted here: the only ones claimed when ``own_runs_only``.
@@ -422,6 +424,9 @@ class Worker:
             node_exec_id=nr.id,
             subgraphs=SubgraphRunner(run, nr),
             credentials=credentials,
+            # The run's user's own stores: a block reaches no one else's keys or files.
+            kv=self.db.kv.for_node(run.user_id, nr.id),
+            files=self.files.for_run(run.user_id, run.id),
             review=NodeReview(self.db.reviews, run, nr),
         )
 
