@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,8 @@ async def test_set_then_get_upserts_per_user(db: DatabaseManager) -> None:
 
 
 async def test_falsy_values_read_back_as_none_like_autogpt(db: DatabaseManager) -> None:
-    for value in (0, "", [], False, None):
+    falsy: tuple[Any, ...] = (0, "", [], False, None)
+    for value in falsy:
         assert await db.kv.set_execution_kv_data("alice", "n", "global#z", value) is None
         assert await db.kv.get_execution_kv_data("alice", "global#z") is None
     view = db.kv.for_node("alice", "n9")
@@ -53,7 +55,8 @@ async def test_falsy_values_read_back_as_none_like_autogpt(db: DatabaseManager) 
 async def test_values_are_storable_and_bounded(db: DatabaseManager) -> None:
     # NUL characters are replaced on the way in (PostgreSQL refuses them in JSONB).
     await db.kv.set_execution_kv_data("alice", "n", "global#nul", {"t": "a\x00b"})
-    assert "\x00" not in (await db.kv.get_execution_kv_data("alice", "global#nul"))["t"]
+    stored = await db.kv.get_execution_kv_data("alice", "global#nul")
+    assert isinstance(stored, dict) and "\x00" not in stored["t"]
     with pytest.raises(KeyValueTooLarge, match="at most 1000"):
         await db.kv.set_execution_kv_data("alice", "n", "global#big", "x" * 2000)
     with pytest.raises(KeyValueTooLarge, match="longer than"):

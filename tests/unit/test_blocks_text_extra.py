@@ -85,7 +85,7 @@ def test_every_method_gives_the_global_generators_picks(method: SamplingMethod) 
     keys = {"stratify": "group", "weight": "w", "cluster": "group"}
     ours = sample_indices(random.Random(7), data, 5, method, keys)
     random.seed(7)  # what AutoGPT does: seed the module's generator, then draw from it
-    theirs = sample_indices(random._inst, data, 5, method, keys)  # type: ignore[attr-defined]
+    theirs = sample_indices(random._inst, data, 5, method, keys)
     assert ours == theirs
     assert len(ours) == 5
 

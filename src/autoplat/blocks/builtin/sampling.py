@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import random
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autoplat.blocks.base import (
@@ -47,7 +48,7 @@ def _field(item: Any, key: str, what: str) -> Any:
     return item.get(key)
 
 
-def _stratified(rng: random.Random, data: list[Row], size: int, key: str | None) -> list[int]:
+def _stratified(rng: random.Random, data: Sequence[Row], size: int, key: str | None) -> list[int]:
     if not key:
         raise BlockRunError("Stratify key must be provided for stratified sampling.")
     strata: dict[str, list[int]] = defaultdict(list)
@@ -68,7 +69,7 @@ def _stratified(rng: random.Random, data: list[Row], size: int, key: str | None)
     return indices
 
 
-def _weighted(rng: random.Random, data: list[Row], size: int, key: str | None) -> list[int]:
+def _weighted(rng: random.Random, data: Sequence[Row], size: int, key: str | None) -> list[int]:
     if not key:
         raise BlockRunError("Weight key must be provided for weighted sampling.")
     weights = []
@@ -87,7 +88,7 @@ def _weighted(rng: random.Random, data: list[Row], size: int, key: str | None) -
     return rng.choices(range(len(data)), weights=weights, k=size)
 
 
-def _cluster(rng: random.Random, data: list[Row], size: int, key: str | None) -> list[int]:
+def _cluster(rng: random.Random, data: Sequence[Row], size: int, key: str | None) -> list[int]:
     if not key:
         raise BlockRunError("Cluster key must be provided for cluster sampling.")
     clusters: dict[str, list[int]] = defaultdict(list)
@@ -107,10 +108,10 @@ def _cluster(rng: random.Random, data: list[Row], size: int, key: str | None) ->
 
 def sample_indices(
     rng: random.Random,
-    data: list[Row],
+    data: Sequence[Row],
     size: int,
     method: SamplingMethod,
-    keys: dict[str, str | None],
+    keys: Mapping[str, str | None],
 ) -> list[int]:
     """The indices of ``data`` that ``method`` picks (AutoGPT's algorithms, draw for draw)."""
     n = len(data)
