@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ import httpx
 import pytest
 
 from autoplat.testing import DatabaseFactory, free_port, make_token, serve_process, wait_ready
+from tests.support.servers import FakeLlm, serve
 
 CHROMIUM = os.environ.get("AUTOPLAT_TEST_CHROMIUM", "/usr/bin/chromium")
 CALCULATOR = Path(__file__).resolve().parents[3] / "shared/compat/agents/calculator-agent.json"
@@ -41,17 +43,63 @@ class Server:
         )
 
 
+@dataclass
+class LlmStandIn:
+    """An OpenAI-compatible stand-in served from a thread of its own: ``url`` ends in /v1."""
+
+    fake: FakeLlm
+    url: str
+
+
+@pytest.fixture(scope="module")
+def fake_llm() -> Iterator[LlmStandIn]:
+    """``FakeLlm`` on a loopback port for the module's server (its ``openai`` base URL).
+
+    Its own thread and event loop: Playwright's sync API holds the test thread's loop.
+    """
+    fake = FakeLlm(responder=lambda body: "Hello from the stand-in")
+    started = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        box["stop"] = stop
+        box["loop"] = asyncio.get_running_loop()
+        async with serve(fake.app()) as base:
+            box["url"] = base
+            started.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), name="fake-llm", daemon=True)
+    thread.start()
+    assert started.wait(15), "the LLM stand-in did not start"
+    try:
+        yield LlmStandIn(fake, f"{box['url']}/v1")
+    finally:
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        thread.join(15)
+
+
 @pytest.fixture(scope="module")
 def web_server(
-    autoplat_db_factory: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
+    autoplat_db_factory: DatabaseFactory,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_llm: LlmStandIn,
 ) -> Iterator[Server]:
-    """A real ``autoplat serve`` on a fresh SQLite database (the UI served from the package)."""
+    """A real ``autoplat serve`` on a fresh SQLite database (the UI served from the package);
+    its ``openai`` provider is the module's LLM stand-in."""
     if autoplat_db_factory.dialect != "sqlite":
         pytest.skip("the browser tests run on SQLite only")
     workdir = tmp_path_factory.mktemp("web-server")
     url = asyncio.run(autoplat_db_factory.create())
     port = free_port()
-    proc = serve_process(url, port, workdir, workdir / "server.log")
+    proc = serve_process(
+        url,
+        port,
+        workdir,
+        workdir / "server.log",
+        llm_provider_urls=json.dumps({"openai": fake_llm.url}),
+    )
     try:
         asyncio.run(wait_ready(port, proc))
         yield Server(f"http://127.0.0.1:{port}")

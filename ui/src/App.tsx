@@ -9,6 +9,10 @@ import { Schedules } from "./pages/Schedules";
 import { ApiKeys } from "./pages/ApiKeys";
 import { Credits } from "./pages/Credits";
 import { Admin } from "./pages/Admin";
+import { Credentials, OAuthCallback } from "./pages/Credentials";
+import { Reviews } from "./pages/Reviews";
+import { api } from "./api/endpoints";
+import { useAsync } from "./ui";
 
 // The builder (and @xyflow/react) loads only when a graph is opened.
 const Builder = lazy(() => import("./builder/Builder"));
@@ -30,7 +34,9 @@ class ErrorBoundary extends Component<{ children: ReactNode; resetKey: string },
 const NAV = [
   { to: "/library", label: "Library" },
   { to: "/runs", label: "Runs" },
+  { to: "/reviews", label: "Reviews" },
   { to: "/schedules", label: "Schedules" },
+  { to: "/credentials", label: "Credentials" },
   { to: "/keys", label: "API keys" },
   { to: "/credits", label: "Credits" },
 ];
@@ -41,6 +47,8 @@ function Shell() {
   const { signOut } = useAuth();
   const nav = user.role === "admin" ? [...NAV, { to: "/admin", label: "Admin" }] : NAV;
   const full = path.startsWith("/build/");
+  // How many reviews wait, refreshed on each page change (a missing permission shows none).
+  const waiting = useAsync(() => api.pendingCount().catch(() => 0), [path]);
   return (
     <div className={full ? "shell shell-full" : "shell"}>
       <a className="skip-link" href="#main">
@@ -56,6 +64,11 @@ function Shell() {
               <li key={n.to}>
                 <Link to={n.to} aria-current={path.startsWith(n.to) ? "page" : undefined}>
                   {n.label}
+                  {n.to === "/reviews" && !!waiting.data && (
+                    <span className="nav-count" aria-label={`${waiting.data} waiting`}>
+                      {waiting.data}
+                    </span>
+                  )}
                 </Link>
               </li>
             ))}
@@ -101,6 +114,9 @@ function Routes({ path }: { path: string }) {
   else if (path === "/keys") page = <ApiKeys />;
   else if (path === "/credits") page = <Credits />;
   else if (path === "/admin") page = <Admin />;
+  else if (path === "/credentials") page = <Credentials />;
+  else if (path === "/reviews") page = <Reviews />;
+  else if (path === "/auth/integrations/oauth_callback") page = <OAuthCallback />;
   else
     page = (
       <div className="state state-empty">

@@ -24,7 +24,19 @@ from autoplat.api.errors import allowed_methods
 
 #: The first path segments of the app's own pages (ui/src/App.tsx); anything else is 404.
 APP_PAGES = frozenset(
-    {"", "library", "build", "runs", "schedules", "keys", "credits", "admin", "auth"}
+    {
+        "",
+        "library",
+        "build",
+        "runs",
+        "schedules",
+        "keys",
+        "credits",
+        "admin",
+        "auth",
+        "credentials",
+        "reviews",
+    }
 )
 _TYPES = {
     ".js": "text/javascript; charset=utf-8",

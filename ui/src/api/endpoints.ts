@@ -16,6 +16,14 @@ export type Permission = S["Permission"];
 export type User = S["UserOut"];
 export type Transaction = S["TransactionOut"];
 export type SystemJob = S["SystemJobView"];
+export type CredentialMeta = S["CredentialsMeta"];
+export type Provider = S["ProviderOut"];
+export type CredentialType = S["CredentialsType"];
+export type NewCredential = S["CreateCredentialsIn"];
+export type Review = S["ReviewOut"];
+export type ReviewDecision = S["ReviewItem"];
+/** What a run's credentials input holds: a reference, never a secret. */
+export type CredentialRef = { id: string; provider: string; type: CredentialType; title?: string | null };
 
 export const api = {
   me: () => http.post<S["UserOut"]>("/api/auth/user"),
@@ -33,8 +41,8 @@ export const api = {
   updateGraph: (id: string, graph: unknown) => http.put<Graph>(`/api/graphs/${enc(id)}`, { graph, source: "builder" }),
   versions: (id: string) => http.get<S["GraphOutPage"]>(`/api/graphs/${enc(id)}/versions`, { page_size: 50 }),
 
-  execute: (id: string, version: number, inputs: Record<string, unknown>) =>
-    http.post<S["RunQueued"]>(`/api/graphs/${enc(id)}/execute/${version}`, { inputs }),
+  execute: (id: string, version: number, inputs: Record<string, unknown>, credentials_inputs: Record<string, CredentialRef> = {}) =>
+    http.post<S["RunQueued"]>(`/api/graphs/${enc(id)}/execute/${version}`, { inputs, credentials_inputs } satisfies S["ExecuteBody"]),
   runs: (page: number, pageSize = 50) => http.get<S["RunOutPage"]>("/api/executions", { page, page_size: pageSize }),
   graphRuns: (id: string, page: number, pageSize = 50) =>
     http.get<S["RunOutPage"]>(`/api/graphs/${enc(id)}/executions`, { page, page_size: pageSize }),
@@ -54,6 +62,22 @@ export const api = {
   createApiKey: (body: S["CreateApiKeyIn"]) => http.post<S["CreateApiKeyOut"]>("/api/api-keys", body),
   revokeApiKey: (id: string) => http.del<ApiKey>(`/api/api-keys/${enc(id)}`),
   suspendApiKey: (id: string) => http.post<ApiKey>(`/api/api-keys/${enc(id)}/suspend`),
+
+  credentials: () => getAll<CredentialMeta>("/api/integrations/credentials"),
+  providers: () => getAll<Provider>("/api/integrations/providers"),
+  createCredential: (provider: string, body: NewCredential) =>
+    http.post<CredentialMeta>(`/api/integrations/${enc(provider)}/credentials`, body),
+  deleteCredential: (provider: string, id: string) =>
+    http.del<S["DeletedOut"]>(`/api/integrations/${enc(provider)}/credentials/${enc(id)}`),
+  oauthLogin: (provider: string, scopes: string[] = []) =>
+    http.get<S["LoginOut"]>(`/api/integrations/${enc(provider)}/login`, { scopes: scopes.join(",") || undefined }),
+  oauthCallback: (provider: string, body: S["CallbackIn"]) =>
+    http.post<CredentialMeta>(`/api/integrations/${enc(provider)}/callback`, body),
+
+  pendingReviews: () => getAll<Review>("/api/review/pending"),
+  pendingCount: () => http.get<S["ReviewOutPage"]>("/api/review/pending", { page_size: 1 }).then((p) => p.pagination.total_items),
+  runReviews: (execId: string) => http.get<S["ReviewsOut"]>(`/api/review/execution/${enc(execId)}`),
+  decideReviews: (reviews: ReviewDecision[]) => http.post<S["ReviewActionOut"]>("/api/review/action", { reviews } satisfies S["ReviewAction"]),
 
   credits: () => http.get<S["CreditsOut"]>("/api/credits"),
   transactions: (page: number) => http.get<S["TransactionOutPage"]>("/api/credits/transactions", { page, page_size: 50 }),

@@ -330,7 +330,8 @@ export interface paths {
         /**
          * List the available blocks with their schemas and costs
          * @description Every enabled block in catalogue order, with the costs in force (``page_size`` up to
-         *         250 fits the whole catalogue on one page). API keys need the `READ_BLOCK` permission.
+         *         250 fits the whole catalogue on one page) and ``missingCredentials``: the providers the
+         *         user must add a credential for before the block can run (empty when it can). API keys need the `READ_BLOCK` permission.
          */
         get: operations["list_blocks"];
         put?: never;
@@ -436,6 +437,67 @@ export interface paths {
          * @description Delete the run and its node executions; 409 while it is still queued or running. API keys need the `EXECUTE_GRAPH` permission.
          */
         delete: operations["delete_execution"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/files/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a file for agents to use
+         * @description A ``multipart/form-data`` body with one part named ``file``. The answer's
+         *         ``file_uri`` goes into an agent's file input (or any file pin of a block). API keys need the `EXECUTE_GRAPH` permission.
+         */
+        post: operations["upload_file"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/files/{file_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Describe one of the caller's files
+         * @description The file's name, type, size and expiry (404 for anyone but its owner). API keys need the `READ_GRAPH` permission.
+         */
+        get: operations["get_file"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/files/{file_id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download one of the caller's files
+         * @description The file's content, as an attachment (404 for anyone but its owner). API keys need the `READ_GRAPH` permission.
+         */
+        get: operations["download_file"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -854,6 +916,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/notifications/unsubscribe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stop notification e-mails (the link in every e-mail; no login)
+         * @description Turn every notification e-mail off for the token's user (in-app ones stay).
+         */
+        get: operations["unsubscribe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/notifications/{notification_id}/read": {
         parameters: {
             query?: never;
@@ -868,6 +950,66 @@ export interface paths {
          * @description Mark one of the caller's notifications read. API keys need the `IDENTITY` permission.
          */
         post: operations["mark_notification_read"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/review/action": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve or reject reviews
+         * @description Decide waiting reviews; a run whose last review is decided resumes where it paused. API keys need the `EXECUTE_GRAPH` permission.
+         */
+        post: operations["review_action"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/review/execution/{graph_exec_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the reviews of one of your runs
+         * @description Every review of the run, waiting or decided. API keys need the `READ_GRAPH` permission.
+         */
+        get: operations["execution_reviews"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/review/pending": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the reviews waiting for you
+         * @description The caller's reviews waiting for a decision, oldest first. API keys need the `READ_GRAPH` permission.
+         */
+        get: operations["pending_reviews"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1424,7 +1566,7 @@ export interface components {
         ExecuteBody: {
             /**
              * Credentials Inputs
-             * @description Accepted for AutoGPT compatibility; unused.
+             * @description Credential references (id, provider, type, title) by the graph's credentials input names; each must be yours or a platform credential.
              */
             credentials_inputs?: {
                 [key: string]: unknown;
@@ -1448,6 +1590,32 @@ export interface components {
              * @default false
              */
             for_export?: boolean;
+        };
+        /**
+         * FileOut
+         * @description A stored file of the caller.
+         */
+        FileOut: {
+            /** Content Type */
+            content_type: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** File Name */
+            file_name: string;
+            /** File Uri */
+            file_uri: string;
+            /** Id */
+            id: string;
+            /** Size */
+            size: number;
         };
         /**
          * FireView
@@ -2194,6 +2362,106 @@ export interface components {
             transaction_id: string;
         };
         /**
+         * ReviewAction
+         * @description Body of ``POST /review/action``.
+         */
+        ReviewAction: {
+            /** Reviews */
+            reviews: components["schemas"]["ReviewItem"][];
+        };
+        /**
+         * ReviewActionOut
+         * @description What an action did.
+         */
+        ReviewActionOut: {
+            /** Decided */
+            decided: number;
+            /** Resumed */
+            resumed: string[];
+        };
+        /**
+         * ReviewItem
+         * @description One decision (AutoGPT's shape).
+         */
+        ReviewItem: {
+            /** Approved */
+            approved: boolean;
+            /**
+             * Message
+             * @default null
+             */
+            message?: string | null;
+            /** Node Exec Id */
+            node_exec_id: string;
+            /**
+             * Reviewed Data
+             * @description The data as edited by the reviewer (editable reviews).
+             * @default null
+             */
+            reviewed_data?: unknown;
+        };
+        /**
+         * ReviewOut
+         * @description One review: the data waiting for a decision (or decided), and where it comes from.
+         */
+        ReviewOut: {
+            /**
+             * Created At
+             * @default null
+             */
+            created_at?: string | null;
+            /** Editable */
+            editable: boolean;
+            /** Graph Exec Id */
+            graph_exec_id: string;
+            /** Graph Id */
+            graph_id: string;
+            /** Graph Version */
+            graph_version: number;
+            /**
+             * Message
+             * @default null
+             */
+            message?: string | null;
+            /** Name */
+            name: string;
+            /** Node Exec Id */
+            node_exec_id: string;
+            /** Node Id */
+            node_id: string;
+            /**
+             * Payload
+             * @default null
+             */
+            payload?: unknown;
+            /**
+             * Reviewed At
+             * @default null
+             */
+            reviewed_at?: string | null;
+            /**
+             * Reviewed Data
+             * @default null
+             */
+            reviewed_data?: unknown;
+            /** Status */
+            status: string;
+        };
+        /** ReviewOutPage */
+        ReviewOutPage: {
+            /** Items */
+            items: components["schemas"]["ReviewOut"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * ReviewsOut
+         * @description The reviews of one run.
+         */
+        ReviewsOut: {
+            /** Reviews */
+            reviews: components["schemas"]["ReviewOut"][];
+        };
+        /**
          * RunDetail
          * @description A run with every node execution.
          */
@@ -2522,6 +2790,22 @@ export interface components {
          */
         TransactionType: "TOP_UP" | "USAGE" | "GRANT" | "REFUND";
         /**
+         * UnsubscribeOut
+         * @description What the unsubscribe link did.
+         */
+        UnsubscribeOut: {
+            /** Unsubscribed */
+            unsubscribed: boolean;
+        };
+        /**
+         * UnsubscribeQuery
+         * @description The token from the e-mail's link.
+         */
+        UnsubscribeQuery: {
+            /** Token */
+            token: string;
+        };
+        /**
          * UpdateLibraryAgent
          * @description Body of ``PATCH /library/agents/{id}``.
          */
@@ -2536,6 +2820,33 @@ export interface components {
         UpdatePermissionsIn: {
             /** Permissions */
             permissions: components["schemas"]["Permission"][];
+        };
+        /**
+         * UploadFileResponse
+         * @description AutoGPT's upload answer: ``file_uri`` is the reference to pass to file pins.
+         */
+        UploadFileResponse: {
+            /** Content Type */
+            content_type: string;
+            /** Expires In Hours */
+            expires_in_hours: number;
+            /** File Name */
+            file_name: string;
+            /** File Uri */
+            file_uri: string;
+            /** Size */
+            size: number;
+        };
+        /**
+         * UploadQuery
+         * @description How long the uploaded file is kept.
+         */
+        UploadQuery: {
+            /**
+             * Expiration Hours
+             * @default 24
+             */
+            expiration_hours?: number;
         };
         /**
          * UserCreditsOut
@@ -4369,6 +4680,214 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    upload_file: {
+        parameters: {
+            query?: {
+                expiration_hours?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadFileResponse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    download_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6340,6 +6859,64 @@ export interface operations {
             };
         };
     };
+    unsubscribe: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnsubscribeOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     mark_notification_read: {
         parameters: {
             query?: never;
@@ -6387,6 +6964,210 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    review_action: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewAction"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewActionOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    execution_reviews: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                graph_exec_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewsOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    pending_reviews: {
+        parameters: {
+            query?: {
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewOutPage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

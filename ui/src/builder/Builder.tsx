@@ -16,11 +16,13 @@ import {
 import "@xyflow/react/dist/style.css";
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import { ApiError } from "../api/client";
-import { api, type Block, type Graph, type NodeExecution, type Run } from "../api/endpoints";
+import { api, type Block, type CredentialRef, type Graph, type NodeExecution, type Run } from "../api/endpoints";
 import { isTerminal, watchRun, type RunWatcher } from "../live";
 import { adoptNewGraph, Link, navigate, setNavigationGuard, useDocumentTitle, useLocation } from "../router";
 import { SchemaForm } from "../SchemaForm";
+import { CredentialsInputs, credentialsFields } from "../CredentialsPicker";
 import { ErrorBox, errorText, preview, Spinner, StatusBadge, toast, useAsync } from "../ui";
+import { ReviewNotice } from "../pages/Runs";
 import { Inspector } from "./Inspector";
 import {
   errorsByNode,
@@ -332,12 +334,12 @@ function Editor({ blocks, initial }: { blocks: Block[]; initial: Graph | null })
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
-  const startRun = async (inputs: Record<string, unknown>) => {
+  const startRun = async (inputs: Record<string, unknown>, credentialsInputs: Record<string, CredentialRef>) => {
     let graph = saved;
     if (dirty || !graph) graph = await save();
     if (!graph) return false;
     try {
-      const queued = await api.execute(graph.id, graph.version, inputs);
+      const queued = await api.execute(graph.id, graph.version, inputs, credentialsInputs);
       setRunOpen(false);
       setRun({ ...(queued as unknown as Run), graph_id: graph.id, graph_version: graph.version, inputs, outputs: {}, stats: {} } as Run);
       follow(graph.id, queued.id);
@@ -492,7 +494,7 @@ function Editor({ blocks, initial }: { blocks: Block[]; initial: Graph | null })
           <Inspector key={selected.id} node={selected} onDefault={setDefault} onAddPin={addPin} onDelete={deleteNode} onClose={() => setSelectedId(null)} />
         )}
       </div>
-      {runOpen && <RunDialog graph={saved} dirty={dirty} onRun={startRun} onClose={() => setRunOpen(false)} />}
+      {runOpen && <RunDialog graph={saved} blocks={blockMap} dirty={dirty} onRun={startRun} onClose={() => setRunOpen(false)} />}
     </div>
   );
 }
@@ -514,6 +516,7 @@ function RunBar({ run, transport, graphId, onClose }: { run: Run; transport: str
           ✕
         </button>
       </div>
+      {run.status === "REVIEW" && <ReviewNotice execId={run.id} compact />}
       {run.error && <p className="text-error">{run.error}</p>}
       {outputs.length > 0 && (
         <dl className="run-outputs">
@@ -531,7 +534,7 @@ function RunBar({ run, transport, graphId, onClose }: { run: Run; transport: str
   );
 }
 
-function RunDialog({ graph, dirty, onRun, onClose }: { graph: Graph | null; dirty: boolean; onRun: (inputs: Record<string, unknown>) => Promise<boolean>; onClose: () => void }) {
+function RunDialog({ graph, blocks, dirty, onRun, onClose }: { graph: Graph | null; blocks: Map<string, Block>; dirty: boolean; onRun: (inputs: Record<string, unknown>, credentials: Record<string, CredentialRef>) => Promise<boolean>; onClose: () => void }) {
   const schema = (graph?.input_schema ?? { type: "object", properties: {} }) as JsonSchema;
   const [inputs, setInputs] = useState<Record<string, unknown>>(() => {
     const out: Record<string, unknown> = {};
@@ -551,7 +554,8 @@ function RunDialog({ graph, dirty, onRun, onClose }: { graph: Graph | null; dirt
       const key = m?.[1] ?? (typeof d.pin === "string" && !d.node_id ? d.pin : undefined);
       if (key) (fieldErrors[key] ??= []).push(String(d.message ?? ""));
     }
-  const credentials = Object.keys((graph?.credentials_input_schema as JsonSchema | undefined)?.properties ?? {});
+  const credentialFields = useMemo(() => credentialsFields(graph, blocks), [graph, blocks]);
+  const [credentials, setCredentials] = useState<Record<string, CredentialRef>>({});
   return (
     <dialog ref={dialog} className="dialog" onClose={onClose} aria-labelledby="run-title">
       <form
@@ -561,7 +565,9 @@ function RunDialog({ graph, dirty, onRun, onClose }: { graph: Graph | null; dirt
           setBusy(true);
           setError(null);
           try {
-            await onRun(inputs);
+            // Only the fields this version asks for (a dirty graph's are those of the last save).
+            const refs = Object.fromEntries(Object.entries(credentials).filter(([k]) => credentialFields.some((f) => f.key === k)));
+            await onRun(inputs, refs);
           } catch (exc) {
             setError(exc);
           } finally {
@@ -580,11 +586,16 @@ function RunDialog({ graph, dirty, onRun, onClose }: { graph: Graph | null; dirt
           else next[k] = v;
           return next;
         })} />
-        {credentials.length > 0 && (
-          <p className="muted">
-            This agent asks for credentials ({credentials.join(", ")}); credential pickers come with the credentials pages.
-          </p>
-        )}
+        <CredentialsInputs
+          fields={credentialFields}
+          value={credentials}
+          onChange={(k, ref) => setCredentials((x) => {
+            const next = { ...x };
+            if (ref) next[k] = ref;
+            else delete next[k];
+            return next;
+          })}
+        />
         {error ? <ErrorBox error={error} /> : null}
         <div className="dialog-actions">
           <button type="button" className="btn" onClick={onClose}>

@@ -14,6 +14,9 @@ const PERMISSIONS: Permission[] = [
   "WRITE_SCHEDULE",
   "READ_CREDITS",
   "MANAGE_API_KEYS",
+  "READ_INTEGRATIONS",
+  "MANAGE_INTEGRATIONS",
+  "DELETE_INTEGRATIONS",
 ];
 
 export function ApiKeys() {

@@ -4,7 +4,7 @@ import { isTerminal, watchRun } from "../live";
 import { Link, navigate, useDocumentTitle, useLocation } from "../router";
 import { duration, Empty, ErrorBox, errorText, formatTime, preview, Spinner, StatusBadge, toast, useAsync } from "../ui";
 
-const STATUSES = ["QUEUED", "RUNNING", "COMPLETED", "FAILED", "TERMINATED"];
+const STATUSES = ["QUEUED", "RUNNING", "REVIEW", "COMPLETED", "FAILED", "TERMINATED"];
 
 export function runCost(run: Run): number | null {
   const cost = (run.stats as Record<string, unknown> | undefined)?.cost;
@@ -214,6 +214,7 @@ export function RunDetailPage({ graphId, execId }: { graphId: string; execId: st
         <dt>Version</dt>
         <dd>v{r.graph_version}</dd>
       </dl>
+      {r.status === "REVIEW" && <ReviewNotice execId={execId} />}
       {r.error && <p className="state state-error">{r.error}</p>}
       <section className="card">
         <h2>Inputs</h2>
@@ -247,6 +248,18 @@ export function RunDetailPage({ graphId, execId }: { graphId: string; execId: st
           </ol>
         )}
       </section>
+    </div>
+  );
+}
+
+/** A run paused for a person: where to decide. */
+export function ReviewNotice({ execId, compact }: { execId: string; compact?: boolean }) {
+  return (
+    <div className="state state-review" role="status" data-testid="review-notice">
+      {compact ? "Waiting for a human review." : "This run is paused: a step waits for a human review. It resumes once every review of the run is decided."}{" "}
+      <Link to={`/reviews?run=${encodeURIComponent(execId)}`} className="btn btn-small btn-primary">
+        Review now
+      </Link>
     </div>
   );
 }

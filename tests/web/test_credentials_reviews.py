@@ -1,0 +1,231 @@
+"""The web app's credentials and reviews in headless Chromium against a real server: add
+credentials (the secret is never shown again) and delete one; run an LLM agent choosing the
+user's OpenAI key in the run form's picker (an OpenAI stand-in answers); approve a pending
+review with edited data and see the run complete, also at a phone's width.
+
+Each test saves screenshots in its tmp dir (``pytest --basetemp DIR`` keeps them).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autoplat.blocks.builtin.review import HumanInTheLoopBlock
+from tests.support import graphs as tk
+from tests.support.graphs import input_node, link, node, output_node
+from tests.web.conftest import LlmStandIn, Server, signed_in_page
+
+pytestmark = pytest.mark.timeout(90)
+
+AI_TEXT = "1f292d4a-41a4-4977-9684-7c8d560b9f91"  # AITextGeneratorBlock
+
+
+def _create_graph(server: Server, user: str, g: Any) -> dict[str, Any]:
+    with server.client(user) as client:
+        answer = client.post("/api/graphs", json={"graph": g.model_dump(mode="json")})
+        assert answer.status_code == 200, answer.text
+        graph: dict[str, Any] = answer.json()
+        return graph
+
+
+def _wait_run(server: Server, user: str, graph_id: str, run_id: str, status: str) -> Any:
+    deadline = time.monotonic() + 30
+    with server.client(user) as client:
+        while time.monotonic() < deadline:
+            run = client.get(f"/api/graphs/{graph_id}/executions/{run_id}").json()
+            if run["status"] == status:
+                return run
+            time.sleep(0.1)
+    raise AssertionError(f"run {run_id} never reached {status} (last {run['status']})")
+
+
+def test_add_credentials_listed_without_their_secret(
+    browser: Any, web_server: Server, tmp_path: Path
+) -> None:
+    secret = "sk-web-very-secret-0123456789"
+    page = signed_in_page(browser, web_server, "web-creds")
+    page.goto("/credentials")
+    page.get_by_role("heading", name="Credentials", exact=True).wait_for()
+    page.get_by_text("No credentials yet.").wait_for()
+    form = page.get_by_role("form", name="Add a credential")
+
+    form.get_by_label("Provider").select_option("openai")
+    key = form.get_by_label("API key")
+    assert key.get_attribute("type") == "password"
+    form.get_by_label("Title (optional)").fill("My OpenAI key")
+    key.fill(secret)
+    form.get_by_role("button", name="Save credential").click()
+    row = page.locator(".credentials-table tr", has_text="My OpenAI key")
+    row.wait_for()
+    assert "OpenAI" in row.inner_text() and "API key" in row.inner_text()
+    assert key.input_value() == ""  # the secret leaves the form once saved
+
+    # Headers for one host: every value is a password field.
+    form.get_by_label("Provider").select_option("http")
+    form.get_by_label("Title (optional)").fill("Example API")
+    form.get_by_label("Host", exact=True).fill("api.example.com")
+    value = form.get_by_label("Header 1 value")
+    assert value.get_attribute("type") == "password"
+    value.fill("Bearer hs-secret-value")
+    form.get_by_role("button", name="Save credential").click()
+    page.locator(".credentials-table tr", has_text="Example API").wait_for()
+    assert "host api.example.com" in page.locator(".credentials-table").inner_text()
+
+    # A user name and password.
+    form.get_by_label("Provider").select_option("smtp")
+    form.get_by_label("User name", exact=True).fill("mailer")
+    form.get_by_label("Password", exact=True).fill("pw-secret-42")
+    form.get_by_role("button", name="Save credential").click()
+    page.locator(".credentials-table tbody tr").nth(2).wait_for()
+
+    content = page.content()
+    for text in (secret, "hs-secret-value", "pw-secret-42"):
+        assert text not in content
+    page.screenshot(path=str(tmp_path / "credentials-1280.png"), full_page=True)
+
+    # A fresh load shows the same metadata, still without a secret.
+    page.reload()
+    page.locator(".credentials-table tr", has_text="My OpenAI key").wait_for()
+    assert secret not in page.content()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=re.compile("^Delete Example API")).click()
+    page.locator(".credentials-table tr", has_text="Example API").wait_for(state="detached")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(tmp_path / "credentials-phone.png"), full_page=True)
+
+    with web_server.client("web-creds") as client:
+        items = client.get("/api/integrations/credentials").json()["items"]
+    own = sorted((c["provider"], c["type"], c["title"]) for c in items if not c["is_system"])
+    assert own == [("openai", "api_key", "My OpenAI key"), ("smtp", "user_password", None)]
+    assert page.page_errors == []
+
+
+def test_run_an_llm_agent_with_a_credential_picked_in_the_run_form(
+    browser: Any, web_server: Server, fake_llm: LlmStandIn, tmp_path: Path
+) -> None:
+    user = "web-picker"
+    topic = input_node("topic")
+    writer = node(AI_TEXT, model="gpt-4o-mini", retry=1)
+    answer = output_node("answer")
+    graph = _create_graph(
+        web_server,
+        user,
+        tk.graph(
+            [topic, writer, answer],
+            [link(topic, "result", writer, "prompt"), link(writer, "response", answer, "value")],
+            name="Writer agent",
+        ),
+    )
+    with web_server.client(user) as client:
+        for provider, title, key in [
+            ("openai", "Work OpenAI", "sk-web-work"),
+            ("openai", "Home OpenAI", "sk-web-home"),
+            ("anthropic", "My Claude", "sk-ant-web"),
+        ]:
+            body = {"type": "api_key", "title": title, "api_key": key}
+            made = client.post(f"/api/integrations/{provider}/credentials", json=body)
+            assert made.status_code == 201, made.text
+
+    page = signed_in_page(browser, web_server, user)
+    page.goto(f"/build/{graph['id']}")
+    page.locator(".react-flow__node").nth(2).wait_for()
+    page.get_by_role("button", name="Run", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator("[data-field='topic'] textarea, [data-field='topic'] input").first.fill(
+        "Say hello"
+    )
+    picker = dialog.locator(".credentials-inputs select")
+    picker.locator("option", has_text="Work OpenAI").wait_for(state="attached")
+    # Only the OpenAI keys fit: the model is OpenAI's and the pin takes API keys.
+    labels = picker.locator("option").all_inner_texts()
+    assert any("Home OpenAI" in t for t in labels)
+    assert not any("My Claude" in t for t in labels)
+    picker.select_option(label=next(t for t in labels if "Work OpenAI" in t))
+    page.screenshot(path=str(tmp_path / "run-form-credentials.png"))
+    seen = len(fake_llm.fake.requests)
+    dialog.get_by_role("button", name="Run").click()
+
+    page.get_by_test_id("runbar").locator(".badge-completed").wait_for(timeout=30_000)
+    output = page.locator(".bnode[data-block='AgentOutputBlock']").get_by_test_id("node-output")
+    assert "Hello from the stand-in" in output.inner_text()
+    page.screenshot(path=str(tmp_path / "llm-run.png"))
+    calls = fake_llm.fake.requests[seen:]
+    assert calls and all(c["_authorization"] == "Bearer sk-web-work" for c in calls)
+    with web_server.client(user) as client:
+        [run] = client.get(f"/api/graphs/{graph['id']}/executions").json()["items"]
+    assert run["status"] == "COMPLETED"
+    assert page.page_errors == []
+
+
+def test_approve_a_pending_review_with_edited_data(
+    browser: Any, web_server: Server, tmp_path: Path
+) -> None:
+    user = "web-review"
+    given = input_node("profile")
+    review = node(HumanInTheLoopBlock.id, name="User profile")
+    approved, said = output_node("approved"), output_node("said")
+    graph = _create_graph(
+        web_server,
+        user,
+        tk.graph(
+            [given, review, approved, said],
+            [
+                link(given, "result", review, "data"),
+                link(review, "approved_data", approved, "value"),
+                link(review, "review_message", said, "value"),
+            ],
+            name="Reviewed agent",
+        ),
+    )
+    with web_server.client(user) as client:
+        url = f"/api/graphs/{graph['id']}/execute/{graph['version']}"
+        started = client.post(url, json={"inputs": {"profile": {"name": "John", "age": 30}}})
+        assert started.status_code == 200, started.text
+    run_id = started.json()["id"]
+    _wait_run(web_server, user, graph["id"], run_id, "REVIEW")
+
+    page = signed_in_page(browser, web_server, user)
+    page.goto(f"/runs/{graph['id']}/{run_id}")
+    notice = page.get_by_test_id("review-notice")
+    notice.wait_for()
+    assert page.locator(".page-head .badge-review").count() == 1
+    page.screenshot(path=str(tmp_path / "run-in-review.png"))
+    notice.get_by_role("link", name="Review now").click()
+    page.get_by_role("heading", name="Reviews").wait_for()
+    assert "/reviews?run=" in page.url
+
+    card = page.locator(".review", has_text="User profile")
+    data = card.get_by_label(re.compile("^Data"))
+    data.wait_for()
+    assert '"age": 30' in data.input_value()
+    page.screenshot(path=str(tmp_path / "reviews-1280.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(tmp_path / "reviews-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 720})
+
+    data.fill('{"name": "John", "age": 3')
+    card.get_by_role("alert").filter(has_text="Not valid JSON").wait_for()
+    assert card.get_by_role("button", name=re.compile("^Approve")).is_disabled()
+    data.fill('{"name": "John", "age": 31}')
+    card.get_by_label("Message (optional)").fill("fixed the age")
+    card.get_by_role("button", name="Approve with edits").click()
+
+    decided = page.get_by_role("list", name="Decided reviews")
+    decided.get_by_text("The run resumes.").wait_for()
+    page.get_by_text("Nothing waits for your review.").or_(
+        page.get_by_text("This run has no review waiting.")
+    ).wait_for()
+    decided.get_by_role("link", name="View the run").click()
+    page.locator(".page-head .badge-completed").wait_for(timeout=30_000)
+    assert page.get_by_test_id("review-notice").count() == 0
+    assert '"age": 31' in page.locator(".card").first.inner_text()
+    page.screenshot(path=str(tmp_path / "run-after-review.png"), full_page=True)
+
+    run = _wait_run(web_server, user, graph["id"], run_id, "COMPLETED")
+    assert run["outputs"] == {"approved": [{"name": "John", "age": 31}], "said": ["fixed the age"]}
+    assert page.page_errors == []
