@@ -233,3 +233,61 @@ async def test_a_platform_key_clears_the_mark(autoplat_database_url: str, tmp_pa
         marks = {b["name"]: b["missingCredentials"] for b in listed.json()["items"]}
         assert marks["ReplicateFluxAdvancedModelBlock"] == []
         assert marks["IdeogramModelBlock"] == ["ideogram"]
+
+
+YT_BLOG = AGENTS / "agent_e437cc95-e671-489d-b915-76561fba8c7f.json"
+YT_LINKEDIN = AGENTS / "agent_e7bb29a1-23c7-4fee-aa3b-5426174b8c52.json"
+YT_SCRAPER = AGENTS / "agent_c775f60d-b99f-418b-8fe0-53172258c3ce.json"
+RICK = ["Never gonna give you up", "Never gonna let you down"]
+
+
+async def test_youtube_to_blog_transcribes_then_writes(env: Env) -> None:
+    env.fake.captions = {"vid-blog-01": RICK}
+    env.openai.replies = [
+        "the analysis",
+        "<blog><title>A title</title><keywords>k1, k2</keywords>"
+        "<blog_post>The post</blog_post></blog>",
+    ]
+    inputs = {"YouTube URL": "https://www.youtube.com/watch?v=vid-blog-01"}
+    await _run(env, YT_BLOG, inputs, {})
+    watch, player, timedtext = env.fake.seen("youtube")
+    assert watch.path == "/youtube/watch" and player.body["videoId"] == "vid-blog-01"
+    assert timedtext.path == "/youtube/api/timedtext"  # English, without fmt=srv3
+    assert "Never gonna give you up\\nNever gonna let you down" in json.dumps(env.openai.requests)
+
+
+async def test_youtube_to_linkedin_transcribes_then_posts(env: Env) -> None:
+    env.fake.captions = {"vid-li-0001": RICK}
+    env.openai.replies = ["a LinkedIn post"]
+    inputs = {"Source YouTube Video": "https://youtu.be/vid-li-0001"}
+    row = await _run(env, YT_LINKEDIN, inputs, {})
+    assert len(env.fake.seen("youtube")) == 3
+    assert "Never gonna let you down" in json.dumps(env.openai.requests)
+    assert row.outputs["LinkedIn Post"]
+
+
+async def test_a_video_without_captions_fails_its_node_with_youtubes_reason(env: Env) -> None:
+    graph = await _import(env.client, YT_LINKEDIN)
+    url = f"/api/graphs/{graph['id']}/execute/{graph['version']}"
+    inputs = {"Source YouTube Video": "https://www.youtube.com/watch?v=no-captions"}
+    answer = await env.client.post(url, json={"inputs": inputs})
+    assert answer.status_code == 200, answer.text
+    row = await tk.wait_for_run(env.platform.db, answer.json()["id"], timeout=30)
+    assert row.status == "FAILED"
+    assert "Subtitles are disabled for this video" in str(row.error)
+
+
+async def test_youtube_transcription_scraper_reads_search_results_then_transcribes(
+    env: Env,
+) -> None:
+    env.fake.captions = {"vid-aaa-001": RICK, "vid-bbb-002": ["Second video"]}
+    urls = [f"https://www.youtube.com/watch?v={v}" for v in ("vid-aaa-001", "vid-bbb-002")]
+    env.anthropic.replies = [json.dumps({"list": urls})]
+    refs = {"jina": await _add_key(env.client, "jina")}
+    row = await _run(env, YT_SCRAPER, {"Search Query": "Auto_GPT", "Number of Videos": 2}, refs)
+    (read,) = env.fake.seen("jina_reader")
+    assert read.path == "/jina-reader/https://www.youtube.com/results"
+    assert "Auto_GPT" in json.dumps(env.anthropic.requests)  # the page the reader returned
+    players = [r for r in env.fake.seen("youtube") if r.path.endswith("/player")]
+    assert sorted(p.body["videoId"] for p in players) == ["vid-aaa-001", "vid-bbb-002"]
+    assert "Second video" in json.dumps(row.outputs)

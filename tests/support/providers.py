@@ -1,7 +1,6 @@
 """A local stand-in for the integration providers' HTTP APIs, for tests.
 
-One Starlette app serves each provider under its own prefix (``/jina-search``,
-``/jina-reader``, ``/google-maps``, ``/ideogram``, ``/replicate``, ``/medium``), speaking the
+One Starlette app serves each provider under its own prefix (``PREFIXES``), speaking the
 documented paths, auth headers and the response fields the blocks read. It refuses a
 request without the expected key (401, in the provider's error shape) and keeps every request
 in ``requests`` (prefix, path, the auth header, body) for assertions.
@@ -9,6 +8,7 @@ in ``requests`` (prefix, path, the auth header, body) for assertions.
 
 from __future__ import annotations
 
+import html
 import json
 import urllib.parse
 from dataclasses import dataclass, field
@@ -29,6 +29,7 @@ PREFIXES = {
     "ideogram": "/ideogram",
     "replicate": "/replicate",
     "medium": "/medium",
+    "youtube": "/youtube",
 }
 
 
@@ -52,6 +53,8 @@ class FakeProviders:
     #: Polls of a Replicate prediction before it succeeds.
     replicate_polls: int = 1
     replicate_output: Any = "https://replicate.delivery/out-0.png"
+    #: video id -> caption lines (a video not listed has captions disabled).
+    captions: dict[str, list[str]] = field(default_factory=dict)
     requests: list[Seen] = field(default_factory=list)
     _polled: dict[str, int] = field(default_factory=dict)
 
@@ -78,6 +81,9 @@ class FakeProviders:
                     methods=["POST"],
                 ),
                 Route("/replicate/v1/predictions/{pid}", self._replicate_get),
+                Route("/youtube/watch", self._youtube_watch),
+                Route("/youtube/youtubei/v1/player", self._youtube_player, methods=["POST"]),
+                Route("/youtube/api/timedtext", self._youtube_timedtext),
                 Route("/medium/v1/me", self._medium_me),
                 Route("/medium/v1/users/{author}/posts", self._medium_post, methods=["POST"]),
             ]
@@ -108,7 +114,9 @@ class FakeProviders:
         seen = await self._record("jina_reader", request, "authorization")
         if seen.auth != f"Bearer {KEY}":
             return JSONResponse({"code": 401, "message": "invalid key"}, status_code=401)
+        # The target's own query string arrives as the reader's query (as on r.jina.ai).
         target = request.url.path.removeprefix("/jina-reader/")
+        target += f"?{request.url.query}" if request.url.query else ""
         return PlainTextResponse(f"Title: Page\n\nMarkdown Content:\nThe content of {target}")
 
     # --- Google Maps (Places API (New) Text Search) -------------------------------------
@@ -161,6 +169,39 @@ class FakeProviders:
         if self._polled[pid] < self.replicate_polls:
             return JSONResponse({"id": pid, "status": "processing", "output": None})
         return JSONResponse({"id": pid, "status": "succeeded", "output": self.replicate_output})
+
+    # --- YouTube (what youtube_transcript_api reads) -----------------------------------
+
+    async def _youtube_watch(self, request: Request) -> Response:
+        await self._record("youtube", request, "accept-language")
+        page = '<html><script>var ytcfg = {"INNERTUBE_API_KEY": "AIzaTestKey"};</script></html>'
+        return Response(page, media_type="text/html")
+
+    async def _youtube_player(self, request: Request) -> Response:
+        seen = await self._record("youtube", request, "accept-language")
+        if request.query_params.get("key") != "AIzaTestKey":
+            return JSONResponse({"error": {"code": 400}}, status_code=400)
+        video = (seen.body or {}).get("videoId", "")
+        if video not in self.captions:
+            return JSONResponse({"playabilityStatus": {"status": "OK"}})
+        base = "https://www.youtube.com/api/timedtext"
+        tracks = [
+            {"baseUrl": f"{base}?v={video}&lang=de", "languageCode": "de", "kind": "asr"},
+            {"baseUrl": f"{base}?v={video}&lang=en&fmt=srv3", "languageCode": "en"},
+        ]
+        captions = {"playerCaptionsTracklistRenderer": {"captionTracks": tracks}}
+        return JSONResponse({"playabilityStatus": {"status": "OK"}, "captions": captions})
+
+    async def _youtube_timedtext(self, request: Request) -> Response:
+        await self._record("youtube", request, "accept-language")
+        if request.query_params.get("lang") != "en" or "fmt" in request.query_params:
+            return Response("", status_code=404)
+        lines = self.captions.get(request.query_params.get("v", ""), [])
+        texts = "".join(
+            f'<text start="{i}" dur="1">{html.escape(line)}</text>' for i, line in enumerate(lines)
+        )
+        body = f'<?xml version="1.0" encoding="utf-8" ?><transcript>{texts}</transcript>'
+        return Response(body, media_type="text/xml")
 
     # --- Medium -------------------------------------------------------------------------
 

@@ -24,10 +24,11 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from autoplat.blocks.base import BlockContext
+from autoplat.blocks.base import BlockContext, BlockCost
 from autoplat.blocks.schema import pin
 from autoplat.errors import BlockRunError, TransientBlockError
 from autoplat.integrations.model import APIKeyCredentials
+from autoplat.integrations.providers import BUILTIN_PROVIDERS
 
 #: AutoGPT's id of its mock credentials in the integration blocks' self-test vectors.
 TEST_CREDENTIALS_ID = "01234567-89ab-cdef-0123-456789abcdef"
@@ -72,6 +73,14 @@ def credentials_pin(provider: str, description: str, types: tuple[str, ...] = ("
 def mock_credentials_input(provider: str) -> dict[str, str]:
     """The reference AutoGPT's vectors put on the pin (its title is the type, as there)."""
     return {"provider": provider, "id": TEST_CREDENTIALS_ID, "type": "api_key", "title": "api_key"}
+
+
+def platform_cost(provider: str, amount: int, **filters: Any) -> BlockCost:
+    """AutoGPT's price of a run on the platform's credential for ``provider`` (a user's own
+    key matches no price and costs nothing)."""
+    spec = next(s for s in BUILTIN_PROVIDERS if s.name == provider)
+    reference = {"id": spec.system_credentials_id, "provider": provider, "type": "api_key"}
+    return BlockCost(cost_amount=amount, cost_filter={**filters, "credentials": reference})
 
 
 def api_key(context: BlockContext) -> SecretStr:

@@ -32,6 +32,7 @@ from autoplat.blocks.builtin.integrations._base import (
     call,
     credentials_pin,
     mock_credentials_input,
+    platform_cost,
     stand_in,
 )
 from autoplat.blocks.builtin.web_request import send_request
@@ -207,6 +208,7 @@ class IdeogramModelBlock(Block["IdeogramModelBlock.Input"]):
     id = "6ab085e2-20b3-4055-bc3e-08036e01eca6"
     description = "This block runs Ideogram models with both simple and advanced settings."
     categories = (BlockCategory.AI, BlockCategory.MULTIMEDIA)
+    costs = (platform_cost(PROVIDER, 16),)
     input_schema = Input
     output_schema = Output
     test_input = [

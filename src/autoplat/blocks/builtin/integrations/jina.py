@@ -27,6 +27,7 @@ from autoplat.blocks.builtin.integrations._base import (
     call,
     credentials_pin,
     mock_credentials_input,
+    platform_cost,
     stand_in,
 )
 from autoplat.blocks.builtin.web_request import send_request
@@ -61,6 +62,7 @@ class SearchTheWebBlock(Block["SearchTheWebBlock.Input"]):
     id = "87840993-2053-44b7-8da4-187ad4ee518c"
     description = "This block searches the internet for the given search query."
     categories = (BlockCategory.SEARCH,)
+    costs = (platform_cost(PROVIDER, 1),)
     input_schema = Input
     output_schema = Output
     test_input = [
@@ -105,6 +107,7 @@ class ExtractWebsiteContentBlock(Block["ExtractWebsiteContentBlock.Input"]):
     id = "436c3984-57fd-4b85-8e9a-459b356883bd"
     description = "This block scrapes the content from the given web URL."
     categories = (BlockCategory.SEARCH,)
+    costs = (platform_cost(PROVIDER, 1, raw_content=False),)
     input_schema = Input
     output_schema = Output
     test_input = [

@@ -34,6 +34,7 @@ from autoplat.blocks.builtin.integrations._base import (
     call,
     credentials_pin,
     mock_credentials_input,
+    platform_cost,
     raise_for_status,
     stand_in,
 )
@@ -215,6 +216,7 @@ class ReplicateFluxAdvancedModelBlock(Block["ReplicateFluxAdvancedModelBlock.Inp
     id = "90f8c45e-e983-4644-aa0b-b4ebe2f531bc"
     description = "This block runs Flux models on Replicate with advanced settings."
     categories = (BlockCategory.AI, BlockCategory.MULTIMEDIA)
+    costs = (platform_cost(PROVIDER, 10),)
     input_schema = Input
     output_schema = Output
     test_input = [
