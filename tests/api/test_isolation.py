@@ -23,10 +23,12 @@ from autoplat.accounts.permissions import all_permissions
 from autoplat.graphs import catalog
 from autoplat.platform import Platform
 from autoplat.testing import client_for
+from tests.support.graphs import wait_for_run
 
 OWNER, INTRUDER, ADMIN = "owner-a", "intruder-b", "admin-c"
 #: Path parameters that name shared things (not owned by any user).
-GLOBAL_PARAMS = {"block_id", "provider"}
+#: (``token`` opens a shared run to anyone holding it: a capability, by design.)
+GLOBAL_PARAMS = {"block_id", "provider", "token"}
 #: Valid bodies for routes whose minimal generated body would not pass validation.
 BODIES: dict[tuple[str, str], Any] = {
     ("post", "/api/graphs/{graph_id}/execute/{graph_version}"): {"inputs": {"x": 1}},
@@ -91,6 +93,17 @@ async def _resources(platform: Platform) -> dict[str, str]:
                 "/api/files/upload", files={"file": ("owner.txt", b"owner only", "text/plain")}
             )
         )
+    async with client_for(platform, OWNER) as owner:
+        preset = await _ok(
+            await owner.post(
+                "/api/library/presets",
+                json={"graph_id": graph["id"], "graph_version": graph["version"], "name": "p"},
+            )
+        )
+        await wait_for_run(platform.db, run["id"])
+        share = await _ok(
+            await owner.post(f"/api/graphs/{graph['id']}/executions/{run['id']}/share")
+        )
     notification = await platform.db.notifications.add(OWNER, "LOW_BALANCE", {"balance": 1})
     return {
         "graph_id": graph["id"],
@@ -106,6 +119,8 @@ async def _resources(platform: Platform) -> dict[str, str]:
         "name": "retention",
         "provider": "openai",
         "cred_id": credentials["id"],
+        "preset_id": preset["id"],
+        "token": share["share_token"],
         "file_id": upload["file_uri"].rsplit("/", 1)[-1],
     }
 

@@ -27,7 +27,9 @@ from autoplat.api.routes import (
     jobs,
     library,
     notifications,
+    presets,
     schedules,
+    sharing,
 )
 
 if TYPE_CHECKING:
@@ -42,7 +44,9 @@ def api_routes() -> list[BaseRoute]:
         blocks,
         graphs,
         library,
+        presets,
         executions,
+        sharing,
         schedules,
         credits,
         notifications,

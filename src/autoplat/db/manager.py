@@ -20,8 +20,10 @@ from autoplat.db.kv import KeyValueStore
 from autoplat.db.library import LibraryStore
 from autoplat.db.notifications import NotificationStore
 from autoplat.db.notify_outbox import NotificationOutboxStore
+from autoplat.db.presets import PresetStore
 from autoplat.db.reviews import ReviewStore
 from autoplat.db.schedules import ScheduleStore
+from autoplat.db.shares import ShareStore
 from autoplat.db.stats import StatsStore
 from autoplat.db.summaries import SummaryStore
 from autoplat.db.users import UserStore
@@ -71,6 +73,8 @@ class DatabaseManager:
         self.notifications = NotificationStore(self)
         self.outbox = NotificationOutboxStore(self)
         self.summaries = SummaryStore(self)
+        self.presets = PresetStore(self)
+        self.shares = ShareStore(self)
         self.stats = StatsStore(self)
         self.workers = WorkerStore(self)
         self.reviews = ReviewStore(self)
