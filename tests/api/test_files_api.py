@@ -11,6 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from autoplat.db.types import utcnow
 from autoplat.files.refs import parse_reference
@@ -18,6 +22,7 @@ from autoplat.files.service import FileService
 from autoplat.platform import Platform
 from autoplat.scheduler.jobs import FILE_EXPIRY
 from autoplat.testing import client_for, make_settings, running_platform
+from tests.support.servers import serve
 
 FILE_STORE = "cbb50872-625b-42f0-8203-a2ae78242d8a"
 FILE_READ = "3735a31f-7e18-4aca-9e90-08a7120674bc"
@@ -173,3 +178,25 @@ async def test_expired_files_are_deleted_by_the_system_job(platform: Platform) -
     assert await platform.db.files.expired(utcnow(), 10) == []
     assert (await files.open("alice", kept.id))[1] == b"new"
     assert not (platform.settings.data_dir / "files" / old.id[:2] / old.id).exists()
+
+
+async def test_web_request_sends_a_referenced_file(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    async def receive(request: Request) -> JSONResponse:
+        form = await request.form()
+        part = form["file"]
+        assert not isinstance(part, str)
+        return JSONResponse({"name": part.filename, "body": (await part.read()).decode()})
+
+    web_request = "6595ae1f-b924-42cb-9a41-551a0611c4b4"
+    app = Starlette(routes=[Route("/in", receive, methods=["POST"])])
+    settings = make_settings(autoplat_database_url, tmp_path, http_allow_private=True)
+    async with serve(app) as url, running_platform(settings) as (platform, _):
+        await platform.db.users.ensure("alice")
+        async with client_for(platform, "alice") as alice:
+            ref = (await _upload(alice, b"attached", name="a.txt")).json()["file_uri"]
+            sent = await _execute(
+                alice, web_request, {"url": f"{url}/in", "json_format": False, "files": [ref]}
+            )
+            assert sent.json() == {"response": [{"name": "a.txt", "body": "attached"}]}

@@ -13,11 +13,10 @@ already, before any packet. Credentials are dropped when a redirect changes host
 
 from __future__ import annotations
 
-import base64
 import enum
 import ipaddress
 import json
-import urllib.parse
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -29,10 +28,12 @@ from autoplat.blocks.base import (
     BlockOutput,
     BlockOutputSchema,
     BlockSchema,
+    FileData,
 )
 from autoplat.blocks.outbound import forbidden, is_forbidden_ip
 from autoplat.blocks.schema import pin
 from autoplat.errors import BlockRunError, TransientBlockError
+from autoplat.files.media import read_file
 
 if TYPE_CHECKING:
     from autoplat.blocks.settings import BlockSettings
@@ -76,23 +77,8 @@ async def check_url_allowed(url: httpx.URL, settings: BlockSettings) -> None:
         raise forbidden(host)
 
 
-def _decode_data_uri(uri: str) -> tuple[str, bytes]:
-    """``data:`` URI → (mime type, bytes)."""
-    if not uri.startswith("data:") or "," not in uri:
-        raise BlockRunError("files must be data: URIs")
-    header, payload = uri[len("data:") :].split(",", 1)
-    if header.endswith(";base64"):
-        try:
-            return header[: -len(";base64")] or "application/octet-stream", base64.b64decode(
-                payload, validate=True
-            )
-        except ValueError as exc:
-            raise BlockRunError(f"invalid base64 in data: URI: {exc}") from exc
-    return header or "text/plain", urllib.parse.unquote_to_bytes(payload)
-
-
 def _body_arguments(
-    body: Any, json_format: bool, files: list[str], files_name: str
+    body: Any, json_format: bool, files: Sequence[FileData], files_name: str
 ) -> dict[str, Any]:
     """httpx keyword arguments carrying the request body."""
     if isinstance(body, str):
@@ -106,10 +92,10 @@ def _body_arguments(
     if files:
         if json_format:
             raise BlockRunError("files cannot be sent with json_format on; turn it off")
-        parts = []
-        for index, uri in enumerate(files):
-            mime, data = _decode_data_uri(uri)
-            parts.append((files_name, (f"file{index}", data, mime)))
+        parts = [
+            (files_name, (file.name or f"file{index}", file.content, file.content_type))
+            for index, file in enumerate(files)
+        ]
         form = body if isinstance(body, dict) else {}
         return {"files": parts, "data": {k: str(v) for k, v in form.items()}}
     if body is None:
@@ -199,7 +185,10 @@ class SendWebRequestBlock(Block["SendWebRequestBlock.Input"]):
         json_format: bool = pin(True, title="JSON format", description="Send the body as JSON.")
         body: Any = pin(None, description="Request body (object, or JSON/form text).")
         files_name: str = pin("file", description="Form field name of the files.")
-        files: list[str] = pin(default_factory=list, description="Files as data: URIs.")
+        files: list[str] = pin(
+            default_factory=list,
+            description="Files to send: file references, data: URIs or URLs.",
+        )
 
     class Output(BlockOutputSchema):
         response: Any = pin(description="Body of a 2xx answer.")
@@ -226,8 +215,12 @@ class SendWebRequestBlock(Block["SendWebRequestBlock.Input"]):
     ]
 
     async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
+        if input_data.files and input_data.json_format:
+            raise BlockRunError("files cannot be sent with json_format on; turn it off")
+        # File values are references to the user's own files, data: URIs or URLs.
+        files = [await read_file(value, context) for value in input_data.files]
         body_arguments = _body_arguments(
-            input_data.body, input_data.json_format, input_data.files, input_data.files_name
+            input_data.body, input_data.json_format, files, input_data.files_name
         )
         response, content = await send_request(
             context, input_data.method.value, input_data.url, input_data.headers, body_arguments
