@@ -30,6 +30,8 @@ PREFIXES = {
     "replicate": "/replicate",
     "medium": "/medium",
     "youtube": "/youtube",
+    "e2b": "/e2b",
+    "e2b_sandbox": "/e2b-sandbox",
 }
 
 
@@ -55,6 +57,11 @@ class FakeProviders:
     replicate_output: Any = "https://replicate.delivery/out-0.png"
     #: video id -> caption lines (a video not listed has captions disabled).
     captions: dict[str, list[str]] = field(default_factory=dict)
+    #: What the code interpreter streams for a cell: code -> events (default: no output).
+    #: The stand-in never runs the code; it only answers from this script.
+    e2b_events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    sandboxes: dict[str, str] = field(default_factory=dict)
+    killed: list[str] = field(default_factory=list)
     requests: list[Seen] = field(default_factory=list)
     _polled: dict[str, int] = field(default_factory=dict)
 
@@ -84,6 +91,9 @@ class FakeProviders:
                 Route("/youtube/watch", self._youtube_watch),
                 Route("/youtube/youtubei/v1/player", self._youtube_player, methods=["POST"]),
                 Route("/youtube/api/timedtext", self._youtube_timedtext),
+                Route("/e2b/sandboxes", self._e2b_create, methods=["POST"]),
+                Route("/e2b/sandboxes/{sid}", self._e2b_kill, methods=["DELETE"]),
+                Route("/e2b-sandbox/execute", self._e2b_execute, methods=["POST"]),
                 Route("/medium/v1/me", self._medium_me),
                 Route("/medium/v1/users/{author}/posts", self._medium_post, methods=["POST"]),
             ]
@@ -202,6 +212,41 @@ class FakeProviders:
         )
         body = f'<?xml version="1.0" encoding="utf-8" ?><transcript>{texts}</transcript>'
         return Response(body, media_type="text/xml")
+
+    # --- E2B (API and the sandbox's code interpreter) -----------------------------------
+
+    async def _e2b_create(self, request: Request) -> Response:
+        seen = await self._record("e2b", request, "x-api-key")
+        if seen.auth != KEY:
+            return JSONResponse({"code": 401, "message": "Invalid API key"}, status_code=401)
+        sid = f"sbx{len(self.sandboxes) + 1}"
+        self.sandboxes[sid] = f"envd-token-{sid}"
+        body = {
+            "sandboxID": sid,
+            "templateID": (seen.body or {}).get("templateID", ""),
+            "clientID": "client",
+            "envdVersion": "0.2.0",
+            "envdAccessToken": self.sandboxes[sid],
+        }
+        return JSONResponse(body, status_code=201)
+
+    async def _e2b_kill(self, request: Request) -> Response:
+        seen = await self._record("e2b", request, "x-api-key")
+        if seen.auth != KEY:
+            return JSONResponse({"code": 401, "message": "Invalid API key"}, status_code=401)
+        self.killed.append(request.path_params["sid"])
+        return Response(status_code=204)
+
+    async def _e2b_execute(self, request: Request) -> Response:
+        seen = await self._record("e2b_sandbox", request, "x-access-token")
+        sid = request.headers.get("e2b-sandbox-id", "")
+        if request.headers.get("e2b-sandbox-port") != "49999" or sid not in self.sandboxes:
+            return JSONResponse({"message": "sandbox not found"}, status_code=502)
+        if seen.auth != self.sandboxes[sid] or request.headers.get("x-api-key"):
+            return JSONResponse({"message": "unauthorized"}, status_code=401)
+        events = self.e2b_events.get((seen.body or {}).get("code", ""), [])
+        lines = [json.dumps(e) for e in [*events, {"type": "end_of_execution"}]]
+        return Response("\n".join(lines) + "\n", media_type="application/x-ndjson")
 
     # --- Medium -------------------------------------------------------------------------
 

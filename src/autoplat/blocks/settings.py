@@ -32,6 +32,8 @@ PROVIDER_BASE_URLS: Mapping[str, str] = {
     "youtube": "https://www.youtube.com",
     "discord": "https://discord.com/api",
     "e2b": "https://api.e2b.app",
+    # Empty: each sandbox at https://49999-{id}.{domain}; set: one host for every sandbox.
+    "e2b_sandbox": "",
 }
 
 

@@ -88,7 +88,9 @@ def pick_track(tracks: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def captions_text(xml: str) -> str:
     """The timedtext document's captions, one line each (markup removed, entities decoded)."""
-    lines = (html.unescape(_TAG.sub("", m.group(1))) for m in _CAPTION.finditer(xml))
+    # The XML's own escaping, then the HTML inside it (as the library reads it), then tags.
+    raw = (html.unescape(html.unescape(m.group(1))) for m in _CAPTION.finditer(xml))
+    lines = (_TAG.sub("", text) for text in raw)
     return "\n".join(line for line in lines if line)
 
 
