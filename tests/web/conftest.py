@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from autoplat.testing import DatabaseFactory, free_port, make_token, serve_process, wait_ready
+from tests.support.oauth_server import FakeOAuthProvider
 from tests.support.servers import FakeLlm, serve
 
 CHROMIUM = os.environ.get("AUTOPLAT_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -44,20 +45,24 @@ class Server:
 
 
 @dataclass
-class LlmStandIn:
-    """An OpenAI-compatible stand-in served from a thread of its own: ``url`` ends in /v1."""
+class StandIns:
+    """The providers' stand-ins, served from a thread of their own on loopback ports:
+    an OpenAI-compatible LLM (``llm_url`` ends in /v1) and an OAuth2 provider."""
 
-    fake: FakeLlm
-    url: str
+    llm: FakeLlm
+    llm_url: str
+    oauth: FakeOAuthProvider
+    oauth_url: str
 
 
 @pytest.fixture(scope="module")
-def fake_llm() -> Iterator[LlmStandIn]:
-    """``FakeLlm`` on a loopback port for the module's server (its ``openai`` base URL).
+def stand_ins() -> Iterator[StandIns]:
+    """``FakeLlm`` (the server's ``openai``) and ``FakeOAuthProvider`` (its GitHub OAuth app).
 
-    Its own thread and event loop: Playwright's sync API holds the test thread's loop.
+    Their own thread and event loop: Playwright's sync API holds the test thread's loop.
     """
-    fake = FakeLlm(responder=lambda body: "Hello from the stand-in")
+    llm = FakeLlm(responder=lambda body: "Hello from the stand-in")
+    oauth = FakeOAuthProvider()
     started = threading.Event()
     box: dict[str, Any] = {}
 
@@ -65,16 +70,17 @@ def fake_llm() -> Iterator[LlmStandIn]:
         stop = asyncio.Event()
         box["stop"] = stop
         box["loop"] = asyncio.get_running_loop()
-        async with serve(fake.app()) as base:
-            box["url"] = base
+        async with serve(llm.app()) as llm_base, serve(oauth.app()) as oauth_base:
+            box["urls"] = (llm_base, oauth_base)
             started.set()
             await stop.wait()
 
-    thread = threading.Thread(target=lambda: asyncio.run(main()), name="fake-llm", daemon=True)
+    thread = threading.Thread(target=lambda: asyncio.run(main()), name="stand-ins", daemon=True)
     thread.start()
-    assert started.wait(15), "the LLM stand-in did not start"
+    assert started.wait(15), "the stand-in providers did not start"
     try:
-        yield LlmStandIn(fake, f"{box['url']}/v1")
+        llm_base, oauth_base = box["urls"]
+        yield StandIns(llm, f"{llm_base}/v1", oauth, oauth_base)
     finally:
         box["loop"].call_soon_threadsafe(box["stop"].set)
         thread.join(15)
@@ -84,10 +90,10 @@ def fake_llm() -> Iterator[LlmStandIn]:
 def web_server(
     autoplat_db_factory: DatabaseFactory,
     tmp_path_factory: pytest.TempPathFactory,
-    fake_llm: LlmStandIn,
+    stand_ins: StandIns,
 ) -> Iterator[Server]:
     """A real ``autoplat serve`` on a fresh SQLite database (the UI served from the package);
-    its ``openai`` provider is the module's LLM stand-in."""
+    its ``openai`` provider and its GitHub OAuth app are the module's stand-ins."""
     if autoplat_db_factory.dialect != "sqlite":
         pytest.skip("the browser tests run on SQLite only")
     workdir = tmp_path_factory.mktemp("web-server")
@@ -98,7 +104,10 @@ def web_server(
         port,
         workdir,
         workdir / "server.log",
-        llm_provider_urls=json.dumps({"openai": fake_llm.url}),
+        llm_provider_urls=json.dumps({"openai": stand_ins.llm_url}),
+        oauth_base_urls=json.dumps({"github": stand_ins.oauth_url}),
+        github_client_id=stand_ins.oauth.client_id,
+        github_client_secret=stand_ins.oauth.client_secret,
     )
     try:
         asyncio.run(wait_ready(port, proc))

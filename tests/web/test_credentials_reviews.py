@@ -18,7 +18,7 @@ import pytest
 from autoplat.blocks.builtin.review import HumanInTheLoopBlock
 from tests.support import graphs as tk
 from tests.support.graphs import input_node, link, node, output_node
-from tests.web.conftest import LlmStandIn, Server, signed_in_page
+from tests.web.conftest import Server, StandIns, signed_in_page
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -106,7 +106,7 @@ def test_add_credentials_listed_without_their_secret(
 
 
 def test_run_an_llm_agent_with_a_credential_picked_in_the_run_form(
-    browser: Any, web_server: Server, fake_llm: LlmStandIn, tmp_path: Path
+    browser: Any, web_server: Server, stand_ins: StandIns, tmp_path: Path
 ) -> None:
     user = "web-picker"
     topic = input_node("topic")
@@ -147,14 +147,14 @@ def test_run_an_llm_agent_with_a_credential_picked_in_the_run_form(
     assert not any("My Claude" in t for t in labels)
     picker.select_option(label=next(t for t in labels if "Work OpenAI" in t))
     page.screenshot(path=str(tmp_path / "run-form-credentials.png"))
-    seen = len(fake_llm.fake.requests)
+    seen = len(stand_ins.llm.requests)
     dialog.get_by_role("button", name="Run").click()
 
     page.get_by_test_id("runbar").locator(".badge-completed").wait_for(timeout=30_000)
     output = page.locator(".bnode[data-block='AgentOutputBlock']").get_by_test_id("node-output")
     assert "Hello from the stand-in" in output.inner_text()
     page.screenshot(path=str(tmp_path / "llm-run.png"))
-    calls = fake_llm.fake.requests[seen:]
+    calls = stand_ins.llm.requests[seen:]
     assert calls and all(c["_authorization"] == "Bearer sk-web-work" for c in calls)
     with web_server.client(user) as client:
         [run] = client.get(f"/api/graphs/{graph['id']}/executions").json()["items"]
@@ -228,4 +228,38 @@ def test_approve_a_pending_review_with_edited_data(
 
     run = _wait_run(web_server, user, graph["id"], run_id, "COMPLETED")
     assert run["outputs"] == {"approved": [{"name": "John", "age": 31}], "said": ["fixed the age"]}
+    assert page.page_errors == []
+
+
+def test_connect_an_oauth_provider(
+    browser: Any, web_server: Server, stand_ins: StandIns, tmp_path: Path
+) -> None:
+    page = signed_in_page(browser, web_server, "web-oauth")
+    page.goto("/credentials")
+    form = page.get_by_role("form", name="Add a credential")
+    form.get_by_label("Provider").select_option("github")
+    form.get_by_label("Kind").select_option("oauth2")
+    form.get_by_label("Title (optional)").fill("My GitHub")
+    form.get_by_role("button", name="Connect GitHub").click()
+
+    # The stand-in provider grants at once and sends the browser back to the callback page.
+    page.get_by_role("heading", name="Connected").wait_for()
+    assert page.url.endswith("/auth/integrations/oauth_callback")  # the code left the URL
+    assert "My GitHub" in page.locator("[role=status]").inner_text()
+    page.screenshot(path=str(tmp_path / "oauth-connected.png"))
+    page.get_by_role("link", name="Back to credentials").click()
+    row = page.locator(".credentials-table tr", has_text="My GitHub")
+    row.wait_for()
+    assert "OAuth connection" in row.inner_text()
+    content = page.content()
+    assert stand_ins.oauth.issued and not any(token in content for token in stand_ins.oauth.issued)
+
+    # Coming back to the callback address again finishes nothing twice.
+    page.goto("/auth/integrations/oauth_callback?code=old&state=unknown")
+    page.get_by_text("not started in this browser tab").wait_for()
+    with web_server.client("web-oauth") as client:
+        items = client.get("/api/integrations/credentials").json()["items"]
+    assert [(c["provider"], c["type"]) for c in items if not c["is_system"]] == [
+        ("github", "oauth2")
+    ]
     assert page.page_errors == []

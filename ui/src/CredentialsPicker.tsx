@@ -83,6 +83,8 @@ export function CredentialsInputs({
   onChange: (key: string, ref: CredentialRef | undefined) => void;
 }) {
   const credentials = useAsync(() => api.credentials(), []);
+  const providers = useAsync(() => api.providers().catch(() => []), []);
+  const titles = useMemo(() => new Map((providers.data ?? []).map((p) => [p.name, p.title])), [providers.data]);
   // One added in another tab ("Add a credential") shows up on coming back.
   useEffect(() => {
     window.addEventListener("focus", credentials.reload);
@@ -109,17 +111,20 @@ export function CredentialsInputs({
       ) : credentials.error ? (
         <ErrorBox error={credentials.error} retry={credentials.reload} />
       ) : (
-        fields.map((f) => <Picker key={f.key} field={f} options={choices.get(f.key) ?? []} value={value[f.key]} onChange={(ref) => onChange(f.key, ref)} />)
+        fields.map((f) => <Picker key={f.key} field={f} titles={titles} options={choices.get(f.key) ?? []} value={value[f.key]} onChange={(ref) => onChange(f.key, ref)} />)
       )}
     </fieldset>
   );
 }
 
-function Picker({ field, options, value, onChange }: { field: CredentialsField; options: CredentialMeta[]; value?: CredentialRef; onChange: (ref: CredentialRef | undefined) => void }) {
+function Picker({ field, titles, options, value, onChange }: { field: CredentialsField; titles: Map<string, string>; options: CredentialMeta[]; value?: CredentialRef; onChange: (ref: CredentialRef | undefined) => void }) {
   const id = useId();
   const own = options.filter((c) => !c.is_system);
   const platform = options.filter((c) => c.is_system);
-  const providers = field.providers.length ? field.providers.join(", ") : "any provider";
+  const title = (name: string) => titles.get(name) ?? name;
+  const providers = field.providers.length ? field.providers.map(title).join(", ") : "any provider";
+  // The provider is worth naming only when the field takes several.
+  const suffix = (c: CredentialMeta) => (field.providers.length === 1 ? "" : ` · ${title(c.provider)}`);
   const label = field.title || `${providers} credentials`;
   const add = `/credentials${field.providers.length === 1 ? `?provider=${encodeURIComponent(field.providers[0])}` : ""}`;
   return (
@@ -137,7 +142,8 @@ function Picker({ field, options, value, onChange }: { field: CredentialsField; 
           <optgroup label="Yours">
             {own.map((c) => (
               <option key={c.id} value={c.id}>
-                {credentialLabel(c)} · {c.provider}
+                {credentialLabel(c)}
+                {suffix(c)}
               </option>
             ))}
           </optgroup>
@@ -146,7 +152,8 @@ function Picker({ field, options, value, onChange }: { field: CredentialsField; 
           <optgroup label="Platform">
             {platform.map((c) => (
               <option key={c.id} value={c.id}>
-                {credentialLabel(c)} · {c.provider}
+                {credentialLabel(c)}
+                {suffix(c)}
               </option>
             ))}
           </optgroup>
