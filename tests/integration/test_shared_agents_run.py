@@ -291,3 +291,27 @@ async def test_youtube_transcription_scraper_reads_search_results_then_transcrib
     players = [r for r in env.fake.seen("youtube") if r.path.endswith("/player")]
     assert sorted(p.body["videoId"] for p in players) == ["vid-aaa-001", "vid-bbb-002"]
     assert "Second video" in json.dumps(row.outputs)
+
+
+DOMAIN_FINDER = AGENTS / "agent_b6f6f0d3-49f4-4e3b-8155-ffe9141b32c0.json"
+
+
+async def test_domain_name_finder_checks_domains_in_an_e2b_sandbox(env: Env) -> None:
+    env.openai.replies = [
+        "<domains>brewly.com,beanbox.com,roastr.com,cuppa.com</domains>",
+        "<domains>\nbrewly.com\nroastr.com\n</domains>",
+    ]
+    # One root: the agent's script prints several, which AutoGPT's XMLParserBlock (and
+    # ours) refuses; the stand-in answers what a parseable run looks like.
+    stdout = "<available>\nbrewly.com\nbeanbox.com\nroastr.com\ncuppa.com\n</available>\n"
+    env.fake.e2b_events = {"*": [{"type": "stdout", "text": stdout}]}
+    refs = {"e2b": await _add_key(env.client, "e2b")}
+    row = await _run(env, DOMAIN_FINDER, {"Product Pitch": "coffee subscriptions"}, refs)
+    (cell,) = env.fake.seen("e2b_sandbox")
+    assert "brewly.com,beanbox.com,roastr.com,cuppa.com" in cell.body["code"]
+    assert cell.body["language"] == "python"
+    assert env.fake.killed == ["sbx1"]  # dispose_sandbox
+    assert len(env.openai.requests) == 2  # enough domains available: ranked
+    assert "roastr.com" in json.dumps(env.openai.requests[1])
+    # No summary in that output: the agent reports what it parsed on its Error output.
+    assert "roastr.com" in json.dumps(row.outputs["Error"])

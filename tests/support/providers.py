@@ -57,7 +57,7 @@ class FakeProviders:
     replicate_output: Any = "https://replicate.delivery/out-0.png"
     #: video id -> caption lines (a video not listed has captions disabled).
     captions: dict[str, list[str]] = field(default_factory=dict)
-    #: What the code interpreter streams for a cell: code -> events (default: no output).
+    #: What the code interpreter streams for a cell: code (or "*": any) -> events.
     #: The stand-in never runs the code; it only answers from this script.
     e2b_events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     sandboxes: dict[str, str] = field(default_factory=dict)
@@ -244,7 +244,8 @@ class FakeProviders:
             return JSONResponse({"message": "sandbox not found"}, status_code=502)
         if seen.auth != self.sandboxes[sid] or request.headers.get("x-api-key"):
             return JSONResponse({"message": "unauthorized"}, status_code=401)
-        events = self.e2b_events.get((seen.body or {}).get("code", ""), [])
+        code = (seen.body or {}).get("code", "")
+        events = self.e2b_events.get(code, self.e2b_events.get("*", []))
         lines = [json.dumps(e) for e in [*events, {"type": "end_of_execution"}]]
         return Response("\n".join(lines) + "\n", media_type="application/x-ndjson")
 
