@@ -278,6 +278,10 @@ class Settings(BaseSettings):
         "that raises an alert (with at least 10 runs)."
     )
 
+    webhook_max_payload_bytes: int = Field(
+        default=1_000_000, ge=1, description="Largest webhook delivery body the ingress accepts."
+    )
+
     # --- scheduler ----------------------------------------------------------------------
     scheduler_enabled: bool = True
     schedule_grace_seconds: float = Field(default=300.0, ge=0)

@@ -51,6 +51,16 @@ def _graph_body() -> dict[str, Any]:
     return {"graph": {"name": "private", "nodes": nodes, "links": links}}
 
 
+def _trigger_graph_body() -> dict[str, Any]:
+    trigger = "8fa8c167-2002-47ce-aba8-97572fc5d387"  # GenericWebhookTriggerBlock
+    nodes = [
+        {"id": "hook", "block_id": trigger, "input_default": {}},
+        {"id": "out", "block_id": catalog.AGENT_OUTPUT, "input_default": {"name": "y"}},
+    ]
+    links = [{"source_id": "hook", "sink_id": "out", "source_name": "payload", "sink_name": "value"}]
+    return {"graph": {"name": "hooked", "nodes": nodes, "links": links}}
+
+
 async def _ok(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code in (200, 201), response.text
     body: dict[str, Any] = response.json()
@@ -104,6 +114,13 @@ async def _resources(platform: Platform) -> dict[str, str]:
         share = await _ok(
             await owner.post(f"/api/graphs/{graph['id']}/executions/{run['id']}/share")
         )
+        hooked = await _ok(await owner.post("/api/graphs", json=_trigger_graph_body()))
+        trigger = await _ok(
+            await owner.post(
+                "/api/library/presets/setup-trigger",
+                json={"name": "t", "graph_id": hooked["id"], "graph_version": hooked["version"]},
+            )
+        )
     notification = await platform.db.notifications.add(OWNER, "LOW_BALANCE", {"balance": 1})
     return {
         "graph_id": graph["id"],
@@ -121,6 +138,7 @@ async def _resources(platform: Platform) -> dict[str, str]:
         "cred_id": credentials["id"],
         "preset_id": preset["id"],
         "token": share["share_token"],
+        "webhook_id": trigger["webhook"]["id"],
         "file_id": upload["file_uri"].rsplit("/", 1)[-1],
     }
 

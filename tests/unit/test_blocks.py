@@ -20,6 +20,7 @@ from autoplat.errors import BlockNotFound, BlockOutputError, BlockRunError, Conf
 
 # blocks.md §2 plus the LLM blocks used by the sample agents: facts, not code.
 CATALOGUE = {
+    "8fa8c167-2002-47ce-aba8-97572fc5d387": "GenericWebhookTriggerBlock",
     "1ff065e9-88e8-4358-9d82-8dc91f622ba9": "StoreValueBlock",
     "f3b1c1b2-4c4f-4f0d-8d2f-4c4f0d8d2f4c": "PrintToConsoleBlock",
     "cc10ff7b-7753-4ff2-9af6-9399b1a7eddc": "NoteBlock",

@@ -30,6 +30,7 @@ from autoplat.api.routes import (
     presets,
     schedules,
     sharing,
+    triggers,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def api_routes() -> list[BaseRoute]:
         blocks,
         graphs,
         library,
+        triggers,
         presets,
         executions,
         sharing,

@@ -27,6 +27,7 @@ from autoplat.db.shares import ShareStore
 from autoplat.db.stats import StatsStore
 from autoplat.db.summaries import SummaryStore
 from autoplat.db.users import UserStore
+from autoplat.db.webhooks import WebhookStore
 from autoplat.db.workers import WorkerStore
 from autoplat.errors import ConfigError, DatabaseUnavailable
 from autoplat.logging import get_logger
@@ -75,6 +76,7 @@ class DatabaseManager:
         self.summaries = SummaryStore(self)
         self.presets = PresetStore(self)
         self.shares = ShareStore(self)
+        self.webhooks = WebhookStore(self)
         self.stats = StatsStore(self)
         self.workers = WorkerStore(self)
         self.reviews = ReviewStore(self)

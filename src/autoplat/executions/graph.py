@@ -115,6 +115,10 @@ class CompiledGraph:
             name = io_name(node.node)
             if name is not None and run_inputs.get(name) is not None:
                 return {"value": run_inputs[name]}
+        # A webhook trigger gets the delivery's payload (run input "__webhook_payload__").
+        payload_pin = getattr(node.block, "webhook_payload_pin", None)
+        if payload_pin is not None and run_inputs.get("__webhook_payload__") is not None:
+            return {payload_pin: run_inputs["__webhook_payload__"]}
         return {}
 
 

@@ -200,9 +200,12 @@ async def update_preset(request: Request) -> PresetOut:
     permission="WRITE_GRAPH",
 )
 async def delete_preset(request: Request) -> None:
-    """Delete a preset (a trigger preset's webhook stops starting runs with it)."""
+    """Delete a preset (a trigger preset's webhook is deleted with it)."""
     preset = await _mine(request)
-    await get_platform(request).db.presets.delete(preset.user_id, preset.id)
+    db = get_platform(request).db
+    await db.presets.delete(preset.user_id, preset.id)
+    if preset.webhook_id is not None:
+        await db.webhooks.delete(preset.user_id, preset.webhook_id)
 
 
 @endpoint(
