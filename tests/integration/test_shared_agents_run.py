@@ -52,8 +52,13 @@ async def env(autoplat_database_url: str, tmp_path: Path) -> AsyncIterator[Env]:
             autoplat_database_url,
             tmp_path,
             provider_base_urls=fake.base_urls(url),
-            llm_provider_urls={"openai": f"{llm}/v1", "anthropic": f"{an}/v1"},
+            llm_provider_urls={
+                "openai": f"{llm}/v1",
+                "anthropic": f"{an}/v1",
+                "open_router": f"{llm}/v1",
+            },
             openai_api_key=SecretStr("sk-platform-openai"),
+            open_router_api_key=SecretStr("sk-platform-open-router"),
             anthropic_api_key=SecretStr("sk-platform-anthropic"),
         )
         async with running_platform(settings) as (platform, client):
@@ -315,3 +320,35 @@ async def test_domain_name_finder_checks_domains_in_an_e2b_sandbox(env: Env) -> 
     assert "roastr.com" in json.dumps(env.openai.requests[1])
     # No summary in that output: the agent reports what it parsed on its Error output.
     assert "roastr.com" in json.dumps(row.outputs["Error"])
+
+
+DECISION_MAKER = AGENTS / "agent_6e16e65a-ad34-4108-b4fd-4a23fced5ea2.json"
+
+
+def _decision_maker_llm(body: dict[str, Any]) -> Any:
+    """The Orchestrator asks its web_search tool once, then answers; the Web Search
+    sub-agent's model answers the question."""
+    if not body.get("tools"):
+        return "Jane Doe owns Acme Roasters."
+    if any(m.get("role") == "tool" for m in body["messages"]):
+        return "<identified_owner_ceo>Name: Jane Doe</identified_owner_ceo>"
+    arguments = json.dumps({"question": "Who owns Acme Roasters?"})
+    function = {"name": "web_search", "arguments": arguments}
+    tool_call = {"id": "search_1", "type": "function", "function": function}
+    return {"role": "assistant", "content": None, "tool_calls": [tool_call]}
+
+
+async def test_decision_maker_lead_finder_finds_places_then_asks_the_orchestrator(
+    env: Env,
+) -> None:
+    env.fake.places = [
+        {"id": "acme", "displayName": {"text": "Acme Roasters"}, "formattedAddress": "1 High St"}
+    ]
+    env.openai.responder = _decision_maker_llm
+    refs = {"google_maps": await _add_key(env.client, "google_maps")}
+    row = await _run(env, DECISION_MAKER, {}, refs)
+    (search,) = env.fake.seen("google_maps")
+    assert search.auth == KEY and search.body["textQuery"]
+    assert row.outputs["Results"] == ["Name: Jane Doe"]
+    prompt = next(r for r in env.openai.requests if r.get("tools"))["messages"][-1]["content"]
+    assert "Acme Roasters" in prompt
