@@ -202,9 +202,10 @@ def _minimal(schema: dict[str, Any], components: dict[str, Any], depth: int = 0)
 def _body(method: str, path: str, op: dict[str, Any], spec: dict[str, Any]) -> Any:
     if (method, path) in BODIES:
         return BODIES[(method, path)]
-    if "requestBody" not in op:
+    content = op.get("requestBody", {}).get("content", {})
+    if "application/json" not in content:  # none, or an upload (multipart)
         return None
-    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    schema = content["application/json"]["schema"]
     return _minimal(schema, spec["components"]["schemas"])
 
 

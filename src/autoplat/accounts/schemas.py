@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from autoplat.accounts.permissions import Permission
-from autoplat.api.validation import StrictBody
+from autoplat.api.validation import StrictBody, timezone_enum
 
 NotificationName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]
 
@@ -36,7 +36,9 @@ class TimezoneOut(BaseModel):
 class TimezoneIn(StrictBody):
     """A new timezone: an IANA name such as ``Europe/Berlin`` or ``UTC``."""
 
-    timezone: str = Field(min_length=1, max_length=64, examples=["Europe/Berlin"])
+    timezone: str = Field(
+        min_length=1, max_length=64, examples=["Europe/Berlin"], json_schema_extra=timezone_enum
+    )
 
 
 class NotificationPreferencesIn(StrictBody):

@@ -75,7 +75,7 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         # Starlette names only the first matching route's methods; there is one route per
-        # method here, so collect them all.
+        # method here, so collect those of the path's operations.
         headers["Allow"] = ", ".join(allowed_methods(request))
     return JSONResponse(
         error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
@@ -83,23 +83,11 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app accepts on this request's path."""
-    from starlette.routing import compile_path
+    """The methods of the route this request's path belongs to, by OpenAPI's precedence
+    (a concrete segment wins over a templated one): exactly the document's methods."""
+    from autoplat.api.endpoint import app_path, route_table
 
-    from autoplat.api.openapi import walk_routes
-
-    table = getattr(request.app.state, "method_table", None)
-    if table is None:
-        table = [
-            (compile_path(path)[0], route.methods or set())
-            for path, route in walk_routes(list(request.app.routes), hidden=True)
-        ]
-        request.app.state.method_table = table
-    methods: set[str] = set()
-    for regex, route_methods in table:
-        if regex.match(request.url.path):
-            methods |= route_methods
-    return sorted(methods)
+    return route_table(request.app).allowed(app_path(request.scope))
 
 
 async def handle_data_error(request: Request, exc: Exception) -> Response:

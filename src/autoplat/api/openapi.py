@@ -14,7 +14,8 @@ from http import HTTPStatus
 from typing import Any
 
 from pydantic import TypeAdapter
-from pydantic.json_schema import JsonSchemaMode
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
+from pydantic_core import core_schema
 from starlette.routing import BaseRoute, Mount, Route
 
 from autoplat import __version__
@@ -27,6 +28,85 @@ _PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-z]+))?}")
 _INT_MAX = 2_147_483_647
 
 SchemaKey = tuple[str, str]
+
+#: What every string of a request may be: the API refuses NUL characters anywhere (in the
+#: path, the query and the body: ``validation.read_json``), as PostgreSQL cannot store them.
+NO_NUL = "^[^\\u0000]*$"
+#: Any JSON value of a request (``Any``, free-form objects): the same, all the way down.
+JSON_VALUE = "JsonValue"
+_JSON_VALUE_REF = _REF.format(model=JSON_VALUE)
+JSON_VALUE_SCHEMA: dict[str, Any] = {
+    "description": "Any JSON value; no string and no object key contains a NUL character.",
+    "anyOf": [
+        {"type": "null"},
+        {"type": "boolean"},
+        {"type": "number"},
+        {"type": "string", "pattern": NO_NUL},
+        {"type": "array", "items": {"$ref": _JSON_VALUE_REF}},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": NO_NUL},
+            "additionalProperties": {"$ref": _JSON_VALUE_REF},
+        },
+    ],
+}
+
+
+class ApiJsonSchema(GenerateJsonSchema):
+    """Pydantic's JSON schemas, made exact for what requests may carry.
+
+    In validation mode (requests) every string without a pattern of its own gets
+    :data:`NO_NUL`, free-form values are :data:`JSON_VALUE` and free-form objects' keys
+    and values are NUL-free too, because the API refuses NUL wherever it appears.
+    Responses (serialization mode) are left as pydantic writes them.
+    """
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        out = super().str_schema(schema)
+        if self.mode == "validation" and "pattern" not in out:
+            out["pattern"] = NO_NUL
+        return out
+
+    def any_schema(self, schema: core_schema.AnySchema) -> JsonSchemaValue:
+        if self.mode == "validation":
+            # Wrapped: pydantic resolves a bare $ref among its own definitions.
+            return {"allOf": [{"$ref": _JSON_VALUE_REF}]}
+        return super().any_schema(schema)
+
+    def dict_schema(self, schema: core_schema.DictSchema) -> JsonSchemaValue:
+        out = super().dict_schema(schema)
+        if self.mode != "validation":
+            return out
+        patterned = out.get("patternProperties")
+        if (
+            isinstance(patterned, dict)
+            and len(patterned) == 1
+            and "additionalProperties" not in out
+        ):
+            # Constrained keys: pydantic writes their pattern as patternProperties, which
+            # lets every other key through unchecked; the route refuses those, so say it
+            # of every key instead.
+            [(pattern, values)] = patterned.items()
+            del out["patternProperties"]
+            out["additionalProperties"] = values or True
+            names = out.setdefault("propertyNames", {})
+            names.setdefault("pattern", pattern)
+        if out.get("additionalProperties") is True:
+            out["additionalProperties"] = {"$ref": _JSON_VALUE_REF}
+            out.setdefault("propertyNames", {"pattern": NO_NUL})
+        return out
+
+    def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
+        out = super().model_schema(schema)
+        return self._open_extras(out)
+
+    def _open_extras(self, out: JsonSchemaValue) -> JsonSchemaValue:
+        # extra="allow": unknown fields are free-form JSON values (NUL-free, as above).
+        if self.mode == "validation" and out.get("additionalProperties") is True:
+            out["additionalProperties"] = {"$ref": _JSON_VALUE_REF}
+            out.setdefault("propertyNames", {"pattern": NO_NUL})
+        return out
+
 
 DESCRIPTION = """\
 Build and run AI agents as graphs of blocks.
@@ -101,12 +181,18 @@ def _schemas(
             inputs.append(((key, "body"), "validation", TypeAdapter(spec.body)))
         if spec.query is not None:
             inputs.append(((key, "query"), "validation", TypeAdapter(spec.query)))
+        if spec.path_params is not None:
+            inputs.append(((key, "path"), "validation", TypeAdapter(spec.path_params)))
         if spec.response is not None:
             response = paginated_model(spec.response) if spec.paginated else spec.response
             inputs.append(((key, "response"), "serialization", TypeAdapter(response)))
-    by_key, defs = TypeAdapter.json_schemas(inputs, ref_template=_REF)
+    by_key, defs = TypeAdapter.json_schemas(
+        inputs, ref_template=_REF, schema_generator=ApiJsonSchema
+    )
     schemas: dict[tuple[SchemaKey, str], Any] = {key: value for key, value in by_key.items()}
-    return schemas, dict(sorted(defs.get("$defs", {}).items()))
+    components = dict(defs.get("$defs", {}))
+    components[JSON_VALUE] = JSON_VALUE_SCHEMA
+    return schemas, dict(sorted(components.items()))
 
 
 def _operation(
@@ -122,6 +208,14 @@ def _operation(
     if spec.tags:
         op["tags"] = list(spec.tags)
     params = _path_parameters(path)
+    if spec.path_params is not None:
+        declared = _resolve(schemas[((key, "path"), "validation")], components)
+        for param in params:
+            prop = declared.get("properties", {}).get(param["name"])
+            if prop is not None:
+                param["schema"] = {k: v for k, v in prop.items() if k not in ("title", "default")}
+                if "description" in prop:
+                    param["description"] = prop["description"]
     if spec.query is not None:
         params += _query_parameters(_resolve(schemas[((key, "query"), "validation")], components))
     if spec.paginated:
@@ -132,6 +226,13 @@ def _operation(
         op["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": schemas[((key, "body"), "validation")]}},
+        }
+    elif spec.upload is not None:
+        part = {"type": "string", "format": "binary"}
+        upload = {"type": "object", "required": [spec.upload], "properties": {spec.upload: part}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": upload}},
         }
     responses: dict[str, Any] = {}
     if spec.response is None:
@@ -148,6 +249,10 @@ def _operation(
             "description": _reason(status),
             "content": {"application/json": {"schema": error_ref}},
         }
+    if spec.validates:
+        beyond = spec.validates_status
+        responses[str(beyond)]["description"] = f"{_reason(beyond)}; also when {spec.validates}"
+        op["x-validates-beyond-schema"] = {"status": beyond, "when": spec.validates}
     op["responses"] = responses
     if spec.auth:
         op["security"] = [{"bearer": []}, {"apiKey": []}]
@@ -172,11 +277,13 @@ def _error_statuses(path: str, spec: EndpointSpec) -> set[int]:
     # 403 everywhere: local mode refuses foreign Host names and cross-origin browsers on
     # every route (api/guards.py).
     statuses = {400, 403, 422, *spec.errors}
+    if spec.validates:
+        statuses.add(spec.validates_status)
     if spec.auth:
         statuses.add(401)
     if _PARAM.search(path):
         statuses.add(404)
-    if spec.body is not None:
+    if spec.body is not None or spec.upload is not None:
         statuses |= {413, 415}
     if spec.rate_limited:
         statuses.add(429)
@@ -190,8 +297,14 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
         if convertor == "int":
             schema = {"type": "integer", "minimum": 0, "maximum": _INT_MAX}
         else:
-            # A path segment: never empty, never a slash (those reach another route).
-            schema = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^/]+$"}
+            # A path segment: never empty, never a slash (those reach another route), never
+            # NUL (refused before routing).
+            schema = {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "pattern": "^[^/\\u0000]+$",
+            }
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return params
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any, TypeVar
+import zoneinfo
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from pydantic import ValidationError as PydanticValidationError
 from starlette.requests import Request
 
@@ -20,8 +22,42 @@ class StrictBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _integral_float(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer as JSON Schema means one: ``2`` and ``2.0`` are both integers (the document
+#: cannot tell them apart), ``"2"`` and ``true`` are not. Use it where ``strict=True`` was.
+StrictJsonInt = Annotated[int, BeforeValidator(_integral_float), Strict()]
+
+
+@functools.cache
+def iana_timezones() -> tuple[str, ...]:
+    """Every IANA timezone name this system knows, sorted."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def timezone_enum(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` of a field taking an IANA timezone name: the document lists
+    them (the route refuses any other, so the schema must say so)."""
+    for part in schema.get("anyOf", [schema]):  # ``str | None``: the string branch
+        if part.get("type") == "string":
+            part["enum"] = list(iana_timezones())
+            part.pop("pattern", None)
+
+
 class QueryModel(BaseModel):
     """Base of query-parameter models: unknown parameters are ignored, as HTTP usually does."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class PathModel(BaseModel):
+    """Base of path-parameter models (``@endpoint(path_params=...)``): constraints the
+    template's convertor cannot say (``ge=1``), validated before the handler and documented.
+    Parameters the model leaves out keep the template's own schema."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -170,6 +206,14 @@ def parse_query(request: Request, model: type[ModelT]) -> ModelT:
     if cached is not None:
         return cached
     return validate_model(model, dict(request.query_params), "query.")
+
+
+def parse_path(request: Request, model: type[ModelT]) -> ModelT:
+    """Validate path parameters with ``model``; 422 naming the parameter otherwise."""
+    cached = _cached(request, model)
+    if cached is not None:
+        return cached
+    return validate_model(model, dict(request.path_params), "path.")
 
 
 def page_of(request: Request) -> Page:

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 
 from autoplat.api.context import current_principal, get_platform
 from autoplat.api.endpoint import endpoint
-from autoplat.api.routes.graph_models import BlockOut, BlockOutputs
+from autoplat.api.routes.graph_models import BlockInputs, BlockOut, BlockOutputs
 from autoplat.api.validation import page_of, paginated, read_json
 from autoplat.blocks.base import Block, BlockContext
 from autoplat.blocks.convert import to_json_safe
@@ -112,7 +112,9 @@ async def run_block(
     tags=_TAGS,
     permission="EXECUTE_BLOCK",
     errors=[402, 413, 415],
+    body=BlockInputs,
     response=BlockOutputs,
+    validates="the inputs do not fit the block's input schema (listed by GET /api/blocks)",
 )
 async def execute_block(request: Request) -> dict[str, list[Any]]:
     """Run the block once; the body is its input object. Answers ``{pin: [values]}``."""

@@ -14,6 +14,7 @@ from autoplat.api.endpoint import endpoint
 from autoplat.api.validation import (
     QueryModel,
     StrictBody,
+    StrictJsonInt,
     page_of,
     paginated,
     parse_body,
@@ -106,7 +107,7 @@ class GrantBody(StrictBody):
     """Body of ``POST /admin/credits/grant``."""
 
     user_id: str = Field(min_length=1, max_length=64)
-    amount: int = Field(ge=1, le=MAX_GRANT, strict=True)
+    amount: StrictJsonInt = Field(ge=1, le=MAX_GRANT)
     type: Literal["GRANT", "TOP_UP"] = "GRANT"
     reason: str = Field(default="", max_length=500)
     idempotency_key: str | None = Field(

@@ -12,10 +12,11 @@ from starlette.routing import BaseRoute
 from autoplat.api.context import current_principal, ensure_graph_visible, get_platform
 from autoplat.api.endpoint import endpoint
 from autoplat.api.routes.execution_schemas import RunDetail, RunOut, RunQueued
-from autoplat.api.validation import StrictBody, page_of, paginated, parse_body
+from autoplat.api.validation import PathModel, StrictBody, page_of, paginated, parse_body
 from autoplat.errors import Conflict, ExecutionNotFound, ValidationFailed
 from autoplat.executions.status import is_terminal
 from autoplat.executions.views import node_view, run_view
+from autoplat.graphs.service import MAX_VERSION
 
 _TAGS = ["executions"]
 #: How long the stop route waits for the run to reach TERMINATED before answering.
@@ -31,6 +32,12 @@ class ExecuteBody(StrictBody):
         description="Credential references (id, provider, type, title) by the graph's "
         "credentials input names; each must be yours or a platform credential.",
     )
+
+
+class ExecutePath(PathModel):
+    """Path parameters of ``POST /graphs/{id}/execute/{version}``."""
+
+    graph_version: int = Field(ge=1, le=MAX_VERSION, description="the version to run")
 
 
 def _version(request: Request) -> int:
@@ -52,7 +59,9 @@ def _version(request: Request) -> int:
     summary="Run a graph version",
     tags=_TAGS,
     body=ExecuteBody,
+    path_params=ExecutePath,
     response=RunQueued,
+    validates="the inputs or credentials do not fit the graph version's input schema",
     permission="EXECUTE_GRAPH",
     rate_limited=True,
     errors=[402],

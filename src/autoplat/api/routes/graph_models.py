@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 
 class _Open(BaseModel):
@@ -18,8 +18,9 @@ class _Open(BaseModel):
 class GraphDocument(_Open):
     """``{"graph": <AutoGPT graph>, "source": "upload"|"builder"|null}`` or a bare graph."""
 
-    graph: dict[str, Any] | None = Field(
-        default=None, description="The graph (nodes, links, sub_graphs, ...)."
+    # Absent means "the body is a bare graph"; when present it is an object, never null.
+    graph: dict[str, Any] = Field(
+        default_factory=dict, description="The graph (nodes, links, sub_graphs, ...)."
     )
     source: str | None = Field(default=None, description="Where the graph comes from.")
 
@@ -109,6 +110,10 @@ class BlockOut(_Open):
     uiType: str
     costs: list[BlockCostOut] = Field(default_factory=list)
     disabled: bool = False
+
+
+class BlockInputs(RootModel[dict[str, Any]]):
+    """The body of ``POST /api/blocks/{id}/execute``: the block's inputs by pin name."""
 
 
 #: ``POST /api/blocks/{id}/execute`` answers ``{pin: [values in output order]}``.

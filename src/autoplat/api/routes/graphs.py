@@ -35,6 +35,10 @@ from autoplat.errors import GraphNotFound
 from autoplat.graphs.service import MAX_VERSION, GraphService
 
 _TAGS = ["graphs"]
+_GRAPH_CHECKS = (
+    "the document is not a graph the importer accepts (a name and nodes, known blocks, "
+    "links between existing nodes and pins); the details name each node and pin"
+)
 
 
 class GraphQuery(BaseModel):
@@ -101,6 +105,7 @@ async def list_graphs(request: Request) -> dict[str, Any]:
     errors=[409],
     body=GraphDocument,
     response=GraphOut,
+    validates=_GRAPH_CHECKS,
 )
 async def create_graph(request: Request) -> dict[str, Any]:
     """Create a graph from ``{"graph": ..., "source": ...}`` or a bare AutoGPT export.
@@ -142,6 +147,7 @@ async def get_graph(request: Request) -> dict[str, Any]:
     errors=[409],
     body=GraphDocument,
     response=GraphOut,
+    validates=_GRAPH_CHECKS,
 )
 async def update_graph(request: Request) -> dict[str, Any]:
     """Store the body (same shapes as create) as the next version, made active."""

@@ -11,23 +11,31 @@ from starlette.routing import BaseRoute
 
 from autoplat.api.context import current_principal, ensure_graph_visible, get_platform
 from autoplat.api.endpoint import endpoint
-from autoplat.api.validation import StrictBody, page_of, paginated, parse_body
+from autoplat.api.validation import StrictBody, page_of, paginated, parse_body, timezone_enum
 from autoplat.graphs.service import MAX_VERSION
 from autoplat.scheduler.service import ScheduleService, ScheduleView
 
 _TAGS = ["schedules"]
 
 
+#: Some character that str.strip() keeps (whitespace and \x1c-\x1f are stripped), no NUL.
+_NOT_BLANK = r"^[^\u0000]*[^\s\x1c-\x1f\u0000][^\u0000]*$"
+
+
 class CreateSchedule(StrictBody):
     """Body of ``POST /graphs/{graph_id}/schedules``."""
 
-    name: str = Field(min_length=1, max_length=200)
+    # Not blank: a non-space character somewhere (the validator below refuses blank names).
+    name: str = Field(min_length=1, max_length=200, pattern=_NOT_BLANK)
     cron: str = Field(
         max_length=200,
         description="5 fields (minute hour day month weekday) or 6 with seconds first",
     )
     timezone: str | None = Field(
-        default=None, max_length=64, description="IANA name; default: the user's timezone"
+        default=None,
+        max_length=64,
+        description="IANA name; default: the user's timezone",
+        json_schema_extra=timezone_enum,
     )
     inputs: dict[str, Any] = Field(default_factory=dict, description="the run's inputs")
     graph_version: int | None = Field(
@@ -79,6 +87,8 @@ def _schedule_id(request: Request) -> str:
     permission="WRITE_SCHEDULE",
     summary="Schedule runs of a graph version",
     tags=_TAGS,
+    validates="the cron expression does not parse or never fires, or the inputs do not fit "
+    "the graph version's input schema",
 )
 async def create_schedule(request: Request) -> ScheduleView:
     """Validate the cron, timezone and run inputs, store the schedule and start timing it."""
@@ -194,6 +204,7 @@ async def pause_schedule(request: Request) -> ScheduleView:
     permission="WRITE_SCHEDULE",
     summary="Resume a paused schedule",
     tags=_TAGS,
+    validates="the graph version no longer accepts the schedule's inputs",
 )
 async def resume_schedule(request: Request) -> ScheduleView:
     """Fire again from the next cron time; 422 if the graph no longer accepts the inputs."""
