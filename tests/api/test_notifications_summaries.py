@@ -8,7 +8,12 @@ posted to the operator's webhook in a Discord- and Slack-compatible body.
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +22,6 @@ from autoplat.notifications.jobs import previous_period, send_summaries
 from autoplat.notifications.types import NotificationType
 from autoplat.testing import TEST_USER_ID, client_for
 from tests.support.graphs import (
-    HitRecorder,
     SleepBlock,
     exec_platform,
     exec_settings,
@@ -85,14 +89,38 @@ def test_periods_are_whole_days_weeks_and_months() -> None:
     )
 
 
+class _Hook(BaseHTTPRequestHandler):
+    bodies: list[dict[str, object]] = []
+
+    def do_POST(self) -> None:
+        _Hook.bodies.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def _operator_hook() -> Iterator[tuple[str, list[dict[str, object]]]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    _Hook.bodies = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/alerts", _Hook.bodies
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 async def test_late_runs_are_posted_to_the_operator_webhook(
     autoplat_database_url: str, tmp_path: Path
 ) -> None:
-    with HitRecorder.running() as hook:
+    with _operator_hook() as (hook_url, bodies):
         settings = exec_settings(
             autoplat_database_url,
             tmp_path,
-            alert_webhook_url=hook.base_url + "/alerts",
+            alert_webhook_url=hook_url,
             alert_late_running_seconds=0.01,
         )
         async with exec_platform(settings, extra_blocks=[SleepBlock()]) as platform:
@@ -109,6 +137,9 @@ async def test_late_runs_are_posted_to_the_operator_webhook(
             await asyncio.sleep(0.05)
             details = await platform.scheduler.jobs.run_now("operator_alerts")
             assert details["late_running"] == 1 and details["posted"] is True
-            assert hook.hits["/alerts"] == 1
+            # One post, readable by Discord ("content") and Slack ("text").
+            [body] = bodies
+            assert run_id in str(body["content"]) and run_id in str(body["text"])
+            assert "running too long" in str(body["text"])
             async with client_for(platform, TEST_USER_ID) as client:
                 await client.post(f"/api/graphs/{saved.id}/executions/{run_id}/stop")

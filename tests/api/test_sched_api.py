@@ -12,6 +12,15 @@ from autoplat.graphs import catalog
 from autoplat.platform import Platform
 from autoplat.testing import client_for
 
+#: The notification system jobs (autoplat.notifications.jobs).
+NOTIFICATION_JOBS = {
+    "notification_batches",
+    "daily_summary",
+    "weekly_summary",
+    "monthly_summary",
+    "operator_alerts",
+}
+
 
 def echo_graph(required: bool = True) -> dict[str, Any]:
     """Input x -> Output y."""
@@ -207,7 +216,12 @@ async def test_a_seconds_schedule_fires_runs_over_http(
 async def test_admin_jobs_are_listed_for_admins_only(autoplat_platform: Platform) -> None:
     async with client_for(autoplat_platform, "root", role="admin") as admin:
         jobs = (await admin.get("/api/admin/jobs")).json()["items"]
-        assert {j["name"] for j in jobs} == {"stuck_monitor", "retention", "file_expiry"}
+        assert {j["name"] for j in jobs} == {
+            "stuck_monitor",
+            "retention",
+            "file_expiry",
+            *NOTIFICATION_JOBS,
+        }
         ran = await admin.post("/api/admin/jobs/stuck_monitor/run")
         assert ran.status_code == 200, ran.text
         assert ran.json()["last_outcome"] == "ok" and ran.json()["last_run_at"]

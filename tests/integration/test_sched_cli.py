@@ -29,7 +29,16 @@ def test_run_a_job_then_list_the_jobs(autoplat_database_url: str, tmp_path: Path
     assert outcome["details"] == {"retention_days": 30, "deleted_runs": 0, "deleted_fires": 0}
     listed = jobs(autoplat_database_url, tmp_path, "list", "--json")
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert [r["name"] for r in rows] == ["stuck_monitor", "retention", "file_expiry"]
+    assert [r["name"] for r in rows] == [
+        "stuck_monitor",
+        "retention",
+        "file_expiry",
+        "notification_batches",
+        "daily_summary",
+        "weekly_summary",
+        "monthly_summary",
+        "operator_alerts",
+    ]
     assert "last_outcome" not in rows[0] and rows[1]["last_outcome"] == "ok"
 
 

@@ -126,10 +126,14 @@ def _json(value: Any) -> Any:
 
 async def _with_jobs(settings: Settings, args: argparse.Namespace) -> int:
     from autoplat.db.manager import connected_database
+    from autoplat.notifications.jobs import install_notification_jobs
+    from autoplat.notifications.service import NotificationService
     from autoplat.scheduler.jobs import SystemJobs
 
     async with connected_database(settings) as db:
         jobs = SystemJobs(settings, db)
+        # The notification jobs too (batches, summaries, alerts); e-mail goes out here.
+        install_notification_jobs(jobs, NotificationService(settings, db))
         if args.jobs_command == "run":
             await jobs.run_now(args.name)
         stored = {j.name: j for j in await jobs.store.list_jobs()}
