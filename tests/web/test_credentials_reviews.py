@@ -145,7 +145,7 @@ def test_run_an_llm_agent_with_a_credential_picked_in_the_run_form(
     labels = picker.locator("option").all_inner_texts()
     assert any("Home OpenAI" in t for t in labels)
     assert not any("My Claude" in t for t in labels)
-    picker.select_option(label=next(t for t in labels if "Work OpenAI" in t))
+    picker.select_option(label="Work OpenAI")
     page.screenshot(path=str(tmp_path / "run-form-credentials.png"))
     seen = len(stand_ins.llm.requests)
     dialog.get_by_role("button", name="Run").click()
@@ -159,6 +159,24 @@ def test_run_an_llm_agent_with_a_credential_picked_in_the_run_form(
     with web_server.client(user) as client:
         [run] = client.get(f"/api/graphs/{graph['id']}/executions").json()["items"]
     assert run["status"] == "COMPLETED"
+
+    # Unsaved changes: the form asks for the canvas's credentials, saves, then runs.
+    page.get_by_role("button", name="Hide the run").click()
+    page.locator(".bnode[data-block='AITextGeneratorBlock'] .bnode-head").click()
+    page.locator(".inspector").get_by_role("tab", name="Inputs").click()
+    page.locator(".inspector [data-field='model'] select").select_option("gpt-4o")
+    page.get_by_role("button", name="Run", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator("[data-field='topic'] textarea, [data-field='topic'] input").first.fill("Again")
+    picker = dialog.locator(".credentials-inputs select")
+    picker.locator("option", has_text="Home OpenAI").wait_for(state="attached")
+    picker.select_option(label="Home OpenAI")
+    seen = len(stand_ins.llm.requests)
+    dialog.get_by_role("button", name="Save and run").click()
+    page.get_by_test_id("graph-version").filter(has_text=re.compile(r"^v2$")).wait_for()
+    page.get_by_test_id("runbar").locator(".badge-completed").wait_for(timeout=30_000)
+    calls = stand_ins.llm.requests[seen:]
+    assert calls and all(c["_authorization"] == "Bearer sk-web-home" for c in calls)
     assert page.page_errors == []
 
 

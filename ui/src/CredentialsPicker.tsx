@@ -2,7 +2,7 @@
 // `credentials_input_schema`, listing the user's (and the platform's) credentials that fit
 // its providers and types. The run sends references only ({id, provider, type, title}).
 import { useEffect, useId, useMemo } from "react";
-import { api, type Block, type CredentialMeta, type CredentialRef, type Graph } from "./api/endpoints";
+import { api, type Block, type CredentialMeta, type CredentialRef } from "./api/endpoints";
 import type { JsonSchema } from "./builder/model";
 import { credentialLabel } from "./pages/Credentials";
 import { ErrorBox, Spinner, useAsync } from "./ui";
@@ -32,11 +32,34 @@ export interface CredentialsField {
   required: boolean;
 }
 
+type GraphLike = {
+  credentials_input_schema?: unknown;
+  nodes?: { block_id: string; input_default?: unknown; metadata?: unknown }[] | null;
+} | null;
+
+/** The graph's `credentials_input_schema` as the server computes it, for a graph not saved
+ * yet: one property per provider/type combination of the blocks' credentials pins. */
+export function draftCredentialsSchema(nodes: NonNullable<GraphLike>["nodes"], blocks: Map<string, Block>): JsonSchema {
+  const properties: Record<string, JsonSchema> = {};
+  const required: string[] = [];
+  for (const node of nodes ?? []) {
+    const pins = ((blocks.get(node.block_id)?.inputSchema ?? {}) as JsonSchema).properties ?? {};
+    for (const pin of Object.values(pins)) {
+      const key = fieldKey(pin);
+      if (!key) continue;
+      properties[key] ??= pin;
+      const optional = !!(node.metadata as Record<string, unknown> | undefined)?.credentials_optional;
+      if (!optional && !required.includes(key)) required.push(key);
+    }
+  }
+  return { type: "object", properties, required };
+}
+
 /**
  * The credentials inputs of a graph. A field whose provider depends on another input
  * (the LLM blocks' `model`) accepts only the providers the graph's nodes select with it.
  */
-export function credentialsFields(graph: Graph | null, blocks: Map<string, Block>): CredentialsField[] {
+export function credentialsFields(graph: GraphLike, blocks: Map<string, Block>): CredentialsField[] {
   const schema = (graph?.credentials_input_schema ?? {}) as JsonSchema;
   const required = new Set(schema.required ?? []);
   return Object.entries(schema.properties ?? {}).map(([key, prop]) => {

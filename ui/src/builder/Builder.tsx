@@ -20,7 +20,7 @@ import { api, type Block, type CredentialRef, type Graph, type NodeExecution, ty
 import { isTerminal, watchRun, type RunWatcher } from "../live";
 import { adoptNewGraph, Link, navigate, setNavigationGuard, useDocumentTitle, useLocation } from "../router";
 import { SchemaForm } from "../SchemaForm";
-import { CredentialsInputs, credentialsFields } from "../CredentialsPicker";
+import { CredentialsInputs, credentialsFields, draftCredentialsSchema } from "../CredentialsPicker";
 import { ErrorBox, errorText, preview, Spinner, StatusBadge, toast, useAsync } from "../ui";
 import { ReviewNotice } from "../pages/Runs";
 import { Inspector } from "./Inspector";
@@ -494,7 +494,7 @@ function Editor({ blocks, initial }: { blocks: Block[]; initial: Graph | null })
           <Inspector key={selected.id} node={selected} onDefault={setDefault} onAddPin={addPin} onDelete={deleteNode} onClose={() => setSelectedId(null)} />
         )}
       </div>
-      {runOpen && <RunDialog graph={saved} blocks={blockMap} dirty={dirty} onRun={startRun} onClose={() => setRunOpen(false)} />}
+      {runOpen && <RunDialog graph={saved} draft={dirty ? (flowToGraph(nodes, edges, { name, description }).nodes as DraftNode[]) : null} blocks={blockMap} dirty={dirty} onRun={startRun} onClose={() => setRunOpen(false)} />}
     </div>
   );
 }
@@ -534,7 +534,9 @@ function RunBar({ run, transport, graphId, onClose }: { run: Run; transport: str
   );
 }
 
-function RunDialog({ graph, blocks, dirty, onRun, onClose }: { graph: Graph | null; blocks: Map<string, Block>; dirty: boolean; onRun: (inputs: Record<string, unknown>, credentials: Record<string, CredentialRef>) => Promise<boolean>; onClose: () => void }) {
+type DraftNode = { block_id: string; input_default?: unknown; metadata?: unknown };
+
+function RunDialog({ graph, draft, blocks, dirty, onRun, onClose }: { graph: Graph | null; draft: DraftNode[] | null; blocks: Map<string, Block>; dirty: boolean; onRun: (inputs: Record<string, unknown>, credentials: Record<string, CredentialRef>) => Promise<boolean>; onClose: () => void }) {
   const schema = (graph?.input_schema ?? { type: "object", properties: {} }) as JsonSchema;
   const [inputs, setInputs] = useState<Record<string, unknown>>(() => {
     const out: Record<string, unknown> = {};
@@ -554,7 +556,12 @@ function RunDialog({ graph, blocks, dirty, onRun, onClose }: { graph: Graph | nu
       const key = m?.[1] ?? (typeof d.pin === "string" && !d.node_id ? d.pin : undefined);
       if (key) (fieldErrors[key] ??= []).push(String(d.message ?? ""));
     }
-  const credentialFields = useMemo(() => credentialsFields(graph, blocks), [graph, blocks]);
+  // Unsaved changes are saved before the run: their credentials inputs are asked for now.
+  const [canvas] = useState(draft); // as it was when the form opened
+  const credentialFields = useMemo(
+    () => credentialsFields(canvas ? { nodes: canvas, credentials_input_schema: draftCredentialsSchema(canvas, blocks) } : graph, blocks),
+    [graph, canvas, blocks],
+  );
   const [credentials, setCredentials] = useState<Record<string, CredentialRef>>({});
   return (
     <dialog ref={dialog} className="dialog" onClose={onClose} aria-labelledby="run-title">
