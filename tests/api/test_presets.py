@@ -69,6 +69,19 @@ async def test_a_preset_is_made_listed_changed_run_with_overrides_and_deleted(
     assert row.status == "COMPLETED"
     assert row.outputs == {"ya": ["override"], "yb": ["kept"]}
 
+    scheduled = await client.post(
+        f"/api/library/presets/{preset['id']}/schedules",
+        json={"name": "nightly", "cron": "0 3 * * *", "inputs": {"b": "scheduled"}},
+    )
+    assert scheduled.status_code == 200, scheduled.text
+    schedule = scheduled.json()
+    assert schedule["graph_id"] == graph["id"] and schedule["graph_version"] == graph["version"]
+    assert schedule["inputs"] == {"a": "from preset", "b": "scheduled"}
+    bad_cron = await client.post(
+        f"/api/library/presets/{preset['id']}/schedules", json={"name": "n", "cron": "nope"}
+    )
+    assert bad_cron.status_code == 422
+
     missing_graph = {**body, "graph_version": 99}
     assert (await client.post("/api/library/presets", json=missing_graph)).status_code == 404
     bad_move = await client.patch(f"/api/library/presets/{preset['id']}", json={"graph_version": 7})

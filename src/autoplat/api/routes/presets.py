@@ -28,7 +28,9 @@ from autoplat.api.validation import (
 )
 from autoplat.db.presets import Preset
 from autoplat.errors import GraphNotFound
+from autoplat.graphs.service import MAX_VERSION
 from autoplat.library.errors import PresetNotFound
+from autoplat.scheduler.service import ScheduleService, ScheduleView
 
 _TAGS = ["presets"]
 
@@ -53,7 +55,7 @@ class CreatePreset(StrictBody):
     """Body of ``POST /library/presets``."""
 
     graph_id: str = Field(min_length=1, max_length=36)
-    graph_version: int = Field(ge=1)
+    graph_version: int = Field(ge=1, le=MAX_VERSION)
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
     inputs: dict[str, Any] = Field(default_factory=dict)
@@ -64,7 +66,7 @@ class CreatePreset(StrictBody):
 class UpdatePreset(StrictBody):
     """Body of ``PATCH /library/presets/{id}``: only the fields given change."""
 
-    graph_version: int | None = Field(default=None, ge=1)
+    graph_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
     inputs: dict[str, Any] | None = None
@@ -83,6 +85,15 @@ class ExecutePreset(StrictBody):
 
     inputs: dict[str, Any] = Field(default_factory=dict)
     credential_inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class SchedulePreset(StrictBody):
+    """Body of ``POST /library/presets/{id}/schedules``."""
+
+    name: str = Field(min_length=1, max_length=200)
+    cron: str = Field(max_length=200, description="As for graph schedules (5 or 6 fields).")
+    timezone: str | None = Field(default=None, max_length=64)
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Overrides.")
 
 
 def preset_out(preset: Preset) -> PresetOut:
@@ -233,6 +244,41 @@ async def execute_preset(request: Request) -> dict[str, Any]:
     return {"id": run_id, "graph_exec_id": run_id, "status": "QUEUED"}
 
 
+@endpoint(
+    "POST",
+    "/library/presets/{preset_id}/schedules",
+    summary="Schedule a preset",
+    tags=_TAGS,
+    body=SchedulePreset,
+    response=ScheduleView,
+    permission="WRITE_SCHEDULE",
+)
+async def schedule_preset(request: Request) -> ScheduleView:
+    """A schedule of the preset's graph version with its inputs (copied now; the body's
+    override them), validated as any schedule."""
+    preset = await _mine(request)
+    body = await parse_body(request, SchedulePreset)
+    service = ScheduleService(get_platform(request))
+    record = await service.create(
+        preset.user_id,
+        preset.graph_id,
+        name=body.name,
+        cron=body.cron,
+        timezone=body.timezone,
+        inputs={**preset.inputs, **body.inputs},
+        graph_version=preset.graph_version,
+    )
+    return service.view(record)
+
+
 def routes() -> list[BaseRoute]:
     """The preset routes."""
-    return [list_presets, create_preset, get_preset, update_preset, delete_preset, execute_preset]
+    return [
+        list_presets,
+        create_preset,
+        get_preset,
+        update_preset,
+        delete_preset,
+        execute_preset,
+        schedule_preset,
+    ]
