@@ -8,6 +8,7 @@ in ``requests`` (prefix, path, the auth header, body) for assertions.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import urllib.parse
@@ -17,7 +18,8 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 #: The key every provider accepts (tests store it as the user's credential).
 KEY = "sk-provider-test-key"
@@ -32,6 +34,7 @@ PREFIXES = {
     "youtube": "/youtube",
     "e2b": "/e2b",
     "e2b_sandbox": "/e2b-sandbox",
+    "discord": "/discord",
 }
 
 
@@ -60,6 +63,9 @@ class FakeProviders:
     #: What the code interpreter streams for a cell: code (or "*": any) -> events.
     #: The stand-in never runs the code; it only answers from this script.
     e2b_events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: The message a user posts once the bot is connected (to channel ``c1``, "general").
+    discord_inbox: str = "hello bot"
+    discord_sent: list[dict[str, Any]] = field(default_factory=list)
     sandboxes: dict[str, str] = field(default_factory=dict)
     killed: list[str] = field(default_factory=list)
     requests: list[Seen] = field(default_factory=list)
@@ -94,6 +100,16 @@ class FakeProviders:
                 Route("/e2b/sandboxes", self._e2b_create, methods=["POST"]),
                 Route("/e2b/sandboxes/{sid}", self._e2b_kill, methods=["DELETE"]),
                 Route("/e2b-sandbox/execute", self._e2b_execute, methods=["POST"]),
+                Route("/discord/v10/gateway/bot", self._discord_gateway_info),
+                Route("/discord/v10/channels/{cid}", self._discord_channel),
+                Route("/discord/v10/users/@me/guilds", self._discord_guilds),
+                Route("/discord/v10/guilds/{gid}/channels", self._discord_guild_channels),
+                Route(
+                    "/discord/v10/channels/{cid}/messages",
+                    self._discord_post,
+                    methods=["POST"],
+                ),
+                WebSocketRoute("/discord-gateway/", self._discord_gateway),
                 Route("/medium/v1/me", self._medium_me),
                 Route("/medium/v1/users/{author}/posts", self._medium_post, methods=["POST"]),
             ]
@@ -248,6 +264,68 @@ class FakeProviders:
         events = self.e2b_events.get(code, self.e2b_events.get("*", []))
         lines = [json.dumps(e) for e in [*events, {"type": "end_of_execution"}]]
         return Response("\n".join(lines) + "\n", media_type="application/x-ndjson")
+
+    # --- Discord (REST v10 and the gateway) -------------------------------------------
+
+    _CHANNELS = ({"id": "c1", "name": "general", "type": 0, "guild_id": "g1"},)
+
+    async def _discord_auth(self, request: Request) -> Response | None:
+        seen = await self._record("discord", request, "authorization")
+        if seen.auth != f"Bot {KEY}":
+            return JSONResponse({"message": "401: Unauthorized", "code": 0}, status_code=401)
+        return None
+
+    async def _discord_gateway_info(self, request: Request) -> Response:
+        refused = await self._discord_auth(request)
+        host = request.url.netloc
+        return refused or JSONResponse({"url": f"ws://{host}/discord-gateway", "shards": 1})
+
+    async def _discord_channel(self, request: Request) -> Response:
+        refused = await self._discord_auth(request)
+        found = [c for c in self._CHANNELS if c["id"] == request.path_params["cid"]]
+        if refused or not found:
+            return refused or JSONResponse({"message": "Unknown Channel"}, status_code=404)
+        return JSONResponse(found[0])
+
+    async def _discord_guilds(self, request: Request) -> Response:
+        refused = await self._discord_auth(request)
+        return refused or JSONResponse([{"id": "g1", "name": "Test Server"}])
+
+    async def _discord_guild_channels(self, request: Request) -> Response:
+        refused = await self._discord_auth(request)
+        return refused or JSONResponse(list(self._CHANNELS))
+
+    async def _discord_post(self, request: Request) -> Response:
+        refused = await self._discord_auth(request)
+        if refused:
+            return refused
+        body = json.loads(await request.body())
+        self.discord_sent.append({"channel": request.path_params["cid"], **body})
+        return JSONResponse({"id": f"m{len(self.discord_sent)}", "content": body["content"]})
+
+    async def _discord_gateway(self, ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 45000}})
+        identify = await ws.receive_json()
+        if identify.get("op") != 2 or identify["d"].get("token") != KEY:
+            await ws.close(code=4004)
+            return
+        bot = {"id": "bot-1", "username": "bot"}
+        user = {"id": "u-7", "username": "alice"}
+        events = [
+            ("READY", {"user": bot, "guilds": [{"id": "g1"}]}),
+            ("GUILD_CREATE", {"id": "g1", "channels": list(self._CHANNELS)}),
+            ("MESSAGE_CREATE", {"id": "m0", "channel_id": "c1", "content": "me", "author": bot}),
+            (
+                "MESSAGE_CREATE",
+                {"id": "m-in", "channel_id": "c1", "content": self.discord_inbox, "author": user},
+            ),
+        ]
+        for seq, (kind, data) in enumerate(events, 1):
+            await ws.send_json({"op": 0, "s": seq, "t": kind, "d": data})
+        with contextlib.suppress(Exception):
+            while True:  # heartbeats until the bot leaves
+                await ws.receive_text()
 
     # --- Medium -------------------------------------------------------------------------
 

@@ -220,3 +220,35 @@ async def test_e2b_creates_executes_and_disposes_without_running_code_here(rig: 
     )
     assert failed == [("error", "NameError: boom")]
     assert rig.fake.killed == ["sbx1", "sbx2"]  # killed on an error, as AutoGPT does
+
+
+async def test_discord_reads_the_next_message_over_the_gateway_and_replies(rig: Rig) -> None:
+    from autoplat.blocks.builtin.integrations.discord import (
+        ReadDiscordMessagesBlock,
+        SendDiscordMessageBlock,
+    )
+
+    rig.fake.discord_inbox = "what is 2+2?"
+    got = await outputs(ReadDiscordMessagesBlock(), {}, rig.context)
+    assert got == [
+        ("message_content", "what is 2+2?"),
+        ("message_id", "m-in"),
+        ("channel_id", "c1"),
+        ("channel_name", "general"),
+        ("user_id", "u-7"),
+        ("username", "alice"),
+    ]
+    refused = await outputs(ReadDiscordMessagesBlock(), {}, rig.with_key("bad"))
+    assert refused == [("error", "Login error occurred: Improper token has been passed.")]
+    text = "x" * 2500
+    sent = await outputs(
+        SendDiscordMessageBlock(), {"channel_name": "general", "message_content": text}, rig.context
+    )
+    assert sent == [("status", "Message sent"), ("message_id", "m2"), ("channel_id", "c1")]
+    assert [len(m["content"]) for m in rig.fake.discord_sent] == [2000, 500]
+    missing = await outputs(
+        SendDiscordMessageBlock(),
+        {"channel_name": "random", "message_content": "hi"},
+        rig.context,
+    )
+    assert missing == [("status", "Channel not found: random")]
