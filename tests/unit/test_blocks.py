@@ -98,6 +98,8 @@ CATALOGUE = {
     "3f7b2dcb-4a78-4e3f-b0f1-88132e1b89df": "PublishToMediumBlock",
     "f3a8f7e1-4b1d-4e5f-9f2a-7c3d5a2e6b4c": "TranscribeYoutubeVideoBlock",
     "0b02b072-abe7-11ef-8372-fb5d162dd712": "ExecuteCodeBlock",
+    "df06086a-d5ac-4abb-9996-2ad0acb2eff7": "ReadDiscordMessagesBlock",
+    "d0822ab5-9f8a-44a3-8971-531dd0178b6b": "SendDiscordMessageBlock",
     "1d055e55-a2b9-4547-8311-907d05b0304d": "PersistInformationBlock",
     "d8710fc9-6e29-481e-a7d5-165eb16f8471": "RetrieveInformationBlock",
     "3735a31f-7e18-4aca-9e90-08a7120674bc": "FileReadBlock",
