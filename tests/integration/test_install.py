@@ -18,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -73,6 +74,16 @@ def build_wheel(out: Path) -> Path:
         timeout=300,
     )
     (wheel,) = dist.glob("autoplat-*.whl")
+    # Everything the package holds ships (a template or migration left out of
+    # package-data works from the checkout and breaks every install).
+    package = source / "src"
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    missing = [
+        str(path.relative_to(package))
+        for path in (package / "autoplat").rglob("*")
+        if path.is_file() and str(path.relative_to(package)) not in shipped
+    ]
+    assert missing == [], f"add these to [tool.setuptools.package-data]: {missing}"
     return wheel
 
 
