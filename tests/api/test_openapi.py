@@ -112,3 +112,50 @@ async def test_docs_page_is_served_from_the_package(autoplat_client: httpx.Async
     assert "/openapi.json" in texts[2]
     assert (await autoplat_client.get("/docs/static/../../etc/passwd")).status_code == 404
     assert (await autoplat_client.get("/docs/static/nothing.js")).status_code == 404
+
+
+async def test_a_concrete_path_wins_and_405_names_exactly_its_methods(
+    autoplat_client: httpx.AsyncClient,
+) -> None:
+    spec = await _spec(autoplat_client)
+    assert set(spec["paths"]["/api/admin/credits/grant"]) == {"post"}
+    # Not GET /admin/credits/{user_id} with user_id="grant": the document has no such GET.
+    for method in ("GET", "OPTIONS", "DELETE"):
+        response = await autoplat_client.request(method, "/api/admin/credits/grant")
+        assert response.status_code == 405, method
+        assert response.headers["allow"] == "POST"
+        assert response.json()["error"]["code"] == "method_not_allowed"
+    # The templated path keeps its own methods for every other value.
+    other = await autoplat_client.options("/api/admin/credits/someone")
+    assert other.status_code == 405 and other.headers["allow"] == "GET, HEAD"
+
+
+async def test_request_schemas_say_what_the_routes_refuse(
+    autoplat_client: httpx.AsyncClient,
+) -> None:
+    spec = await _spec(autoplat_client)
+    schemas = spec["components"]["schemas"]
+    execute = spec["paths"]["/api/graphs/{graph_id}/execute/{graph_version}"]["post"]
+    version = next(p for p in execute["parameters"] if p["name"] == "graph_version")
+    assert version["schema"]["type"] == "integer" and version["schema"]["minimum"] == 1
+    # Too small a version is refused as the document says, with a 422 naming it.
+    response = await autoplat_client.post("/api/graphs/g/execute/0", json={})
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "path.graph_version"
+    # A graph, when given, is an object: never null.
+    graph = schemas["GraphDocument"]["properties"]["graph"]
+    assert graph["type"] == "object" and "anyOf" not in graph
+    response = await autoplat_client.post("/api/graphs", json={"graph": None})
+    assert response.status_code == 422
+    # NUL is refused everywhere, so no request string or key may hold one.
+    assert schemas["JsonValue"]["anyOf"][3]["pattern"] == "^[^\\u0000]*$"
+    assert execute["parameters"][0]["schema"]["pattern"] == "^[^/\\u0000]+$"
+    # A route reading a body declares it.
+    block = spec["paths"]["/api/blocks/{block_id}/execute"]["post"]
+    assert block["requestBody"]["required"] is True
+    # What no schema can say is said by the document, with its status.
+    create = spec["paths"]["/api/graphs"]["post"]
+    assert create["x-validates-beyond-schema"]["status"] == 422
+    assert "also when" in create["responses"]["422"]["description"]
+    upload = spec["paths"]["/api/files/upload"]["post"]["requestBody"]["content"]
+    assert upload["multipart/form-data"]["schema"]["required"] == ["file"]
