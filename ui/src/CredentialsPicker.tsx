@@ -140,7 +140,7 @@ export function CredentialsInputs({
   );
 }
 
-function Picker({ field, titles, options, value, onChange }: { field: CredentialsField; titles: Map<string, string>; options: CredentialMeta[]; value?: CredentialRef; onChange: (ref: CredentialRef | undefined) => void }) {
+function Picker({ field, titles, options, value, onChange, none = "— none: the node's own, or the platform's —" }: { field: CredentialsField; titles: Map<string, string>; options: CredentialMeta[]; value?: CredentialRef; onChange: (ref: CredentialRef | undefined) => void; none?: string }) {
   const id = useId();
   const own = options.filter((c) => !c.is_system);
   const platform = options.filter((c) => c.is_system);
@@ -160,7 +160,7 @@ function Picker({ field, titles, options, value, onChange }: { field: Credential
         const c = options.find((o) => o.id === e.target.value);
         onChange(c ? toRef(c) : undefined);
       }}>
-        <option value="">{options.length ? "— none: the node's own, or the platform's —" : "— no fitting credential —"}</option>
+        <option value="">{options.length ? none : "— no fitting credential —"}</option>
         {own.length > 0 && (
           <optgroup label="Yours">
             {own.map((c) => (
@@ -190,5 +190,77 @@ function Picker({ field, titles, options, value, onChange }: { field: Credential
         (in a new tab).
       </small>
     </div>
+  );
+}
+
+/** The credentials pins of a block's input schema (markers, or AutoGPT's naming rule). */
+export function credentialPins(schema: JsonSchema): string[] {
+  return Object.entries(schema.properties ?? {})
+    .filter(([name, pin]) => pin.credentials_provider !== undefined || name === "credentials" || name.endsWith("_credentials"))
+    .map(([name]) => name);
+}
+
+/** A node's own credentials pins in the builder: pickers that store a reference as the
+ * pin's default (a run's credentials inputs override it). */
+export function NodeCredentials({
+  schema,
+  pins,
+  value,
+  onChange,
+}: {
+  schema: JsonSchema;
+  pins: string[];
+  value: Record<string, unknown>;
+  onChange: (pin: string, ref: CredentialRef | undefined) => void;
+}) {
+  const credentials = useAsync(() => api.credentials(), []);
+  const providers = useAsync(() => api.providers().catch(() => []), []);
+  const titles = useMemo(() => new Map((providers.data ?? []).map((p) => [p.name, p.title])), [providers.data]);
+  const required = new Set(schema.required ?? []);
+  const fields: CredentialsField[] = pins.map((name) => {
+    const pin = schema.properties?.[name] ?? {};
+    let providers = strings(pin.credentials_provider).map(normalize);
+    const discriminator = typeof pin.discriminator === "string" ? pin.discriminator : null;
+    const mapping = (pin.discriminator_mapping ?? null) as Record<string, string> | null;
+    if (discriminator && mapping) {
+      const chosen = value[discriminator] ?? schema.properties?.[discriminator]?.default;
+      if (typeof chosen === "string" && mapping[chosen]) providers = [normalize(mapping[chosen])];
+    }
+    return {
+      key: name,
+      title: typeof pin.title === "string" ? pin.title : name,
+      description: typeof pin.description === "string" ? pin.description : undefined,
+      providers,
+      types: strings(pin.credentials_types),
+      required: required.has(name),
+    };
+  });
+  if (credentials.loading && !credentials.data) return <Spinner label="Loading your credentials…" />;
+  if (credentials.error) return <ErrorBox error={credentials.error} retry={credentials.reload} />;
+  return (
+    <>
+      {fields.map((f) => {
+        const current = value[f.key] as Partial<CredentialRef> | undefined;
+        let options = (credentials.data ?? []).filter((c) => fits(f, c));
+        // A reference this user cannot see (another user's export) stays shown as it is.
+        if (current?.id && !options.some((c) => c.id === current.id)) {
+          const known = (credentials.data ?? []).find((c) => c.id === current.id);
+          const note = known ? "does not fit this model" : "not yours";
+          const name = known ? credentialLabel(known) : (current.title ?? current.id.slice(0, 8));
+          options = [{ id: current.id, provider: current.provider ?? "?", type: current.type ?? "api_key", title: `${name} (${note})` } as CredentialMeta, ...options];
+        }
+        return (
+          <Picker
+            key={f.key}
+            field={f}
+            titles={titles}
+            none="— none: the run's or the platform's —"
+            options={options}
+            value={current?.id ? (current as CredentialRef) : undefined}
+            onChange={(ref) => onChange(f.key, ref)}
+          />
+        );
+      })}
+    </>
   );
 }

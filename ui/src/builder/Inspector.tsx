@@ -2,6 +2,7 @@
 // the inputs, outputs and error of its latest execution.
 import { useState } from "react";
 import { SchemaForm } from "../SchemaForm";
+import { credentialPins, NodeCredentials } from "../CredentialsPicker";
 import { StatusBadge } from "../ui";
 import { Values } from "../pages/Runs";
 import { basePin, inputSchema, nodeInputs, nodeOutputs, prettyName, type BuilderNode, type JsonSchema } from "./model";
@@ -21,6 +22,7 @@ export function Inspector({ node, onDefault, onAddPin, onDelete, onClose }: Prop
   const linked = new Set((data.linked ?? []).map(basePin));
   for (const l of data.linked ?? []) linked.add(l);
   const exec = data.execution;
+  const credentials = credentialPins(schema as JsonSchema).filter((p) => !linked.has(p));
   return (
     <aside className="inspector" aria-label={`Node ${prettyName(data.block)}`}>
       <div className="inspector-head">
@@ -48,11 +50,15 @@ export function Inspector({ node, onDefault, onAddPin, onDelete, onClose }: Prop
               {m}
             </p>
           ))}
+          {credentials.length > 0 && (
+            <NodeCredentials schema={schema as JsonSchema} pins={credentials} value={data.inputDefault} onChange={(name, ref) => onDefault(node.id, name, ref)} />
+          )}
           <SchemaForm
             schema={schema as JsonSchema}
             value={data.inputDefault}
             linked={linked}
             errors={data.errors?.pins}
+            hide={new Set(credentials)}
             onChange={(name, value) => onDefault(node.id, name, value)}
           />
           <DynamicPins node={node} onAdd={onAddPin} />
