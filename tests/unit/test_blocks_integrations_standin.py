@@ -252,3 +252,36 @@ async def test_discord_reads_the_next_message_over_the_gateway_and_replies(rig: 
         rig.context,
     )
     assert missing == [("status", "Channel not found: random")]
+
+
+async def test_ai_image_generator_maps_sizes_and_styles_per_model(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autoplat.blocks.builtin.integrations.replicate_image import AIImageGeneratorBlock
+
+    monkeypatch.setattr(replicate, "POLL_INTERVAL", 0.01)
+    rig.fake.replicate_output = ["https://r.example/img.jpg"]
+    block = AIImageGeneratorBlock()
+    data = {
+        "prompt": "a fox",
+        "model": "Flux 1.1 Pro",
+        "size": "wide",
+        "style": "digital_illustration",
+    }
+    assert await outputs(block, data, rig.context) == [("image_url", "https://r.example/img.jpg")]
+    await outputs(block, {**data, "model": "Recraft v3"}, rig.context)
+    flux, _, recraft, _ = rig.fake.seen("replicate")
+    assert flux.path.endswith("/black-forest-labs/flux-1.1-pro/predictions")
+    assert flux.body["input"] == {
+        "prompt": "digital art of a fox",
+        "width": 1440,
+        "height": 810,
+        "aspect_ratio": "16:9",
+        "output_format": "jpg",
+        "output_quality": 90,
+    }
+    assert recraft.body["input"] == {
+        "prompt": "a fox",
+        "size": "1536x1024",
+        "style": "digital_illustration",
+    }
