@@ -100,6 +100,7 @@ CATALOGUE = {
     "0b02b072-abe7-11ef-8372-fb5d162dd712": "ExecuteCodeBlock",
     "df06086a-d5ac-4abb-9996-2ad0acb2eff7": "ReadDiscordMessagesBlock",
     "d0822ab5-9f8a-44a3-8971-531dd0178b6b": "SendDiscordMessageBlock",
+    "ed1ae7a0-b770-4089-b520-1f0005fad19a": "AIImageGeneratorBlock",
     "1d055e55-a2b9-4547-8311-907d05b0304d": "PersistInformationBlock",
     "d8710fc9-6e29-481e-a7d5-165eb16f8471": "RetrieveInformationBlock",
     "3735a31f-7e18-4aca-9e90-08a7120674bc": "FileReadBlock",

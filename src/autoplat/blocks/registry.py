@@ -39,6 +39,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "autoplat.blocks.builtin.integrations.youtube",
     "autoplat.blocks.builtin.integrations.e2b",
     "autoplat.blocks.builtin.integrations.discord",
+    "autoplat.blocks.builtin.integrations.replicate_image",
     "autoplat.blocks.builtin.persistence",
     "autoplat.blocks.builtin.file_blocks",
     "autoplat.blocks.builtin.feeds",
