@@ -167,8 +167,9 @@ class Platform:
     async def _start(self) -> None:
         if self.roles != frozenset(ROLES) and not self.settings.is_postgres:
             raise ConfigError(
-                f"roles {', '.join(sorted(self.roles))} alone need PostgreSQL (events, stops and "
-                "wake-ups cross processes through it); on SQLite serve with the role all"
+                f"serving only the role(s) {', '.join(sorted(self.roles))} needs PostgreSQL "
+                "(events, stops and wake-ups cross processes through it); on SQLite one "
+                "process plays every role: serve without --role or AUTOPLAT_ROLES"
             )
         self._stack.push_async_callback(self.outbound.aclose)
         self._stack.push_async_callback(self.credentials.aclose)

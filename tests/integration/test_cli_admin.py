@@ -249,7 +249,7 @@ async def test_quiet_commands_and_one_line_errors(
         roles = await autoplat(env, "serve", "--role", "api", "--port", "0")
         assert roles.returncode == 2
         said = [line for line in roles.stderr.splitlines() if line.startswith("autoplat:")]
-        assert len(said) == 1 and "need PostgreSQL" in said[0], roles.stderr
+        assert len(said) == 1 and "needs PostgreSQL" in said[0], roles.stderr
     unreachable = {**env, "AUTOPLAT_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
     for args in (["runs", "list"], ["schedules", "list"], ["graphs", "list"]):
         result = await autoplat(unreachable, *args)
