@@ -285,3 +285,23 @@ async def test_ai_image_generator_maps_sizes_and_styles_per_model(
         "size": "1536x1024",
         "style": "digital_illustration",
     }
+
+
+def test_runs_on_the_platform_key_are_priced_and_the_users_own_are_free() -> None:
+    from autoplat.credits.costs import select_cost
+    from autoplat.integrations.providers import BUILTIN_PROVIDERS
+
+    system = {s.name: s.system_credentials_id for s in BUILTIN_PROVIDERS}
+
+    def price(block: Block[Any], provider: str, credentials_id: str, **pins: Any) -> int:
+        ref = {"id": credentials_id, "provider": provider, "type": "api_key", "title": "t"}
+        cost = select_cost(block.costs, {"credentials": ref, **pins})
+        return cost.cost_amount if cost is not None else 0
+
+    assert price(SearchTheWebBlock(), "jina", system["jina"]) == 1
+    assert price(SearchTheWebBlock(), "jina", "users-own-key") == 0
+    assert price(ExtractWebsiteContentBlock(), "jina", system["jina"], raw_content=False) == 1
+    assert price(ExtractWebsiteContentBlock(), "jina", system["jina"], raw_content=True) == 0
+    assert price(IdeogramModelBlock(), "ideogram", system["ideogram"]) == 16
+    assert price(ReplicateFluxAdvancedModelBlock(), "replicate", system["replicate"]) == 10
+    assert price(ExecuteCodeBlock(), "e2b", system["e2b"]) == 2
