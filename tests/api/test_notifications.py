@@ -244,3 +244,30 @@ async def test_zero_balance_is_sent_once_until_the_next_top_up(
     await service.send_pending()
     await _eventually(_count(mailbox, 2))
     assert [m["Subject"] for m in mailbox.messages] == ["You are out of credits"] * 2
+
+
+async def test_a_notification_recorded_by_another_process_reaches_this_ones_websocket(
+    autoplat_platform: Platform,
+    autoplat_client: httpx.AsyncClient,
+    autoplat_settings: Settings,
+    tmp_path: Path,
+) -> None:
+    if not autoplat_platform.db.is_postgres:
+        pytest.skip("processes share a database only on PostgreSQL")
+    await _signed_up(autoplat_client)
+    other = autoplat_settings.model_copy(update={"data_dir": tmp_path / "other", "port": 0})
+    async with Platform(other) as second:
+        ws_url = second.url.replace("http", "ws") + "/ws"
+        headers = {"Authorization": f"Bearer {make_token(TEST_USER_ID)}"}
+        async with websockets.connect(ws_url, additional_headers=headers) as ws:
+            await asyncio.sleep(0.1)  # the listener is registered once the socket is accepted
+            recorded = await autoplat_platform.notifications.notify(
+                TEST_USER_ID, NotificationType.AGENT_APPROVED, {"agent_name": "Echo"}
+            )
+            assert recorded is not None
+            message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert message["method"] == "notification"
+            assert message["data"]["id"] == recorded["id"]
+            # Once only, though every poll window overlaps the last.
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(ws.recv(), 4.5)

@@ -273,6 +273,21 @@ class NotificationOutboxStore:
             )
             return [dict(r._mapping) for r in rows]
 
+    async def recorded_since(
+        self, user_ids: list[str], since: datetime, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Notifications of these users recorded at or after ``since``, oldest first."""
+        if not user_ids:
+            return []
+        async with self.db.engine.connect() as conn:
+            rows = await conn.execute(
+                select(NOTIFICATIONS)
+                .where(NOTIFICATIONS.c.user_id.in_(user_ids), NOTIFICATIONS.c.created_at >= since)
+                .order_by(NOTIFICATIONS.c.created_at, NOTIFICATIONS.c.id)
+                .limit(limit)
+            )
+            return [{**notification_json(r), "user_id": r.user_id} for r in rows]
+
     # --- per-user state -----------------------------------------------------------------
 
     async def _ensure_state(self, conn: Any, user_id: str) -> None:

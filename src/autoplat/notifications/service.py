@@ -35,6 +35,11 @@ Listener = Callable[[dict[str, Any]], None]
 MAX_ATTEMPTS = 5
 #: A SENDING row older than this lost its sender.
 SENDING_STALE = timedelta(minutes=10)
+#: How often a PostgreSQL process reads the notifications other processes recorded for
+#: its live listeners (a run executed elsewhere is notified there).
+REMOTE_POLL_SECONDS = 2.0
+#: How far back a poll looks (clocks of processes differ a little; ids dedupe the overlap).
+REMOTE_OVERLAP = timedelta(seconds=10)
 
 
 class NotificationService:
@@ -49,6 +54,8 @@ class NotificationService:
         # One sending pass at a time in this process, so the daily limit is counted right
         # (two processes may each send one over it in the same instant).
         self._sending = asyncio.Lock()
+        # Ids pushed to the live listeners (insertion-ordered), so no one gets one twice.
+        self._pushed: dict[str, None] = {}
         # Where the unsubscribe link points; the platform sets it once its server listens.
         self.public_url = settings.frontend_base_url.rstrip("/") or (
             f"http://{settings.host}:{settings.port}"
@@ -69,6 +76,8 @@ class NotificationService:
             self.tasks.spawn("notifications:runs", self._follow(sub))
         if self.smtp_enabled:
             self.tasks.spawn("notifications:sender", self._sender())
+        if self.db.is_postgres:
+            self.tasks.spawn("notifications:remote", self._poll_remote())
 
     async def stop(self, timeout: float) -> None:
         """Stop following and sending."""
@@ -90,11 +99,33 @@ class NotificationService:
         return undo
 
     def _push(self, user_id: str, notification: dict[str, Any]) -> None:
+        if notification["id"] in self._pushed:
+            return
+        self._pushed[notification["id"]] = None
+        while len(self._pushed) > 10_000:  # bounded: ids older than any poll window go
+            self._pushed.pop(next(iter(self._pushed)))
         for listener in list(self._listeners.get(user_id, ())):
             try:
                 listener(notification)
             except Exception:  # one broken listener must not silence the others
                 log.exception("notifications.listener_failed", user_id=user_id)
+
+    async def _poll_remote(self) -> None:
+        since = utcnow()
+        while True:
+            await asyncio.sleep(REMOTE_POLL_SECONDS)
+            users = list(self._listeners)
+            if not users:
+                since = utcnow()
+                continue
+            try:
+                now = utcnow()
+                for item in await self.db.outbox.recorded_since(users, since - REMOTE_OVERLAP):
+                    user_id = item.pop("user_id")
+                    self._push(str(user_id), item)
+                since = now
+            except Exception:  # the next poll tries again; the database may be restarting
+                log.exception("notifications.remote_poll_failed")
 
     # --- recording ----------------------------------------------------------------------
 
