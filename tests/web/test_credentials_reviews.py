@@ -217,6 +217,12 @@ def test_approve_a_pending_review_with_edited_data(
     _wait_run(web_server, user, graph["id"], run_id, "REVIEW")
 
     page = signed_in_page(browser, web_server, user)
+    # On the canvas: the paused node, and the run bar's way to the review.
+    page.goto(f"/build/{graph['id']}?exec={run_id}")
+    page.locator(".bnode[data-block='HumanInTheLoopBlock'][data-status='REVIEW']").wait_for()
+    runbar = page.get_by_test_id("runbar")
+    runbar.get_by_test_id("review-notice").get_by_role("link", name="Review now").wait_for()
+    page.screenshot(path=str(tmp_path / "canvas-in-review.png"))
     page.goto(f"/runs/{graph['id']}/{run_id}")
     notice = page.get_by_test_id("review-notice")
     notice.wait_for()

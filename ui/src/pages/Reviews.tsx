@@ -1,7 +1,7 @@
 // Human reviews: runs paused on a HumanInTheLoop node wait here for a person's decision.
 // Approve (with the data as edited, when the review is editable) or reject, with an optional
 // message; the run resumes where it paused once its last review is decided.
-import { useId, useMemo, useState } from "react";
+import { useEffect, useId, useMemo, useState } from "react";
 import { api, type Review, type ReviewDecision } from "../api/endpoints";
 import { Link, navigate, useDocumentTitle, useLocation } from "../router";
 import { Empty, ErrorBox, formatTime, Spinner, toast, useAsync } from "../ui";
@@ -16,6 +16,11 @@ export function Reviews() {
   const library = useAsync(() => api.library(true), []);
   const names = useMemo(() => new Map((library.data ?? []).map((a) => [a.graph_id, a.name])), [library.data]);
   const [decided, setDecided] = useState<Decided[]>([]);
+  // New reviews show up by themselves (a card being edited keeps its edits).
+  useEffect(() => {
+    const timer = setInterval(() => document.visibilityState === "visible" && pending.reload(), 15000);
+    return () => clearInterval(timer);
+  }, [pending.reload]);
   const done = new Set(decided.map((d) => d.review.node_exec_id));
   const items = (pending.data ?? []).filter((r) => !done.has(r.node_exec_id) && (!runFilter || r.graph_exec_id === runFilter));
 
