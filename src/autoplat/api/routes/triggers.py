@@ -27,6 +27,7 @@ from autoplat.errors import (
     PayloadTooLarge,
     ValidationFailed,
 )
+from autoplat.graphs.service import MAX_VERSION
 
 #: The provider of generic webhooks (AutoGPT's name).
 GENERIC_PROVIDER = "generic_webhook"
@@ -40,7 +41,7 @@ class SetupTrigger(StrictBody):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
     graph_id: str = Field(min_length=1, max_length=36)
-    graph_version: int = Field(ge=1)
+    graph_version: int = Field(ge=1, le=MAX_VERSION)
     inputs: dict[str, Any] = Field(default_factory=dict, description="The graph's inputs.")
     agent_credentials: dict[str, Any] = Field(default_factory=dict)
 
