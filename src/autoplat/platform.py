@@ -95,6 +95,7 @@ class Platform:
             block_settings=self.block_settings,
             own_runs_only=own_runs_only,
             runs_work="worker" in self.roles,
+            observer=self.metrics,
             on_fatal=self._on_fatal,
         )
         self.scheduler = Scheduler(settings, self.db, self.executions)

@@ -80,6 +80,12 @@ async def test_metrics_report_executions_queue_and_credits(
     assert node_runs is not None and node_runs >= 2
     assert _value(text, "autoplat_credits_spent_total") is not None
     assert _value(text, "autoplat_users") == 2
+    # The execution core's own reports: each block run's duration, each run's queue wait.
+    ran = _value(
+        text, "autoplat_block_duration_seconds_count", block="AgentInputBlock", status="COMPLETED"
+    )
+    assert ran == 1
+    assert _value(text, "autoplat_queue_wait_seconds_count") == 1
 
 
 async def test_two_platforms_keep_separate_registries(

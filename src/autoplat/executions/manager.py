@@ -32,7 +32,7 @@ from autoplat.executions.graph import CompiledGraph
 from autoplat.executions.graphcache import GraphCache
 from autoplat.executions.liveness import Liveness, new_worker_id
 from autoplat.executions.pglisten import PgListener, asyncpg_dsn
-from autoplat.executions.ports import CredentialsResolver, Credits
+from autoplat.executions.ports import CredentialsResolver, Credits, ExecutionObserver
 from autoplat.executions.remote import RemoteEvents
 from autoplat.executions.run import GraphRun
 from autoplat.executions.status import ExecutionStatus, is_terminal
@@ -62,6 +62,7 @@ class ExecutionManager:
         bus: EventBus | None = None,
         own_runs_only: bool = False,
         runs_work: bool = True,
+        observer: ExecutionObserver | None = None,
         on_fatal: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -98,6 +99,7 @@ class ExecutionManager:
             outbound=self.outbound,
             block_settings=self.block_settings,
             own_runs_only=own_runs_only,
+            observer=observer,
         )
         self.submitter = Submitter(
             settings, self.graphs, self.worker, self.bus, credits, self.submits, credentials

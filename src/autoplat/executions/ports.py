@@ -84,3 +84,15 @@ class CredentialsResolver(Protocol):
     ) -> Mapping[str, Any]:
         """The node's credentials inputs resolved (decrypted): field -> credential."""
         ...
+
+
+class ExecutionObserver(Protocol):
+    """What the core reports for metrics (``autoplat.api.metrics.Metrics`` implements it)."""
+
+    def observe_node_end(self, block: str, status: str, seconds: float) -> None:
+        """A node execution of ``block`` (its name) ended with ``status`` after ``seconds``."""
+        ...
+
+    def observe_queue_wait(self, seconds: float) -> None:
+        """A run started ``seconds`` after it was queued."""
+        ...

@@ -21,6 +21,8 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+import structlog
+
 from autoplat.blocks.base import BlockContext, BlockType, ReviewRequired
 from autoplat.blocks.convert import to_json_safe
 from autoplat.blocks.tooling import TOOLS_KEY, ToolRunStopped
@@ -115,6 +117,10 @@ class RunHost(Protocol):
 
     def mark_dirty(self, run: GraphRun) -> None:
         """The run has changes to write."""
+        ...
+
+    def node_ended(self, run: GraphRun, nr: NodeRun, block: str) -> None:
+        """A node execution of ``block`` reached the end of its block run (for metrics)."""
         ...
 
     async def start_child(
@@ -339,6 +345,10 @@ class GraphRun:
 
     async def _execute(self, nr: NodeRun) -> None:
         cnode = self.graph.nodes[nr.node_id]
+        # This node's task (and its block's logs) carry its ids beside the run's.
+        structlog.contextvars.bind_contextvars(
+            node_id=nr.node_id, node_exec_id=nr.id, block_id=nr.block_id
+        )
         try:
             # A node execution that started before (resumed) already holds its full input.
             # The run's credential references overlay the node's defaults, not its links.
@@ -441,6 +451,8 @@ class GraphRun:
         if began is not None:
             nr.stats["walltime"] = round(time.perf_counter() - began, 6)
         self._transition(nr, status)
+        cnode = self.graph.nodes.get(nr.node_id)
+        self.host.node_ended(self, nr, cnode.block.name if cnode is not None else nr.block_id)
 
     def _fail(
         self, nr: NodeRun, cnode: CompiledNode, message: str, began: float | None = None

@@ -31,12 +31,17 @@ from autoplat.db.manager import DatabaseManager
 from autoplat.db.rows import NodeRow, RunRow
 from autoplat.db.types import utcnow
 from autoplat.errors import GraphNotFound
-from autoplat.executions.events import EventBus, ExecutionEvent
+from autoplat.executions.events import (
+    EVENTS_CHANNEL,
+    EventBus,
+    ExecutionEvent,
+    encode_notifications,
+)
 from autoplat.executions.flusher import Flusher
 from autoplat.executions.graph import CompiledNode
 from autoplat.executions.graphcache import GraphCache
 from autoplat.executions.newrun import new_run_rows
-from autoplat.executions.ports import CredentialsResolver, Credits
+from autoplat.executions.ports import CredentialsResolver, Credits, ExecutionObserver
 from autoplat.executions.review import NodeReview
 from autoplat.executions.run import GraphRun, LeaseLost
 from autoplat.executions.state import NodeRun
@@ -78,8 +83,10 @@ class Worker:
         outbound: OutboundHttp,
         block_settings: BlockSettings,
         own_runs_only: bool = False,
+        observer: ExecutionObserver | None = None,
     ) -> None:
         self._settings = settings
+        self.observer = observer
         self.db = db
         self.graphs = graphs
         self.flusher = flusher
@@ -220,6 +227,9 @@ class Worker:
             run.restore(nodes)
             if row.attempts > 1:
                 log.info("execution.resumed", graph_exec_id=row.id, attempt=row.attempts)
+            elif self.observer is not None and row.created_at is not None:
+                waited = (run.started_at - row.created_at).total_seconds()
+                self.observer.observe_queue_wait(waited)
             self.active[row.id] = run
             if row.stop_requested:
                 run.request_stop()
@@ -268,7 +278,12 @@ class Worker:
             return
         if ended is not None:
             log.info("execution.ended", graph_exec_id=run_id, status=status.value, error=error)
-            self.bus.publish([ExecutionEvent("graph", run_view(ended))])
+            event = ExecutionEvent("graph", run_view(ended))
+            self.bus.publish([event])
+            # Other processes' subscribers (an api role's /ws) hear of it too.
+            with contextlib.suppress(Exception):
+                payloads = encode_notifications(self.owner, [event])
+                await self.db.executions.notify(EVENTS_CHANNEL, payloads)
 
     def poisoned(self, run: GraphRun, reason: str) -> None:
         """The flusher cannot store the run's rows: fail the run alone, outside its flush."""
@@ -376,7 +391,9 @@ class Worker:
         return compiled.graph
 
     async def _run_child(self, child: GraphRun) -> None:
-        structlog.contextvars.bind_contextvars(graph_exec_id=child.id, graph_id=child.graph_id)
+        structlog.contextvars.bind_contextvars(
+            graph_exec_id=child.id, graph_id=child.graph_id, user_id=child.user_id
+        )
         try:
             await child.execute()
         except (LeaseLost, RunFailedHard):
@@ -433,6 +450,12 @@ class Worker:
     def mark_dirty(self, run: GraphRun) -> None:
         """The run has changes to write."""
         self.flusher.mark(run)
+
+    def node_ended(self, run: GraphRun, nr: NodeRun, block: str) -> None:
+        """Report a node execution's end to the metrics."""
+        if self.observer is not None:
+            walltime = float(nr.stats.get("walltime", 0.0))
+            self.observer.observe_node_end(block, nr.status.value, walltime)
 
     async def charge_node(
         self, run: GraphRun, nr: NodeRun, cnode: CompiledNode, record: Mapping[str, Any]
