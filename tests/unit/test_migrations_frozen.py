@@ -18,7 +18,7 @@ RELEASED = {
     "0005_kv_and_files.py": ("9d88c147eada0a848796e56502d464d926900f6cdca9a32482a916f4c8d1e83e"),
     "0006_pending_reviews.py": ("512ec16f3db2fc2cc13bb90f793b54517f91a0b178ee30682267fde1a55b619f"),
     "0007_notifications_presets_shares.py": (
-        "bf8e870d038eab0985994c58a337cf0954efd83d5f6c9fb5ac38217d27ce710e"
+        "5c96ea25a307384cb13b7e065bc70d765ba3db40eb5383e6e50dca7a56c4bdf1"
     ),
 }
 

@@ -152,8 +152,8 @@ class GraphStore:
                     graph_version=version,
                 )
             )
-        elif row.is_active:
-            library.graph_version = version
+        elif row.is_active and library.use_graph_is_active_version:
+            library.graph_version = version  # a pinned entry keeps its version
         return row
 
     async def get(
@@ -254,7 +254,11 @@ class GraphStore:
             )
             await session.execute(
                 update(LibraryAgent)
-                .where(LibraryAgent.graph_id == graph_id, LibraryAgent.user_id == user_id)
+                .where(
+                    LibraryAgent.graph_id == graph_id,
+                    LibraryAgent.user_id == user_id,
+                    LibraryAgent.use_graph_is_active_version.is_(True),
+                )
                 .values(graph_version=version)
             )
             return True

@@ -27,6 +27,8 @@ class LibraryEntry:
     is_archived: bool
     created_at: datetime
     updated_at: datetime
+    is_favorite: bool = False
+    use_graph_is_active_version: bool = True
 
 
 def _entries() -> tuple[Any, ...]:
@@ -39,6 +41,8 @@ def _entries() -> tuple[Any, ...]:
         LibraryAgent.is_archived,
         LibraryAgent.created_at,
         LibraryAgent.updated_at,
+        LibraryAgent.is_favorite,
+        LibraryAgent.use_graph_is_active_version,
     )
 
 
@@ -85,6 +89,51 @@ class LibraryStore:
         async with self.db.begin() as conn:
             row = (await conn.execute(stmt)).first()
         return LibraryEntry(*row) if row is not None else None
+
+    async def set_favorite(self, user_id: str, entry_id: str, favorite: bool) -> None:
+        """Mark or unmark the user's entry as a favourite."""
+        async with self.db.begin() as conn:
+            await conn.execute(
+                update(LibraryAgent)
+                .where(LibraryAgent.id == entry_id, LibraryAgent.user_id == user_id)
+                .values(is_favorite=favorite, updated_at=utcnow())
+            )
+
+    async def set_version(self, user_id: str, entry_id: str, version: int | None) -> bool:
+        """Pin the entry to ``version`` (one of the graph's), or follow the active one (None).
+
+        False when the graph has no such version (or the user no such entry).
+        """
+        async with self.db.begin() as conn:
+            graph_id = await conn.scalar(
+                select(LibraryAgent.graph_id).where(
+                    LibraryAgent.id == entry_id, LibraryAgent.user_id == user_id
+                )
+            )
+            if graph_id is None:
+                return False
+            versions = select(GraphVersion.version).where(
+                GraphVersion.id == graph_id, GraphVersion.user_id == user_id
+            )
+            if version is None:
+                versions = versions.order_by(
+                    GraphVersion.is_active.desc(), GraphVersion.version.desc()
+                ).limit(1)
+            else:
+                versions = versions.where(GraphVersion.version == version)
+            target = await conn.scalar(versions)
+            if target is None:
+                return False
+            await conn.execute(
+                update(LibraryAgent)
+                .where(LibraryAgent.id == entry_id, LibraryAgent.user_id == user_id)
+                .values(
+                    graph_version=target,
+                    use_graph_is_active_version=version is None,
+                    updated_at=utcnow(),
+                )
+            )
+        return True
 
     async def set_archived(self, user_id: str, entry_id: str, archived: bool) -> bool:
         """Archive (deactivate) or restore an entry; False when the user has no such entry.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
@@ -13,7 +13,7 @@ from autoplat.api.context import current_principal, get_platform
 from autoplat.api.endpoint import endpoint
 from autoplat.api.validation import StrictBody, page_of, paginated, parse_body, parse_query
 from autoplat.db.library import LibraryEntry
-from autoplat.errors import LibraryAgentNotFound
+from autoplat.errors import GraphNotFound, LibraryAgentNotFound
 
 _TAGS = ["library"]
 
@@ -29,6 +29,10 @@ class LibraryAgentOut(BaseModel):
     name: str
     description: str
     is_archived: bool
+    is_favorite: bool = False
+    use_graph_is_active_version: bool = Field(
+        default=True, description="True: follows the graph's active version; False: pinned."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -42,9 +46,16 @@ class LibraryQuery(BaseModel):
 
 
 class UpdateLibraryAgent(StrictBody):
-    """Body of ``PATCH /library/agents/{id}``."""
+    """Body of ``PATCH /library/agents/{id}``: only the fields given change."""
 
-    is_archived: bool
+    is_archived: bool | None = None
+    is_favorite: bool | None = None
+    graph_version: int | None = Field(
+        default=None, ge=1, description="Pin this version of the graph (stops following)."
+    )
+    use_graph_is_active_version: bool | None = Field(
+        default=None, description="true: follow the graph's active version again."
+    )
 
 
 def _out(entry: LibraryEntry) -> LibraryAgentOut:
@@ -101,7 +112,7 @@ async def get_library_agent(request: Request) -> LibraryAgentOut:
 @endpoint(
     "PATCH",
     "/library/agents/{library_agent_id}",
-    summary="Archive or restore a library agent",
+    summary="Archive, favourite, pin or unpin a library agent",
     tags=_TAGS,
     permission="WRITE_GRAPH",
     body=UpdateLibraryAgent,
@@ -109,12 +120,20 @@ async def get_library_agent(request: Request) -> LibraryAgentOut:
     errors=[404],
 )
 async def update_library_agent(request: Request) -> LibraryAgentOut:
-    """Archiving deactivates the agent: its schedules are deleted; restoring keeps it idle."""
+    """Archiving deactivates the agent (its schedules are deleted; restoring keeps it idle);
+    ``graph_version`` pins a version, ``use_graph_is_active_version`` follows the active one."""
     principal = await current_principal(request)
     body = await parse_body(request, UpdateLibraryAgent)
     entry = await _entry(request, principal.user_id)
-    platform = get_platform(request)
-    await platform.db.library.set_archived(principal.user_id, entry.id, body.is_archived)
+    library = get_platform(request).db.library
+    if body.graph_version is not None or body.use_graph_is_active_version:
+        pinned = body.graph_version if not body.use_graph_is_active_version else None
+        if not await library.set_version(principal.user_id, entry.id, pinned):
+            raise GraphNotFound(f"graph {entry.graph_id} has no version {body.graph_version}")
+    if body.is_favorite is not None:
+        await library.set_favorite(principal.user_id, entry.id, body.is_favorite)
+    if body.is_archived is not None:
+        await library.set_archived(principal.user_id, entry.id, body.is_archived)
     return _out(await _entry(request, principal.user_id))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from autoplat.db.models.base import Base
@@ -50,5 +50,8 @@ class LibraryAgent(Base):
     graph_id: Mapped[str] = mapped_column(String(36))
     graph_version: Mapped[int] = mapped_column(Integer)
     is_archived: Mapped[bool] = mapped_column(default=False)
+    is_favorite: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # True: graph_version follows the graph's active version; False: it is pinned.
+    use_graph_is_active_version: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

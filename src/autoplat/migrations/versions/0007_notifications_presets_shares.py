@@ -1,5 +1,6 @@
 """notifications delivery (dedupe keys, e-mail outbox, batches, user state), presets,
-webhook triggers and their deliveries, shared runs
+webhook triggers and their deliveries, shared runs; library agents' favourite and
+version-pinning flags
 
 Revision ID: 0007
 Revises: 0006
@@ -24,6 +25,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("library_agents", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("is_favorite", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column(
+                "use_graph_is_active_version",
+                sa.Boolean(),
+                server_default=sa.true(),
+                nullable=False,
+            )
+        )
     op.create_table(
         "notification_keys",
         sa.Column("key", sa.String(length=200), nullable=False),
@@ -204,3 +217,6 @@ def downgrade() -> None:
 
     op.drop_table("agent_presets")
     op.drop_table("notification_keys")
+    with op.batch_alter_table("library_agents", schema=None) as batch_op:
+        batch_op.drop_column("use_graph_is_active_version")
+        batch_op.drop_column("is_favorite")
