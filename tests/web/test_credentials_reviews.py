@@ -257,6 +257,9 @@ def test_approve_a_pending_review_with_edited_data(
     page.locator(".page-head .badge-completed").wait_for(timeout=30_000)
     assert page.get_by_test_id("review-notice").count() == 0
     assert '"age": 31' in page.locator(".card").first.inner_text()
+    decided_reviews = page.locator(".card", has_text="Human reviews")
+    decided_reviews.locator(".badge-approved").wait_for()
+    assert "fixed the age" in decided_reviews.inner_text()
     page.screenshot(path=str(tmp_path / "run-after-review.png"), full_page=True)
 
     run = _wait_run(web_server, user, graph["id"], run_id, "COMPLETED")

@@ -222,6 +222,7 @@ export function RunDetailPage({ graphId, execId }: { graphId: string; execId: st
         <h2>Outputs</h2>
         <Values value={r.outputs} />
       </section>
+      <RunReviews execId={execId} status={r.status} />
       <section>
         <h2>Node executions</h2>
         {list.length === 0 ? (
@@ -249,6 +250,28 @@ export function RunDetailPage({ graphId, execId }: { graphId: string; execId: st
         )}
       </section>
     </div>
+  );
+}
+
+/** The run's human reviews, waiting or decided (none: nothing shown). */
+function RunReviews({ execId, status }: { execId: string; status: string }) {
+  const reviews = useAsync(() => api.runReviews(execId).then((r) => r.reviews), [execId, status]);
+  if (!reviews.data?.length) return null;
+  return (
+    <section className="card">
+      <h2>Human reviews</h2>
+      <ul className="plain-list">
+        {reviews.data.map((v) => (
+          <li key={v.node_exec_id}>
+            <StatusBadge status={v.status} /> <strong>{v.name}</strong>{" "}
+            <span className="muted small">
+              {v.reviewed_at ? `decided ${formatTime(v.reviewed_at)}` : `waiting since ${formatTime(v.created_at)}`}
+            </span>
+            {v.message && <p className="small">“{v.message}”</p>}
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }
 
