@@ -118,15 +118,20 @@ async def handle_database_error(request: Request, exc: Exception) -> Response:
 
 def _is_unencodable_argument(exc: BaseException) -> bool:
     # asyncpg refuses such values client-side ("invalid input for query argument $3: ...
-    # value out of int32 range") with its own DataError, which SQLAlchemy wraps generically.
-    from asyncpg.exceptions._base import DataError as ArgumentError
+    # value out of int32 range") with a DataError (the public class in current asyncpg, the
+    # one in ``_base`` in older ones) caused by an OverflowError, which SQLAlchemy wraps
+    # generically.
+    from asyncpg.exceptions import DataError
+    from asyncpg.exceptions._base import DataError as BaseDataError
+
+    refused = (DataError, BaseDataError, OverflowError)
 
     seen: BaseException | None = exc
     for _ in range(5):
         seen = getattr(seen, "orig", None) or (seen.__cause__ if seen else None)
         if seen is None:
             return False
-        if isinstance(seen, ArgumentError):
+        if isinstance(seen, refused):
             return True
     return False
 
