@@ -22,6 +22,7 @@ from autoplat.notifications.jobs import previous_period, send_summaries
 from autoplat.notifications.types import NotificationType
 from autoplat.testing import TEST_USER_ID, client_for
 from tests.support.graphs import (
+    FlakyBlock,
     SleepBlock,
     exec_platform,
     exec_settings,
@@ -32,6 +33,7 @@ from tests.support.graphs import (
     output_node,
     run_graph,
     save_graph,
+    wait_for_run,
 )
 
 
@@ -143,3 +145,35 @@ async def test_late_runs_are_posted_to_the_operator_webhook(
             assert "running too long" in str(body["text"])
             async with client_for(platform, TEST_USER_ID) as client:
                 await client.post(f"/api/graphs/{saved.id}/executions/{run_id}/stop")
+
+
+async def test_failed_runs_are_notified_and_a_failure_streak_once(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    settings = exec_settings(autoplat_database_url, tmp_path, node_retries=0)
+    async with exec_platform(settings, extra_blocks=[FlakyBlock()]) as platform:
+        saved = await save_graph(
+            platform.db, TEST_USER_ID, graph([node(FlakyBlock.id, fail_times=1000)], [])
+        )
+
+        async def counts() -> dict[str, int]:
+            items, _ = await platform.db.notifications.list_for(TEST_USER_ID, limit=100)
+            found: dict[str, int] = {}
+            for item in items:
+                found[item["type"]] = found.get(item["type"], 0) + 1
+            return found
+
+        for attempt in range(1, 5):
+            run_id = await platform.executions.submit(
+                user_id=TEST_USER_ID, graph_id=saved.id, graph_version=saved.version, inputs={}
+            )
+            row = await wait_for_run(platform.db, run_id)
+            assert row.status == "FAILED"
+            for _ in range(200):  # the follower records them as the run's end is announced
+                if (await counts()).get("BLOCK_EXECUTION_FAILED", 0) == attempt:
+                    break
+                await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        found = await counts()
+        assert found["AGENT_RUN"] == 4 and found["BLOCK_EXECUTION_FAILED"] == 4
+        assert found["CONTINUOUS_AGENT_ERROR"] == 1  # the third failure; not again at the fourth

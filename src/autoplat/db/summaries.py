@@ -122,6 +122,22 @@ class SummaryStore:
         )
         return {str(r.id): str(r.name) for r in rows}  # the newest version's name wins
 
+    async def recent_statuses(self, user_id: str, graph_id: str, limit: int) -> list[str]:
+        """Statuses of the user's latest top-level ended runs of a graph, newest first."""
+        async with self.db.engine.connect() as conn:
+            rows = await conn.execute(
+                select(RUNS.c.status)
+                .where(
+                    RUNS.c.user_id == user_id,
+                    RUNS.c.graph_id == graph_id,
+                    RUNS.c.parent_node_exec_id.is_(None),
+                    RUNS.c.ended_at.is_not(None),
+                )
+                .order_by(RUNS.c.ended_at.desc(), RUNS.c.id.desc())
+                .limit(limit)
+            )
+            return [str(r.status) for r in rows]
+
     # --- operator alerts ----------------------------------------------------------------
 
     async def late_runs(

@@ -35,6 +35,8 @@ Listener = Callable[[dict[str, Any]], None]
 MAX_ATTEMPTS = 5
 #: A SENDING row older than this lost its sender.
 SENDING_STALE = timedelta(minutes=10)
+#: Failed runs in a row of one agent that make a CONTINUOUS_AGENT_ERROR (sent once a streak).
+FAILURE_STREAK = 3
 #: How often a PostgreSQL process reads the notifications other processes recorded for
 #: its live listeners (a run executed elsewhere is notified there).
 REMOTE_POLL_SECONDS = 2.0
@@ -214,15 +216,34 @@ class NotificationService:
     async def _run_ended(self, run: Mapping[str, Any]) -> None:
         if run.get("parent_node_exec_id"):
             return  # a sub-agent's run: its parent's end is what the user hears of
+        user_id, data = str(run["user_id"]), run_notification_data(run)
         try:
-            await self.notify(
-                str(run["user_id"]),
-                NotificationType.AGENT_RUN,
-                run_notification_data(run),
-                key=f"run:{run['id']}",
-            )
+            await self.notify(user_id, NotificationType.AGENT_RUN, data, key=f"run:{run['id']}")
+            if run["status"] == "FAILED":
+                failed = {**data, "error": str(run.get("error") or "")[:500]}
+                await self.notify(
+                    user_id,
+                    NotificationType.BLOCK_EXECUTION_FAILED,
+                    failed,
+                    key=f"failed:{run['id']}",
+                )
+                await self._failure_streak(user_id, str(run["graph_id"]), str(run["id"]))
         except Exception:  # a notification must never stop the follower
             log.exception("notifications.run_failed", graph_exec_id=run.get("id"))
+
+    async def _failure_streak(self, user_id: str, graph_id: str, run_id: str) -> None:
+        # Exactly FAILURE_STREAK failures in a row (the run before them did not fail): the
+        # streak is announced once, however long it grows.
+        statuses = await self.db.summaries.recent_statuses(user_id, graph_id, FAILURE_STREAK + 1)
+        streak = statuses[:FAILURE_STREAK]
+        before = statuses[FAILURE_STREAK:]
+        if len(streak) == FAILURE_STREAK and set(streak) == {"FAILED"} and before != ["FAILED"]:
+            await self.notify(
+                user_id,
+                NotificationType.CONTINUOUS_AGENT_ERROR,
+                {"graph_id": graph_id, "failures": FAILURE_STREAK, "graph_exec_id": run_id},
+                key=f"streak:{run_id}",
+            )
 
     # --- e-mail -------------------------------------------------------------------------
 
