@@ -31,6 +31,8 @@ POSTER_MAKER = AGENTS / "agent_31daf49d-31d3-476b-aa4c-099abc59b458.json"
 FLUX_IMAGE = AGENTS / "agent_d85882b8-633f-44ce-a315-c20a8c123d19.json"
 MEDIUM_BLOGGER = AGENTS / "graph_template_Medium_Blogger_v28.json"
 PROVIDERS = ("jina", "google_maps", "ideogram", "replicate", "medium")
+#: AutoGPT's id of the platform's Replicate credential (integrations/providers.py).
+REPLICATE_PLATFORM_ID = "6b9fc200-4726-4973-86c9-cd526f5ce5db"
 
 pytestmark = pytest.mark.skipif(not EMAIL_FINDER.exists(), reason="shared agents not found")
 
@@ -352,3 +354,29 @@ async def test_decision_maker_lead_finder_finds_places_then_asks_the_orchestrato
     assert row.outputs["Results"] == ["Name: Jane Doe"]
     prompt = next(r for r in env.openai.requests if r.get("tools"))["messages"][-1]["content"]
     assert "Acme Roasters" in prompt
+
+
+async def test_the_flux_agent_on_the_platform_replicate_key_is_charged(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    fake, openai = FakeProviders(), FakeLlm()
+    openai.replies = ["a prompt"]
+    async with serve(fake.app()) as url, serve(openai.app()) as llm:
+        settings = make_settings(
+            autoplat_database_url,
+            tmp_path,
+            provider_base_urls=fake.base_urls(url),
+            llm_provider_urls={"openai": f"{llm}/v1"},
+            openai_api_key=SecretStr("sk-platform-openai"),
+            replicate_api_key=SecretStr(KEY),  # the operator's key, offered to every user
+        )
+        async with running_platform(settings) as (platform, client):
+            await platform.db.users.ensure(TEST_USER_ID)
+            await platform.credits.add_credits(TEST_USER_ID, 1000)
+            env = Env(platform, client, fake, openai, FakeAnthropic())
+            reference = {"id": REPLICATE_PLATFORM_ID, "provider": "replicate", "type": "api_key"}
+            before = await platform.credits.balance(TEST_USER_ID)
+            await _run(env, FLUX_IMAGE, {"Image Subject": "Otto"}, {"replicate": reference})
+            spent = before - await platform.credits.balance(TEST_USER_ID)
+    assert fake.seen("replicate")[0].auth == f"Bearer {KEY}"
+    assert spent >= 10  # AutoGPT's Flux price on the platform key, plus the LLM's
