@@ -155,7 +155,7 @@ def signed_in_page(
     context.add_init_script(
         f"window.sessionStorage.setItem('autoplat.credential', {json.dumps(credential)});"
     )
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(20_000)  # the suite shares the machine
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -42,7 +42,7 @@ export const api = {
   versions: (id: string) => http.get<S["GraphOutPage"]>(`/api/graphs/${enc(id)}/versions`, { page_size: 50 }),
 
   execute: (id: string, version: number, inputs: Record<string, unknown>, credentials_inputs: Record<string, CredentialRef> = {}) =>
-    http.post<S["RunQueued"]>(`/api/graphs/${enc(id)}/execute/${version}`, { inputs, credentials_inputs } satisfies S["ExecuteBody"]),
+    http.post<S["RunQueued"]>(`/api/graphs/${enc(id)}/execute/${version}`, { inputs, credentials_inputs } as S["ExecuteBody"]),
   runs: (page: number, pageSize = 50) => http.get<S["RunOutPage"]>("/api/executions", { page, page_size: pageSize }),
   graphRuns: (id: string, page: number, pageSize = 50) =>
     http.get<S["RunOutPage"]>(`/api/graphs/${enc(id)}/executions`, { page, page_size: pageSize }),

@@ -114,7 +114,7 @@ function ReviewCard({ review: r, agent, onDecided }: { review: Review; agent?: s
     setBusy(approved ? "approve" : "reject");
     try {
       const item: ReviewDecision = { node_exec_id: r.node_exec_id, approved };
-      if (approved && edited && parsed.ok) item.reviewed_data = parsed.value;
+      if (approved && edited && parsed.ok) item.reviewed_data = parsed.value as ReviewDecision["reviewed_data"]; // parsed JSON
       if (message.trim()) item.message = message.trim();
       const answer = await api.decideReviews([item]);
       if (answer.decided === 0) {

@@ -207,7 +207,7 @@ function CreateSchedule({ initialGraph, onCreated }: { initialGraph: string; onC
     setBusy(true);
     setError(null);
     try {
-      await api.createSchedule(graphId, { name: name.trim(), cron: cron.trim(), timezone: timezone || null, inputs, graph_version: graph?.version ?? null });
+      await api.createSchedule(graphId, { name: name.trim(), cron: cron.trim(), timezone: (timezone || null) as Parameters<typeof api.createSchedule>[1]["timezone"], inputs: inputs as Parameters<typeof api.createSchedule>[1]["inputs"], graph_version: graph?.version ?? null });
       toast(`Scheduled “${name.trim()}”`);
       onCreated();
     } catch (exc) {
