@@ -48,6 +48,9 @@ async def test_the_app_is_served_beside_the_api(autoplat_client: httpx.AsyncClie
     assert "immutable" in asset.headers["cache-control"]
     assert asset.headers.get("content-encoding") == "gzip"
     assert (await autoplat_client.get("/build/some-graph")).status_code == 200
+    for page_path in ("/credentials", "/reviews", "/auth/integrations/oauth_callback?code=c"):
+        answer = await autoplat_client.get(page_path)
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
     # The API keeps its own answers.
     assert (await autoplat_client.get("/api/nothing-here")).json()["error"]["code"] == "not_found"
     assert (await autoplat_client.get("/health")).status_code == 200
