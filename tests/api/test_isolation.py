@@ -127,6 +127,7 @@ async def _resources(platform: Platform) -> dict[str, str]:
         "graph_version": str(graph["version"]),
         "version": str(graph["version"]),
         "exec_id": run["id"],
+        "graph_exec_id": run["id"],
         "schedule_id": schedule["id"],
         "key_id": key["api_key"]["id"],
         "notification_id": notification["id"],
