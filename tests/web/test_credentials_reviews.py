@@ -59,10 +59,12 @@ def test_add_credentials_listed_without_their_secret(
     assert key.get_attribute("type") == "password"
     form.get_by_label("Title (optional)").fill("My OpenAI key")
     key.fill(secret)
+    form.get_by_label("Expires (optional)").fill("2030-01-31")
     form.get_by_role("button", name="Save credential").click()
     row = page.locator(".credentials-table tr", has_text="My OpenAI key")
     row.wait_for()
     assert "OpenAI" in row.inner_text() and "API key" in row.inner_text()
+    assert "expires" in row.inner_text() and "2030" in row.inner_text()
     assert key.input_value() == ""  # the secret leaves the form once saved
 
     # Headers for one host: every value is a password field.

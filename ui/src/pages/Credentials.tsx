@@ -139,6 +139,7 @@ function AddCredential({ providers, initialProvider, onAdded }: { providers: Pro
   const [type, setType] = useState<CredentialType | "">("");
   const [title, setTitle] = useState("");
   const [apiKey, setApiKey] = useState("");
+  const [expires, setExpires] = useState("");
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [host, setHost] = useState("");
@@ -179,7 +180,10 @@ function AddCredential({ providers, initialProvider, onAdded }: { providers: Pro
     }
     const common = { title: title.trim() || null };
     let body: NewCredential;
-    if (type === "api_key") body = { ...common, type, api_key: apiKey };
+    if (type === "api_key") {
+      const at = expires ? Math.floor(new Date(`${expires}T23:59:59`).getTime() / 1000) : null;
+      body = { ...common, type, api_key: apiKey, expires_at: at && Number.isFinite(at) ? at : null };
+    }
     else if (type === "user_password") body = { ...common, type, username, password };
     else {
       const named = headers.filter((h) => h.name.trim());
@@ -190,6 +194,7 @@ function AddCredential({ providers, initialProvider, onAdded }: { providers: Pro
       const made = await api.createCredential(provider.name, body);
       clearSecrets();
       setTitle("");
+      setExpires("");
       setHost("");
       toast(`Saved ${credentialLabel(made)}`);
       onAdded();
@@ -251,6 +256,12 @@ function AddCredential({ providers, initialProvider, onAdded }: { providers: Pro
             <label className="field">
               <span>API key</span>
               <input name="api_key" type="password" autoComplete="new-password" value={apiKey} onChange={(e) => setApiKey(e.target.value)} maxLength={20000} required />
+            </label>
+          )}
+          {type === "api_key" && (
+            <label className="field">
+              <span>Expires (optional)</span>
+              <input name="expires" type="date" value={expires} onChange={(e) => setExpires(e.target.value)} />
             </label>
           )}
           {type === "user_password" && (
