@@ -250,7 +250,7 @@ function AddCredential({ providers, initialProvider, onAdded }: { providers: Pro
         <>
           <label className="field">
             <span>Title (optional)</span>
-            <input name="title" value={title} onChange={(e) => setTitle(e.target.value)} maxLength={500} placeholder={`My ${provider.title} ${TYPE_LABELS[type] ?? ""}`.trim()} />
+            <input name="title" value={title} onChange={(e) => setTitle(e.target.value)} maxLength={500} placeholder={`e.g. ${provider.title} ${(TYPE_LABELS[type] ?? "").toLowerCase()}, work`} />
           </label>
           {type === "api_key" && (
             <label className="field">
