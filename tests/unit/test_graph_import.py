@@ -609,10 +609,16 @@ def test_import_graph_parses_reassigns_and_validates() -> None:
     assert [lk.is_static for lk in graph.links] == [True, True]
 
     poster = load("agent_31daf49d-31d3-476b-aa4c-099abc59b458.json")
+    ideogram = "6ab085e2-20b3-4055-bc3e-08036e01eca6"
+    imported = import_graph(poster, "me", blocks)  # its Ideogram nodes have a block now
+    assert [n.block_id for n in imported.nodes].count(ideogram) == 4
+    unknown = "00000000-0000-4000-8000-00000000dead"
+    for node in poster["nodes"]:
+        if node["block_id"] == ideogram:
+            node["block_id"] = unknown
     with pytest.raises(ValidationFailed) as info:
         import_graph(poster, "me", blocks)
-    ideogram = "6ab085e2-20b3-4055-bc3e-08036e01eca6"
-    assert [d["block_id"] for d in info.value.details] == [ideogram] * 4
+    assert [d["block_id"] for d in info.value.details] == [unknown] * 4
 
     with pytest.raises(ValidationFailed) as info:
         import_graph({"graph": {"nodes": []}}, "me", blocks)

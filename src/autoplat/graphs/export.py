@@ -60,7 +60,12 @@ def export_input_default(node: Node, blocks: BlockLookup) -> dict[str, Any]:
     and an INPUT node marked ``secret`` loses its value."""
     block = blocks.get(node.block_id)
     secret = _secret_pins(block)
-    data = {k: v for k, v in node.input_default.items() if sanitize_pin_name(k) not in secret}
+    # An empty secret pin hides nothing; AutoGPT's exports keep it (Medium's author_id).
+    data = {
+        k: v
+        for k, v in node.input_default.items()
+        if sanitize_pin_name(k) not in secret or v in ("", None)
+    }
     if block_type_of(node, blocks) == BlockType.INPUT and data.get("secret") is True:
         data.pop("value", None)
     stripped: dict[str, Any] = strip_sensitive(data)
