@@ -330,6 +330,12 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{(self.data_dir / 'autoplat.db').as_posix()}"
 
     @property
+    def role_set(self) -> frozenset[str]:
+        """The roles this process plays (``all`` expanded)."""
+        names = set(self.roles.split(","))
+        return frozenset(ROLES) if "all" in names else frozenset(names)
+
+    @property
     def is_postgres(self) -> bool:
         """True when the database is PostgreSQL."""
         return self.resolved_database_url.startswith("postgresql")
@@ -339,12 +345,6 @@ class Settings(BaseSettings):
         """``allowed_hosts`` as lower-case names (brackets of IPv6 literals dropped)."""
         names = (name.strip().strip("[]").lower() for name in self.allowed_hosts.split(","))
         return frozenset(name for name in names if name)
-
-    @property
-    def role_set(self) -> frozenset[str]:
-        """The roles this process plays (``all`` expanded)."""
-        names = set(self.roles.split(","))
-        return frozenset(ROLES) if "all" in names else frozenset(names)
 
     @property
     def auth_configured(self) -> bool:

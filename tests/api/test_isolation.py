@@ -57,7 +57,9 @@ def _trigger_graph_body() -> dict[str, Any]:
         {"id": "hook", "block_id": trigger, "input_default": {}},
         {"id": "out", "block_id": catalog.AGENT_OUTPUT, "input_default": {"name": "y"}},
     ]
-    links = [{"source_id": "hook", "sink_id": "out", "source_name": "payload", "sink_name": "value"}]
+    links = [
+        {"source_id": "hook", "sink_id": "out", "source_name": "payload", "sink_name": "value"}
+    ]
     return {"graph": {"name": "hooked", "nodes": nodes, "links": links}}
 
 

@@ -77,6 +77,7 @@ CATALOGUE = {
     "a0a69be1-4528-491c-a85a-a4ab6873e3f0": "AITextSummarizerBlock",
     "9c0b0450-d199-458b-a731-072189dd6593": "AIListGeneratorBlock",
     "553ec5b8-6c45-4299-8d75-b394d05f72ff": "AIConditionBlock",
+    "8b2a7b3c-6e9d-4a5f-8c1b-2e3f4a5b6c7d": "HumanInTheLoopBlock",
     "3b191d9f-356f-482d-8238-ba04b6d18381": "OrchestratorBlock",
     # issue 12: the credential-free blocks AutoGPT has (ids from its blocks/).
     "cc45bb0f-d035-4756-96a7-fe3e36254b4d": "FlattenListBlock",

@@ -28,6 +28,7 @@ from autoplat.api.routes import (
     library,
     notifications,
     presets,
+    review,
     schedules,
     sharing,
     triggers,
@@ -54,6 +55,7 @@ def api_routes() -> list[BaseRoute]:
         notifications,
         integrations,
         files,
+        review,
         admin,
         jobs,
     )

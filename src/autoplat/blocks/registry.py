@@ -43,6 +43,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "autoplat.blocks.builtin.persistence",
     "autoplat.blocks.builtin.file_blocks",
     "autoplat.blocks.builtin.feeds",
+    "autoplat.blocks.builtin.review",
     "autoplat.blocks.builtin.webhook_trigger",
 )
 
