@@ -33,6 +33,10 @@ def node(page: Any, block: str) -> Any:
     return page.locator(f".react-flow__node .bnode[data-block='{block}']")
 
 
+needs_calculator = pytest.mark.skipif(not CALCULATOR.is_file(), reason=f"{CALCULATOR} is absent")
+
+
+@needs_calculator
 def test_import_edit_save_run_calculator(browser: Any, web_server: Server, tmp_path: Path) -> None:
     page = signed_in_page(browser, web_server, "web-calc")
     page.goto("/library")
@@ -157,6 +161,7 @@ def test_validation_error_on_the_pin(browser: Any, web_server: Server, tmp_path:
     page.screenshot(path=str(tmp_path / "validation-error.png"))
 
 
+@needs_calculator
 def test_create_and_pause_a_schedule(browser: Any, web_server: Server, tmp_path: Path) -> None:
     with web_server.client("web-sched") as client:
         created = client.post("/api/graphs", json=json.loads(CALCULATOR.read_text()))

@@ -73,17 +73,19 @@ class NotificationService:
     async def start(self, bus: EventBus | None) -> None:
         """Follow the runs' terminal events (when given a bus) and send queued e-mail."""
         self._kick = asyncio.Event()
+        # Loops that run until stopped: supervised (restarted with backoff when they fail).
         if bus is not None:
             sub = bus.subscribe(user_id=None)
-            self.tasks.spawn("notifications:runs", self._follow(sub))
+            self.tasks.supervise("runs", lambda: self._follow(sub))
         if self.smtp_enabled:
-            self.tasks.spawn("notifications:sender", self._sender())
+            self.tasks.supervise("sender", self._sender)
         if self.db.is_postgres:
-            self.tasks.spawn("notifications:remote", self._poll_remote())
+            self.tasks.supervise("remote", self._poll_remote)
 
     async def stop(self, timeout: float) -> None:
-        """Stop following and sending."""
-        await self.tasks.stop(timeout)
+        """Stop following and sending (the loops hold no work a drain would finish: an
+        e-mail cut off mid-send is never resent, its outcome being unknown)."""
+        await self.tasks.cancel_all(min(timeout, 1.0))
 
     # --- live listeners -----------------------------------------------------------------
 
