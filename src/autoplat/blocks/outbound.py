@@ -27,6 +27,7 @@ import ssl
 import urllib.parse
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING
@@ -35,6 +36,20 @@ import httpcore
 import httpx
 
 from autoplat.errors import BlockRunError
+
+#: Set by the executor in each node's task: awaited before every request that node's block
+#: sends, so a run whose lease lapsed (its process was paused) sends nothing until a renewal
+#: confirms it — or, when another process took the run, is cancelled instead.
+REQUEST_GUARD: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
+    "autoplat_request_guard", default=None
+)
+
+
+async def _hold_before_sending(request: httpx.Request) -> None:
+    guard = REQUEST_GUARD.get()
+    if guard is not None:
+        await guard()
+
 
 if TYPE_CHECKING:
     from http.cookiejar import Cookie
@@ -318,6 +333,7 @@ class OutboundHttp:
             timeout=self.settings.http_timeout,
             follow_redirects=False,
             trust_env=False,
+            event_hooks={"request": [_hold_before_sending]},
         )
         return _Entry(user_id, client, transport)
 

@@ -25,6 +25,7 @@ import structlog
 
 from autoplat.blocks.base import BlockContext, BlockType, ReviewRequired
 from autoplat.blocks.convert import to_json_safe
+from autoplat.blocks.outbound import REQUEST_GUARD
 from autoplat.blocks.tooling import TOOLS_KEY, ToolRunStopped
 from autoplat.config import Settings
 from autoplat.db import storable
@@ -349,6 +350,9 @@ class GraphRun:
         structlog.contextvars.bind_contextvars(
             node_id=nr.node_id, node_exec_id=nr.id, block_id=nr.block_id
         )
+        # Its block's outbound requests wait for a confirmed lease (a paused process's block
+        # resumes mid-run: it must not reach the outside world before the loss is known).
+        REQUEST_GUARD.set(self._hold_lease)
         try:
             # A node execution that started before (resumed) already holds its full input.
             # The run's credential references overlay the node's defaults, not its links.
