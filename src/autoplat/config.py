@@ -274,8 +274,11 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="A run running longer than this is late (alert)."
     )
     alert_block_error_rate: float = Field(
-        default=0.5, gt=0, le=1, description="Failed share of a block's runs in the last hour "
-        "that raises an alert (with at least 10 runs)."
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Failed share of a block's runs in the last hour "
+        "that raises an alert (with at least 10 runs).",
     )
 
     webhook_max_payload_bytes: int = Field(
