@@ -49,10 +49,17 @@ def test_import_then_export(autoplat_database_url: str, tmp_path: Path) -> None:
 
 @needs_agents
 def test_import_refuses_missing_blocks(autoplat_database_url: str, tmp_path: Path) -> None:
-    source = AGENTS / "agent_d85882b8-633f-44ce-a315-c20a8c123d19.json"
+    # Every shared agent's blocks exist now: one of them with its Flux block unknown here.
+    export = json.loads((AGENTS / "agent_d85882b8-633f-44ce-a315-c20a8c123d19.json").read_text())
+    unknown = "00000000-0000-4000-8000-00000000dead"
+    for node in export["nodes"]:
+        if node["block_id"] == "90f8c45e-e983-4644-aa0b-b4ebe2f531bc":
+            node["block_id"] = unknown
+    source = tmp_path / "agent.json"
+    source.write_text(json.dumps(export))
     result = run(autoplat_database_url, tmp_path, "import", str(source))
     assert result.returncode == 1
-    assert "90f8c45e-e983-4644-aa0b-b4ebe2f531bc" in result.stderr
+    assert unknown in result.stderr
     assert "node_id" in result.stderr and result.stdout == ""
 
 
