@@ -1,12 +1,19 @@
-"""Data methods for notifications to users."""
+"""Data methods for notifications to users.
+
+Invariant: on PostgreSQL every notification row is announced on ``NOTIFICATIONS_CHANNEL``
+in the transaction that inserts it (NOTIFY is delivered at commit, so a listener never
+hears of a row it cannot read yet); the payload names the row, it never carries its data.
+"""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Row, Table, func, select, update
+from sqlalchemy import Row, Table, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from autoplat.db.models import Notification
 from autoplat.db.types import utcnow
@@ -15,6 +22,20 @@ if TYPE_CHECKING:
     from autoplat.db.manager import DatabaseManager
 
 NOTIFICATIONS = cast(Table, Notification.__table__)
+#: The PostgreSQL channel new notifications are announced on (payload: user and row id).
+NOTIFICATIONS_CHANNEL = "autoplat_notifications"
+
+
+async def announce(conn: AsyncConnection, user_id: str, notification_id: str) -> None:
+    """NOTIFY listeners of a new notification row, at the commit of ``conn``'s transaction
+    (PostgreSQL only: on SQLite everyone listening lives in the recording process)."""
+    if conn.dialect.name != "postgresql":
+        return
+    payload = json.dumps({"user_id": user_id, "id": notification_id})
+    await conn.execute(
+        text("SELECT pg_notify(:channel, :payload)"),
+        {"channel": NOTIFICATIONS_CHANNEL, "payload": payload},
+    )
 
 
 def notification_json(row: Row[Any]) -> dict[str, Any]:
@@ -29,7 +50,12 @@ def notification_json(row: Row[Any]) -> dict[str, Any]:
 
 
 class NotificationStore:
-    """Data methods for notifications to users."""
+    """Data methods for notifications to users.
+
+    Invariant: on PostgreSQL every notification row is announced on ``NOTIFICATIONS_CHANNEL``
+    in the transaction that inserts it (NOTIFY is delivered at commit, so a listener never
+    hears of a row it cannot read yet); the payload names the row, it never carries its data.
+    """
 
     def __init__(self, db: DatabaseManager) -> None:
         self.db = db
@@ -48,6 +74,7 @@ class NotificationStore:
         }
         async with self.db.begin() as conn:
             await conn.execute(NOTIFICATIONS.insert().values(created_at=created_at, **values))
+            await announce(conn, user_id, values["id"])
         return {**values, "created_at": created_at.isoformat()}
 
     async def list_for(
@@ -78,6 +105,18 @@ class NotificationStore:
             )
             items = [notification_json(row) for row in rows]
         return items, int(total or 0)
+
+    async def by_ids(self, notification_ids: list[str]) -> list[dict[str, Any]]:
+        """These notifications (API shape plus ``user_id``), oldest first."""
+        if not notification_ids:
+            return []
+        async with self.db.engine.connect() as conn:
+            rows = await conn.execute(
+                select(NOTIFICATIONS)
+                .where(NOTIFICATIONS.c.id.in_(notification_ids))
+                .order_by(NOTIFICATIONS.c.created_at, NOTIFICATIONS.c.id)
+            )
+            return [{**notification_json(r), "user_id": r.user_id} for r in rows]
 
     async def mark_read(self, user_id: str, notification_id: str) -> bool:
         """Mark one of the user's notifications read; False when it does not exist."""

@@ -2,8 +2,10 @@
 
 Invariant: a notification keyed by an event is recorded once (its key row is inserted in the
 same transaction, and a conflict records nothing); an e-mail row is claimed by one
-conditional UPDATE (PENDING -> SENDING), so one process sends it; a batch takes its waiting
-deliveries by one UPDATE of ``email_id IS NULL`` rows, so no notification joins two batches.
+conditional UPDATE (PENDING -> SENDING), so one process sends it, and counted against the
+user's daily limit under a per-user lock, so the limit holds across processes; a batch
+takes its waiting deliveries by one UPDATE of ``email_id IS NULL`` rows, so no notification
+joins two batches.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from sqlalchemy import Row, Table, func, select, update
+from sqlalchemy import Row, Table, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -26,7 +28,7 @@ from autoplat.db.models.notify import (
     NotificationKey,
     NotificationUserState,
 )
-from autoplat.db.notifications import notification_json
+from autoplat.db.notifications import announce, notification_json
 from autoplat.db.types import utcnow
 
 if TYPE_CHECKING:
@@ -117,6 +119,7 @@ class NotificationOutboxStore:
                 "read_at": None,
             }
             await conn.execute(NOTIFICATIONS.insert().values(**values))
+            await announce(conn, user_id, notification_id)
             if batched:
                 await conn.execute(
                     DELIVERIES.insert().values(
@@ -201,16 +204,63 @@ class NotificationOutboxStore:
 
     # --- the outbox ---------------------------------------------------------------------
 
-    async def pending_ids(self, limit: int = 100) -> list[str]:
-        """E-mails waiting to be sent, oldest first."""
+    async def pending(self, limit: int = 100) -> list[tuple[str, str]]:
+        """E-mails waiting to be sent, oldest first, as (email id, user id)."""
         async with self.db.engine.connect() as conn:
             rows = await conn.execute(
-                select(EMAILS.c.id)
+                select(EMAILS.c.id, EMAILS.c.user_id)
                 .where(EMAILS.c.status == "PENDING")
                 .order_by(EMAILS.c.created_at)
                 .limit(limit)
             )
-            return [str(r.id) for r in rows]
+            return [(str(r.id), str(r.user_id)) for r in rows]
+
+    async def claim_within_limit(
+        self, email_id: str, user_id: str, now: datetime, *, daily_limit: int, since: datetime
+    ) -> OutboxEmail | Literal["limited"] | None:
+        """Take one PENDING e-mail of ``user_id`` for sending if the daily limit allows it.
+
+        The user's e-mails SENT since ``since`` and those SENDING now (in any process) use
+        up the limit; when it is used up the e-mail is SKIPPED and "limited" returned. The
+        count and the claim are one transaction serialised per user (the user's state row
+        is locked on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises every writer), so two
+        processes sending for one user at once never pass the limit between them. None: the
+        e-mail was not PENDING (another process took it).
+        """
+        async with self.db.begin() as conn:
+            await self._ensure_state(conn, user_id)
+            if self.db.is_postgres:
+                await conn.execute(
+                    select(STATE.c.user_id).where(STATE.c.user_id == user_id).with_for_update()
+                )
+            used = await conn.scalar(
+                select(func.count())
+                .select_from(EMAILS)
+                .where(
+                    EMAILS.c.user_id == user_id,
+                    or_(
+                        EMAILS.c.status == "SENDING",
+                        and_(EMAILS.c.status == "SENT", EMAILS.c.sent_at >= since),
+                    ),
+                )
+            )
+            mine = (EMAILS.c.id == email_id, EMAILS.c.user_id == user_id)
+            if int(used or 0) >= daily_limit:
+                skipped = await conn.execute(
+                    update(EMAILS)
+                    .where(*mine, EMAILS.c.status == "PENDING")
+                    .values(status="SKIPPED", last_error="daily limit reached")
+                )
+                return "limited" if skipped.rowcount == 1 else None
+            claimed = await conn.execute(
+                update(EMAILS)
+                .where(*mine, EMAILS.c.status == "PENDING")
+                .values(status="SENDING", claimed_at=now, attempts=EMAILS.c.attempts + 1)
+            )
+            if claimed.rowcount != 1:
+                return None
+            row = (await conn.execute(select(EMAILS).where(EMAILS.c.id == email_id))).one()
+        return _email(row)
 
     async def claim(self, email_id: str, now: datetime) -> OutboxEmail | None:
         """Take one PENDING e-mail for sending (None when another process took it)."""
@@ -248,20 +298,6 @@ class NotificationOutboxStore:
                 .values(status="FAILED", last_error="sender stopped mid-send; not retried")
             )
         return int(result.rowcount or 0)
-
-    async def sent_since(self, user_id: str, since: datetime) -> int:
-        """E-mails sent to the user since ``since`` (the daily limit counts these)."""
-        async with self.db.engine.connect() as conn:
-            count = await conn.scalar(
-                select(func.count())
-                .select_from(EMAILS)
-                .where(
-                    EMAILS.c.user_id == user_id,
-                    EMAILS.c.status == "SENT",
-                    EMAILS.c.sent_at >= since,
-                )
-            )
-        return int(count or 0)
 
     async def emails_for(self, user_id: str) -> list[dict[str, Any]]:
         """The user's outbox, oldest first (for tests and operators)."""

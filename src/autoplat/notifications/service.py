@@ -2,8 +2,10 @@
 
 Invariant: every notification goes through :meth:`NotificationService.notify`, which
 records it in-app (once per event key), hands it to this process's live listeners (the
-WebSocket) and, when SMTP is configured and the user wants that type, writes its e-mail to
-the outbox in the same transaction — or, for batched types, a delivery the next batch takes.
+WebSocket; on PostgreSQL other processes hear of it by LISTEN/NOTIFY at its commit and hand
+it to theirs, each id once per process) and, when SMTP is configured and the user wants
+that type, writes its e-mail to the outbox in the same transaction — or, for batched
+types, a delivery the next batch takes.
 Sending happens from the outbox only, so a crash between recording and sending loses
 nothing and a retry never sends twice. ZERO_BALANCE passes once per user until a top-up.
 """
@@ -11,15 +13,18 @@ nothing and a retry never sends twice. ZERO_BALANCE passes once per user until a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from autoplat.config import Settings
 from autoplat.db.manager import DatabaseManager
+from autoplat.db.notifications import NOTIFICATIONS_CHANNEL
 from autoplat.db.notify_outbox import EmailDraft
 from autoplat.db.types import utcnow
 from autoplat.executions.events import EventBus, ExecutionEvent, Lagged, SubscriberOverrun
+from autoplat.executions.pglisten import PgListener, asyncpg_dsn
 from autoplat.executions.status import TERMINAL
 from autoplat.executions.views import run_view
 from autoplat.logging import get_logger
@@ -37,10 +42,8 @@ MAX_ATTEMPTS = 5
 SENDING_STALE = timedelta(minutes=10)
 #: Failed runs in a row of one agent that make a CONTINUOUS_AGENT_ERROR (sent once a streak).
 FAILURE_STREAK = 3
-#: How often a PostgreSQL process reads the notifications other processes recorded for
-#: its live listeners (a run executed elsewhere is notified there).
-REMOTE_POLL_SECONDS = 2.0
-#: How far back a poll looks (clocks of processes differ a little; ids dedupe the overlap).
+#: How far before a lost LISTEN connection the catch-up reads (clocks of processes differ a
+#: little; ids dedupe the overlap).
 REMOTE_OVERLAP = timedelta(seconds=10)
 
 
@@ -53,11 +56,14 @@ class NotificationService:
         self.tasks = TaskOwner("notifications")
         self._listeners: dict[str, set[Listener]] = {}
         self._kick: asyncio.Event | None = None
-        # One sending pass at a time in this process, so the daily limit is counted right
-        # (two processes may each send one over it in the same instant).
+        # One sending pass at a time in this process (the daily limit itself is claimed in
+        # the database, exact across processes).
         self._sending = asyncio.Lock()
         # Ids pushed to the live listeners (insertion-ordered), so no one gets one twice.
         self._pushed: dict[str, None] = {}
+        # PostgreSQL: hears the notifications other processes record (NOTIFY at commit).
+        self._listener: PgListener | None = None
+        self._fetches: set[asyncio.Task[None]] = set()
         # Where the unsubscribe link points; the platform sets it once its server listens.
         self.public_url = settings.frontend_base_url.rstrip("/") or (
             f"http://{settings.host}:{settings.port}"
@@ -80,12 +86,23 @@ class NotificationService:
         if self.smtp_enabled:
             self.tasks.supervise("sender", self._sender)
         if self.db.is_postgres:
-            self.tasks.supervise("remote", self._poll_remote)
+            self._listener = PgListener(
+                asyncpg_dsn(self.settings.resolved_database_url),
+                {NOTIFICATIONS_CHANNEL: self._on_announced},
+                on_reconnect=self._reconnected,
+            )
+            await self._listener.connect()
+            self.tasks.supervise("listen", self._listener.watch)
 
     async def stop(self, timeout: float) -> None:
         """Stop following and sending (the loops hold no work a drain would finish: an
         e-mail cut off mid-send is never resent, its outcome being unknown)."""
         await self.tasks.cancel_all(min(timeout, 1.0))
+        for task in list(self._fetches):
+            task.cancel()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
 
     # --- live listeners -----------------------------------------------------------------
 
@@ -106,7 +123,7 @@ class NotificationService:
         if notification["id"] in self._pushed:
             return
         self._pushed[notification["id"]] = None
-        while len(self._pushed) > 10_000:  # bounded: ids older than any poll window go
+        while len(self._pushed) > 10_000:  # bounded: ids older than any catch-up window go
             self._pushed.pop(next(iter(self._pushed)))
         for listener in list(self._listeners.get(user_id, ())):
             try:
@@ -114,22 +131,45 @@ class NotificationService:
             except Exception:  # one broken listener must not silence the others
                 log.exception("notifications.listener_failed", user_id=user_id)
 
-    async def _poll_remote(self) -> None:
-        since = utcnow()
-        while True:
-            await asyncio.sleep(REMOTE_POLL_SECONDS)
-            users = list(self._listeners)
-            if not users:
-                since = utcnow()
-                continue
-            try:
-                now = utcnow()
-                for item in await self.db.outbox.recorded_since(users, since - REMOTE_OVERLAP):
-                    user_id = item.pop("user_id")
-                    self._push(str(user_id), item)
-                since = now
-            except Exception:  # the next poll tries again; the database may be restarting
-                log.exception("notifications.remote_poll_failed")
+    def _on_announced(self, payload: str) -> None:
+        """A notification was recorded (by any process): fetch it if someone here listens."""
+        try:
+            announced = json.loads(payload)
+            user_id, notification_id = str(announced["user_id"]), str(announced["id"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("notifications.bad_announcement")
+            return
+        if user_id not in self._listeners or notification_id in self._pushed:
+            return  # nobody here to tell, or recorded (and pushed) by this process
+        self._spawn(self._fetch_and_push(notification_id))
+
+    def _reconnected(self, lost_at: datetime) -> None:
+        """The listener was deaf since ``lost_at``: read what was recorded meanwhile."""
+        if self._listeners:
+            self._spawn(self._catch_up(lost_at - REMOTE_OVERLAP))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work, name="notifications:remote")
+        self._fetches.add(task)
+        task.add_done_callback(self._fetches.discard)
+
+    async def _fetch_and_push(self, notification_id: str) -> None:
+        try:
+            found = await self.db.notifications.by_ids([notification_id])
+        except Exception:  # a lost push: the notification stays in the user's list
+            log.exception("notifications.remote_fetch_failed")
+            return
+        for item in found:
+            self._push(str(item.pop("user_id")), item)
+
+    async def _catch_up(self, since: datetime) -> None:
+        try:
+            found = await self.db.outbox.recorded_since(list(self._listeners), since)
+        except Exception:
+            log.exception("notifications.catch_up_failed")
+            return
+        for item in found:
+            self._push(str(item.pop("user_id")), item)
 
     # --- recording ----------------------------------------------------------------------
 
@@ -291,15 +331,15 @@ class NotificationService:
     async def _send_pending(self, counts: dict[str, int]) -> None:
         now = utcnow()
         counts["failed"] += await self.db.outbox.abandon_stale(now - SENDING_STALE)
-        for email_id in await self.db.outbox.pending_ids():
-            email = await self.db.outbox.claim(email_id, utcnow())
+        since = now - timedelta(days=1)
+        for email_id, user_id in await self.db.outbox.pending():
+            _, prefs = await self._address(user_id)
+            email = await self.db.outbox.claim_within_limit(
+                email_id, user_id, utcnow(), daily_limit=daily_limit(prefs), since=since
+            )
             if email is None:
                 continue
-            _, prefs = await self._address(email.user_id)
-            if await self.db.outbox.sent_since(email.user_id, now - timedelta(days=1)) >= (
-                daily_limit(prefs)
-            ):
-                await self.db.outbox.finish(email.id, "SKIPPED", error="daily limit reached")
+            if isinstance(email, str):  # "limited": the day's e-mails are used up
                 counts["skipped"] += 1
                 continue
             outcome, reason = await mailer.send(self.settings, email)
