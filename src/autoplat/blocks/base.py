@@ -47,6 +47,7 @@ class BlockCategory(enum.StrEnum):
     MULTIMEDIA = "MULTIMEDIA"
     DEVELOPER_TOOLS = "DEVELOPER_TOOLS"
     SEARCH = "SEARCH"
+    COMMUNICATION = "COMMUNICATION"
 
 
 class BlockCostType(enum.StrEnum):

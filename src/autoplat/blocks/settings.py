@@ -32,6 +32,9 @@ PROVIDER_BASE_URLS: Mapping[str, str] = {
     "youtube": "https://www.youtube.com",
     "discord": "https://discord.com/api",
     "e2b": "https://api.e2b.app",
+    "github": "https://api.github.com",
+    "google_sheets": "https://sheets.googleapis.com",
+    "gmail": "https://gmail.googleapis.com",
     # Empty: each sandbox at https://49999-{id}.{domain}; set: one host for every sandbox.
     "e2b_sandbox": "",
 }
