@@ -20,6 +20,9 @@ RELEASED = {
     "0007_notifications_presets_shares.py": (
         "5c96ea25a307384cb13b7e065bc70d765ba3db40eb5383e6e50dca7a56c4bdf1"
     ),
+    "0008_schedule_presets_graph_settings.py": (
+        "a278372634e39cc456aad6a001de1300508371737d6bcf8e45413b8d98a15bc7"
+    ),
 }
 
 

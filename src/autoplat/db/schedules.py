@@ -45,6 +45,8 @@ class ScheduleRecord:
     last_fire_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    #: The preset each fire reads its inputs and credentials from (``inputs`` override).
+    preset_id: str | None = None
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> ScheduleRecord:
@@ -112,6 +114,7 @@ class ScheduleStore:
         timezone: str,
         inputs: dict[str, Any],
         fires_from: datetime,
+        preset_id: str | None = None,
     ) -> ScheduleRecord:
         """Store a new active schedule owing fires from ``fires_from`` on."""
         now = utcnow()
@@ -124,6 +127,7 @@ class ScheduleStore:
             cron=cron,
             timezone=timezone,
             inputs=inputs,
+            preset_id=preset_id,
             status=ACTIVE,
             paused_reason=None,
             fires_from=fires_from,

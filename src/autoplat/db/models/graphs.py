@@ -53,5 +53,7 @@ class LibraryAgent(Base):
     is_favorite: Mapped[bool] = mapped_column(default=False, server_default=false())
     # True: graph_version follows the graph's active version; False: it is pinned.
     use_graph_is_active_version: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # AutoGPT's GraphSettings (the safe modes of human review); None: the defaults.
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -13,7 +13,7 @@ from autoplat.db.types import JSONType, UTCDateTime, utcnow
 
 
 class Schedule(Base):
-    """A cron schedule that runs a graph version with fixed inputs."""
+    """A cron schedule that runs a graph version with fixed inputs, or a preset's."""
 
     __tablename__ = "schedules"
     __table_args__ = (
@@ -21,6 +21,7 @@ class Schedule(Base):
         Index("ix_schedules_graph", "graph_id"),
         # Schedulers reload what changed since their last look; this keeps that query cheap.
         Index("ix_schedules_updated", "updated_at"),
+        Index("ix_schedules_preset", "preset_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -31,6 +32,11 @@ class Schedule(Base):
     cron: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
     inputs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # A preset whose current inputs and credentials each fire reads (``inputs`` override
+    # them). Deleting the preset pauses the schedule first, keeping a copy of its inputs.
+    preset_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agent_presets.id", ondelete="SET NULL")
+    )
     status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
     paused_reason: Mapped[str | None] = mapped_column(Text)
     # Only fires after this are owed (set on create and resume); after downtime, fires after
