@@ -32,6 +32,8 @@ PROVIDER_BASE_URLS: Mapping[str, str] = {
     "youtube": "https://www.youtube.com",
     "discord": "https://discord.com/api",
     "e2b": "https://api.e2b.app",
+    "exa": "https://api.exa.ai",
+    "firecrawl": "https://api.firecrawl.dev",
     "github": "https://api.github.com",
     "google_sheets": "https://sheets.googleapis.com",
     "gmail": "https://gmail.googleapis.com",

@@ -8,7 +8,9 @@ answer is not public and connects to exactly the address it checked, so a DNS se
 answers differently a moment later (DNS rebinding) changes nothing. Redirects are followed by
 hand, a few at most, so each target goes through that check when its connection is opened
 (a reused connection was checked when it was opened); address literals are refused here
-already, before any packet. Credentials are dropped when a redirect changes host.
+already, before any packet. Credentials are dropped when a redirect changes host, and
+headers scoped to a host (``host_headers``) are chosen again for every hop, so a hop to
+another host never carries them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -42,6 +44,9 @@ MAX_REDIRECTS = 5
 MAX_BODY_TEXT = 10_000_000
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+#: The headers a hop to ``url`` gets on top of the request's own (host-scoped credentials).
+HostHeaders = Callable[[httpx.URL], Mapping[str, str]]
 
 
 class HttpMethod(enum.StrEnum):
@@ -137,15 +142,22 @@ async def send_request(
     url: str,
     headers: dict[str, str],
     body_arguments: dict[str, Any],
+    host_headers: HostHeaders | None = None,
 ) -> tuple[httpx.Response, bytes]:
-    """Send a request, following a few checked redirects; return the response and its body."""
+    """Send a request, following a few checked redirects; return the response and its body.
+
+    ``host_headers(target)`` is asked on every hop; the request's own headers win over its
+    answer (AutoGPT's precedence)."""
     settings = context.settings
     target = httpx.URL(url)
     headers = dict(headers)
     for _ in range(MAX_REDIRECTS + 1):
         await check_url_allowed(target, settings)
+        scoped = dict(host_headers(target)) if host_headers is not None else {}
+        own = {k.lower() for k in headers}
+        hop = {**{k: v for k, v in scoped.items() if k.lower() not in own}, **headers}
         request = context.http.build_request(
-            method, target, headers=headers, timeout=settings.http_timeout, **body_arguments
+            method, target, headers=hop, timeout=settings.http_timeout, **body_arguments
         )
         try:
             response = await context.http.send(request, stream=True, follow_redirects=False)
@@ -215,20 +227,36 @@ class SendWebRequestBlock(Block["SendWebRequestBlock.Input"]):
     ]
 
     async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
-        if input_data.files and input_data.json_format:
-            raise BlockRunError("files cannot be sent with json_format on; turn it off")
-        # File values are references to the user's own files, data: URIs or URLs.
-        files = [await read_file(value, context) for value in input_data.files]
-        body_arguments = _body_arguments(
-            input_data.body, input_data.json_format, files, input_data.files_name
-        )
-        response, content = await send_request(
-            context, input_data.method.value, input_data.url, input_data.headers, body_arguments
-        )
-        result = _parse_body(response, content)
-        if 200 <= response.status_code < 300:
-            yield "response", result
-        elif 400 <= response.status_code < 500:
-            yield "client_error", result
-        else:
-            yield "server_error", result
+        async for output in web_request_outputs(input_data, context):
+            yield output
+
+
+async def web_request_outputs(
+    input_data: SendWebRequestBlock.Input,
+    context: BlockContext,
+    host_headers: HostHeaders | None = None,
+) -> BlockOutput:
+    """The outputs of one web request: the body on ``response``, ``client_error`` or
+    ``server_error`` by status (shared by the authenticated variant)."""
+    if input_data.files and input_data.json_format:
+        raise BlockRunError("files cannot be sent with json_format on; turn it off")
+    # File values are references to the user's own files, data: URIs or URLs.
+    files = [await read_file(value, context) for value in input_data.files]
+    body_arguments = _body_arguments(
+        input_data.body, input_data.json_format, files, input_data.files_name
+    )
+    response, content = await send_request(
+        context,
+        input_data.method.value,
+        input_data.url,
+        input_data.headers,
+        body_arguments,
+        host_headers,
+    )
+    result = _parse_body(response, content)
+    if 200 <= response.status_code < 300:
+        yield "response", result
+    elif 400 <= response.status_code < 500:
+        yield "client_error", result
+    else:
+        yield "server_error", result

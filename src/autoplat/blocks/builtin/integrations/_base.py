@@ -12,14 +12,18 @@ Invariants:
   answered as an error, so a key never travels to another host).
 - A secret never reaches an error or an output: errors quote the provider's answer, never
   the request headers.
+- A provider's job (a prediction, a crawl) is polled by one loop (:func:`poll_until`): a
+  fixed pause between reads, and a deadline after which the block gives up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -34,6 +38,8 @@ from autoplat.integrations.providers import BUILTIN_PROVIDERS
 TEST_CREDENTIALS_ID = "01234567-89ab-cdef-0123-456789abcdef"
 #: Longest provider answer an error message quotes.
 _QUOTE = 300
+
+T = TypeVar("T")
 
 
 class ProviderError(BlockRunError):
@@ -163,6 +169,27 @@ def raise_for_status(answer: Answer, what: str) -> None:
     if answer.status >= 500 or answer.status == 429:
         raise ProviderUnavailable(message)
     raise ProviderError(message)
+
+
+async def poll_until(
+    read: Callable[[], Awaitable[T]],
+    done: Callable[[T], bool],
+    *,
+    first: T,
+    interval: float,
+    timeout: float,
+    what: str,
+) -> T:
+    """Read a job's state (``first`` is the one already at hand) every ``interval`` seconds
+    until ``done``; ProviderError naming ``what`` once ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    state = first
+    while not done(state):
+        if time.monotonic() + interval > deadline:
+            raise ProviderError(f"{what} did not finish within {timeout:g} seconds")
+        await asyncio.sleep(interval)
+        state = await read()
+    return state
 
 
 def stand_in(

@@ -35,6 +35,7 @@ from autoplat.blocks.builtin.integrations._base import (
     credentials_pin,
     mock_credentials_input,
     platform_cost,
+    poll_until,
     raise_for_status,
     stand_in,
 )
@@ -128,14 +129,23 @@ async def _one_prediction(
         json={"input": inputs},
     )
     raise_for_status(answer, "Replicate refused the prediction")
-    prediction = answer.json()
-    while isinstance(prediction, dict) and prediction.get("status") not in _ENDED:
-        await asyncio.sleep(POLL_INTERVAL)
-        answer = await call(
-            context, "GET", f"{base}/v1/predictions/{prediction.get('id', '')}", headers=headers
-        )
+    created = answer.json()
+    url = f"{base}/v1/predictions/{created.get('id', '') if isinstance(created, dict) else ''}"
+
+    async def read() -> Any:
+        answer = await call(context, "GET", url, headers=headers)
         raise_for_status(answer, "Replicate did not report the prediction")
-        prediction = answer.json()
+        return answer.json()
+
+    # The node's timeout is the bound AutoGPT's client has too (it waits as long as it runs).
+    prediction = await poll_until(
+        read,
+        lambda p: not isinstance(p, dict) or p.get("status") in _ENDED,
+        first=created,
+        interval=POLL_INTERVAL,
+        timeout=context.settings.node_timeout,
+        what="the Replicate prediction",
+    )
     if not isinstance(prediction, dict):
         raise ProviderError("Replicate answered with no prediction")
     if prediction.get("status") != "succeeded":
