@@ -45,6 +45,20 @@ class Settings(BaseSettings):
     drain_timeout: float = Field(
         default=10.0, gt=0, description="Seconds a stop waits for running work."
     )
+    loop_max_failures: int = Field(
+        default=8,
+        ge=1,
+        description="Failures in a row (with growing pauses between restarts) after which a "
+        "critical loop is given up on: /ready turns 503 and `autoplat serve` exits 1.",
+    )
+    otel_endpoint: str = Field(
+        default="",
+        description="OTLP/HTTP collector URL (e.g. http://collector:4318): each run and node "
+        "execution is exported as a span to <it>/v1/traces; empty: no traces.",
+    )
+    otel_service_name: str = Field(
+        default="autoplat", min_length=1, description="service.name of the exported spans."
+    )
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connection pool size.")
     migrate_on_start: bool = Field(
         default=True,
@@ -309,6 +323,14 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown role {unknown[0]!r}; roles: all, {', '.join(ROLES)}")
         return ",".join(names) or "all"
+
+    @field_validator("otel_endpoint")
+    @classmethod
+    def _check_otel_endpoint(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL of an OTLP/HTTP collector")
+        return value
 
     @field_validator("database_url")
     @classmethod

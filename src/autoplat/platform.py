@@ -35,6 +35,7 @@ from autoplat.db.manager import DatabaseManager
 from autoplat.db.migrate import ensure_current, migrate_to_head
 from autoplat.errors import ConfigError
 from autoplat.executions.manager import ExecutionManager
+from autoplat.executions.tracing import RunTracing
 from autoplat.integrations.service import CredentialsService
 from autoplat.logging import get_logger
 from autoplat.notifications.jobs import install_notification_jobs
@@ -85,6 +86,8 @@ class Platform:
         self.credentials = CredentialsService(settings, self.db, self.blocks)
         self.notifications = NotificationService(settings, self.db)
         self.credits.notifier = self.notifications
+        #: Traces of runs (AUTOPLAT_OTEL_ENDPOINT); its exporter exists only while started.
+        self.tracing = RunTracing(settings)
         self.executions = ExecutionManager(
             settings,
             self.db,
@@ -96,6 +99,7 @@ class Platform:
             own_runs_only=own_runs_only,
             runs_work="worker" in self.roles,
             observer=self.metrics,
+            tracer=self.tracing if self.tracing.enabled else None,
             on_fatal=self._on_fatal,
         )
         self.scheduler = Scheduler(settings, self.db, self.executions)
@@ -182,6 +186,9 @@ class Platform:
             await ensure_current(self.db.engine)
         # Before any work starts; after the database, so a bad URL generates no local key.
         self.credentials.load_keys()
+        # Before the runs start, and flushed after they stopped (callbacks run in reverse).
+        self.tracing.start(self.executions.owner)
+        self._bounded(self.tracing.stop, 1.0)
         await self.executions.start()
         self._bounded(self.executions.stop, 1.0)
         # Runs end where they execute: that process records their notifications.

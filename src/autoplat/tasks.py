@@ -3,7 +3,8 @@ a timeout; critical loops are supervised (restarted with backoff) and report the
 
 A supervised loop that fails is restarted after a growing delay and counts as failing
 until it has run ``STABLE_SECONDS`` again; one that keeps failing ``MAX_FAILURES`` times
-in a row is given up on and ``on_fatal`` is called (the process then exits non-zero).
+in a row (the owner's ``max_failures``: ``AUTOPLAT_LOOP_MAX_FAILURES`` for the execution
+core) is given up on and ``on_fatal`` is called (the process then exits non-zero).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from autoplat.logging import get_logger
 log = get_logger("autoplat.tasks")
 #: Seconds a restarted loop must run without failing to count as healthy again.
 STABLE_SECONDS = 5.0
-#: Failures in a row (none STABLE_SECONDS apart) after which a loop is given up on.
+#: Failures in a row (none STABLE_SECONDS apart) after which a loop is given up on, unless
+#: its owner names another number.
 MAX_FAILURES = 8
 FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 10.0
@@ -43,9 +45,16 @@ class LoopHealth:
 class TaskOwner:
     """Owns a set of background tasks on behalf of one component."""
 
-    def __init__(self, owner: str, *, on_fatal: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        owner: str,
+        *,
+        on_fatal: Callable[[str], None] | None = None,
+        max_failures: int = MAX_FAILURES,
+    ) -> None:
         self.owner = owner
         self.on_fatal = on_fatal
+        self.max_failures = max(1, max_failures)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._health: dict[str, LoopHealth] = {}
 
@@ -81,7 +90,7 @@ class TaskOwner:
                 health.failures = 0  # it had recovered since the last failure
             health.failures += 1
             health.failed_at = now
-            if health.failures >= MAX_FAILURES:
+            if health.failures >= self.max_failures:
                 health.gave_up = True
                 log.critical("loop.gave_up", loop=health.name, failures=health.failures)
                 if self.on_fatal is not None:

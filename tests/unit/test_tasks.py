@@ -55,3 +55,18 @@ async def test_a_loop_that_returns_is_not_restarted() -> None:
     owner = TaskOwner("test")
     await asyncio.wait_for(owner.supervise("done", loop), 1)
     assert calls == 1 and owner.failing() == []
+
+
+async def test_an_owner_gives_up_after_the_number_of_failures_it_was_given() -> None:
+    calls = 0
+    fatal: list[str] = []
+
+    async def loop() -> None:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("always")
+
+    owner = TaskOwner("test", on_fatal=fatal.append, max_failures=3)
+    await asyncio.wait_for(owner.supervise("broken", loop), 5)  # backoffs: 0.1 s, 0.2 s
+    assert calls == 3
+    assert fatal == ["test:broken"]

@@ -32,7 +32,7 @@ from autoplat.executions.graph import CompiledGraph
 from autoplat.executions.graphcache import GraphCache
 from autoplat.executions.liveness import Liveness, new_worker_id
 from autoplat.executions.pglisten import PgListener, asyncpg_dsn
-from autoplat.executions.ports import CredentialsResolver, Credits, ExecutionObserver
+from autoplat.executions.ports import CredentialsResolver, Credits, ExecutionObserver, RunTracer
 from autoplat.executions.remote import RemoteEvents
 from autoplat.executions.run import GraphRun
 from autoplat.executions.status import ExecutionStatus, is_terminal
@@ -63,6 +63,7 @@ class ExecutionManager:
         own_runs_only: bool = False,
         runs_work: bool = True,
         observer: ExecutionObserver | None = None,
+        tracer: RunTracer | None = None,
         on_fatal: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -85,7 +86,9 @@ class ExecutionManager:
             lease_seconds=settings.lease_seconds,
             on_poison=lambda run, reason: self.worker.poisoned(run, reason),
         )
-        self.loops = TaskOwner("executions", on_fatal=on_fatal)
+        self.loops = TaskOwner(
+            "executions", on_fatal=on_fatal, max_failures=settings.loop_max_failures
+        )
         self.submits = TaskOwner("executions.submit")
         self.worker = Worker(
             settings,
@@ -100,6 +103,7 @@ class ExecutionManager:
             block_settings=self.block_settings,
             own_runs_only=own_runs_only,
             observer=observer,
+            tracer=tracer,
         )
         self.submitter = Submitter(
             settings, self.graphs, self.worker, self.bus, credits, self.submits, credentials

@@ -7,10 +7,14 @@ credit service (or a test double of it) plugs in without ``getattr`` probing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from autoplat.blocks.base import Block
 from autoplat.graphs.model import Graph
+
+if TYPE_CHECKING:
+    from autoplat.executions.run import GraphRun
+    from autoplat.executions.state import NodeRun
 
 
 class Credits(Protocol):
@@ -95,4 +99,24 @@ class ExecutionObserver(Protocol):
 
     def observe_queue_wait(self, seconds: float) -> None:
         """A run started ``seconds`` after it was queued."""
+        ...
+
+
+class RunTracer(Protocol):
+    """What the core reports for traces (``autoplat.executions.tracing.RunTracing``).
+
+    Called only in the worker that holds the run, on its event loop; each hook is quick
+    and never raises into the run (the tracer only queues spans for export).
+    """
+
+    def run_started(self, run: GraphRun) -> None:
+        """This process started (or resumed) executing ``run``."""
+        ...
+
+    def node_ended(self, run: GraphRun, nr: NodeRun, block: str) -> None:
+        """A node execution of ``run`` finished its block run (``block`` is its name)."""
+        ...
+
+    def run_ended(self, run: GraphRun, outcome: BaseException | None) -> None:
+        """This process is done with ``run``: normally (None) or through ``outcome``."""
         ...

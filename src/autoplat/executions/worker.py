@@ -41,7 +41,7 @@ from autoplat.executions.flusher import Flusher
 from autoplat.executions.graph import CompiledNode
 from autoplat.executions.graphcache import GraphCache
 from autoplat.executions.newrun import new_run_rows
-from autoplat.executions.ports import CredentialsResolver, Credits, ExecutionObserver
+from autoplat.executions.ports import CredentialsResolver, Credits, ExecutionObserver, RunTracer
 from autoplat.executions.review import NodeReview
 from autoplat.executions.run import GraphRun, LeaseLost
 from autoplat.executions.state import NodeRun
@@ -84,9 +84,11 @@ class Worker:
         block_settings: BlockSettings,
         own_runs_only: bool = False,
         observer: ExecutionObserver | None = None,
+        tracer: RunTracer | None = None,
     ) -> None:
         self._settings = settings
         self.observer = observer
+        self.tracer = tracer
         self.db = db
         self.graphs = graphs
         self.flusher = flusher
@@ -219,12 +221,15 @@ class Worker:
             graph_exec_id=row.id, graph_id=row.graph_id, user_id=row.user_id
         )
         run: GraphRun | None = None
+        outcome: BaseException | None = None  # why the run left this process, for the trace
         try:
             graph = await self.graphs.for_run(row.graph_id, row.graph_version, row.user_id)
             if nodes is None:
                 nodes = await self.db.executions.load_nodes(row.id, resume=True)
             run = GraphRun(self, row, graph, leased_at=leased_at)
             run.restore(nodes)
+            if self.tracer is not None:
+                self.tracer.run_started(run)
             if row.attempts > 1:
                 log.info("execution.resumed", graph_exec_id=row.id, attempt=row.attempts)
             elif self.observer is not None and row.created_at is not None:
@@ -234,19 +239,23 @@ class Worker:
             if row.stop_requested:
                 run.request_stop()
             await run.execute()
-        except (LeaseLost, RunFailedHard):
-            pass
+        except (LeaseLost, RunFailedHard) as exc:
+            outcome = exc
         except GraphNotFound as exc:
             await self.end_hard(row.id, S.FAILED, exc.message, epoch=row.attempts)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
+            outcome = exc
             self.interrupted.add(row.id)
             raise
         except Exception as exc:
+            outcome = exc
             log.exception("execution.crashed", graph_exec_id=row.id)
             await self.end_hard(
                 row.id, S.FAILED, f"internal error: {type(exc).__name__}", epoch=row.attempts
             )
         finally:
+            if self.tracer is not None and run is not None:
+                self.tracer.run_ended(run, outcome)
             if self.active.get(row.id) is run:
                 self.active.pop(row.id, None)
                 self.claimed.discard(row.id)
@@ -394,11 +403,19 @@ class Worker:
         structlog.contextvars.bind_contextvars(
             graph_exec_id=child.id, graph_id=child.graph_id, user_id=child.user_id
         )
+        outcome: BaseException | None = None
+        if self.tracer is not None:
+            self.tracer.run_started(child)
         try:
             await child.execute()
-        except (LeaseLost, RunFailedHard):
-            pass
+        except (LeaseLost, RunFailedHard) as exc:
+            outcome = exc
+        except BaseException as exc:  # noted for the trace, then on as before
+            outcome = exc
+            raise
         finally:
+            if self.tracer is not None:
+                self.tracer.run_ended(child, outcome)
             if self.active.get(child.id) is child:
                 self.active.pop(child.id, None)
             if child.child_outputs is not None:
@@ -452,10 +469,12 @@ class Worker:
         self.flusher.mark(run)
 
     def node_ended(self, run: GraphRun, nr: NodeRun, block: str) -> None:
-        """Report a node execution's end to the metrics."""
+        """Report a node execution's end to the metrics and the trace."""
         if self.observer is not None:
             walltime = float(nr.stats.get("walltime", 0.0))
             self.observer.observe_node_end(block, nr.status.value, walltime)
+        if self.tracer is not None:
+            self.tracer.node_ended(run, nr, block)
 
     async def charge_node(
         self, run: GraphRun, nr: NodeRun, cnode: CompiledNode, record: Mapping[str, Any]
