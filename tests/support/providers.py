@@ -35,6 +35,8 @@ PREFIXES = {
     "e2b": "/e2b",
     "e2b_sandbox": "/e2b-sandbox",
     "discord": "/discord",
+    "exa": "/exa",
+    "firecrawl": "/firecrawl",
 }
 
 
@@ -66,6 +68,14 @@ class FakeProviders:
     #: The message a user posts once the bot is connected (to channel ``c1``, "general").
     discord_inbox: str = "hello bot"
     discord_sent: list[dict[str, Any]] = field(default_factory=list)
+    #: Firecrawl: the crawled pages, how many status reads a crawl takes before it ends, its
+    #: end state ("completed", "failed"; "scraping" never ends), documents per result page,
+    #: and a ``next`` link to give instead of the stand-in's own (a foreign host).
+    crawl_pages: list[dict[str, Any]] = field(default_factory=list)
+    crawl_polls: int = 1
+    crawl_end: str = "completed"
+    crawl_page_size: int = 100
+    crawl_next_override: str | None = None
     sandboxes: dict[str, str] = field(default_factory=dict)
     killed: list[str] = field(default_factory=list)
     requests: list[Seen] = field(default_factory=list)
@@ -110,6 +120,11 @@ class FakeProviders:
                     methods=["POST"],
                 ),
                 WebSocketRoute("/discord-gateway/", self._discord_gateway),
+                Route("/exa/search", self._exa_search, methods=["POST"]),
+                Route("/exa/contents", self._exa_contents, methods=["POST"]),
+                Route("/firecrawl/v2/scrape", self._firecrawl_scrape, methods=["POST"]),
+                Route("/firecrawl/v2/crawl", self._firecrawl_crawl, methods=["POST"]),
+                Route("/firecrawl/v2/crawl/{job}", self._firecrawl_status),
                 Route("/medium/v1/me", self._medium_me),
                 Route("/medium/v1/users/{author}/posts", self._medium_post, methods=["POST"]),
             ]
@@ -195,6 +210,104 @@ class FakeProviders:
         if self._polled[pid] < self.replicate_polls:
             return JSONResponse({"id": pid, "status": "processing", "output": None})
         return JSONResponse({"id": pid, "status": "succeeded", "output": self.replicate_output})
+
+    # --- Exa (POST /search, POST /contents; the key in x-api-key) ------------------------
+
+    async def _exa_search(self, request: Request) -> Response:
+        seen = await self._record("exa", request, "x-api-key")
+        if seen.auth != KEY:
+            return JSONResponse({"error": "Invalid API key"}, status_code=401)
+        body = seen.body or {}
+        count = int(body.get("numResults") or 10)
+        results = [
+            {
+                "id": f"https://result{i}.example/",
+                "url": f"https://result{i}.example/",
+                "title": f"{body.get('query')} #{i}",
+                "score": 0.5,
+                "publishedDate": "2026-01-01T00:00:00.000Z",
+                "author": None,
+                **({"text": f"text {i}"} if "contents" in body else {}),
+            }
+            for i in range(min(count, 3))
+        ]
+        answer: dict[str, Any] = {
+            "requestId": "req-search-1",
+            "resolvedSearchType": "neural",
+            "searchType": "neural",
+            "results": results,
+            "costDollars": {"total": 0.005, "search": {"neural": 0.005}},
+        }
+        if (body.get("contents") or {}).get("context"):
+            answer["context"] = "\n".join(str(r["title"]) for r in results)
+        return JSONResponse(answer)
+
+    async def _exa_contents(self, request: Request) -> Response:
+        seen = await self._record("exa", request, "x-api-key")
+        if seen.auth != KEY:
+            return JSONResponse({"error": "Invalid API key"}, status_code=401)
+        body = seen.body or {}
+        urls = body.get("urls") or body.get("ids") or []
+        results = [{"id": u, "url": u, "title": f"Page {u}", "text": f"<p>{u}</p>"} for u in urls]
+        return JSONResponse(
+            {
+                "requestId": "req-contents-1",
+                "results": results,
+                "context": " ".join(urls),
+                "statuses": [{"id": u, "status": "success"} for u in urls],
+                "costDollars": {"total": 0.001},
+            }
+        )
+
+    # --- Firecrawl v2 (bearer key) -----------------------------------------------------
+
+    async def _firecrawl_scrape(self, request: Request) -> Response:
+        seen = await self._record("firecrawl", request, "authorization")
+        if seen.auth != f"Bearer {KEY}":
+            return JSONResponse({"success": False, "error": "Unauthorized"}, status_code=401)
+        body = seen.body or {}
+        url = body.get("url", "")
+        data = {
+            "markdown": f"# {url}",
+            "html": f"<h1>{url}</h1>",
+            "rawHtml": f"<html><h1>{url}</h1></html>",
+            "links": [f"{url}/a", f"{url}/b"],
+            "screenshot": "https://screenshots.example/1.png",
+            "metadata": {"sourceURL": url, "statusCode": 200},
+        }
+        return JSONResponse({"success": True, "data": data})
+
+    async def _firecrawl_crawl(self, request: Request) -> Response:
+        seen = await self._record("firecrawl", request, "authorization")
+        if seen.auth != f"Bearer {KEY}":
+            return JSONResponse({"success": False, "error": "Unauthorized"}, status_code=401)
+        job = f"crawl-{len(self._polled) + 1}"
+        self._polled[job] = 0
+        return JSONResponse({"success": True, "id": job, "url": f"{request.url}/{job}"})
+
+    async def _firecrawl_status(self, request: Request) -> Response:
+        seen = await self._record("firecrawl", request, "authorization")
+        if seen.auth != f"Bearer {KEY}":
+            return JSONResponse({"success": False, "error": "Unauthorized"}, status_code=401)
+        job = request.path_params["job"]
+        if job not in self._polled:
+            return JSONResponse({"success": False, "error": "Job not found"}, status_code=404)
+        self._polled[job] += 1
+        total = len(self.crawl_pages)
+        if self._polled[job] < self.crawl_polls or self.crawl_end == "scraping":
+            return JSONResponse({"status": "scraping", "total": total, "completed": 0, "data": []})
+        skip = int(request.query_params.get("skip") or 0)
+        page = self.crawl_pages[skip : skip + self.crawl_page_size]
+        answer: dict[str, Any] = {
+            "status": self.crawl_end,
+            "total": total,
+            "completed": total,
+            "data": page,
+        }
+        if skip + self.crawl_page_size < total:
+            own = str(request.url.replace(query=f"skip={skip + self.crawl_page_size}"))
+            answer["next"] = self.crawl_next_override or own
+        return JSONResponse(answer)
 
     # --- YouTube (what youtube_transcript_api reads) -----------------------------------
 
