@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from pydantic import TypeAdapter
+from sqlalchemy import Select, Text, cast, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from autoplat.db.models import GraphVersion, LibraryAgent
 from autoplat.db.types import utcnow
@@ -24,7 +27,23 @@ if TYPE_CHECKING:
 _VERSION_RACE_ATTEMPTS = 5
 
 
-def _to_graph(row: GraphVersion) -> Graph:
+def _select_graphs() -> Select[GraphVersion, str, str]:
+    """Graph versions with their nodes and links as JSON text, parsed by :func:`_to_graph`."""
+    return select(
+        GraphVersion, cast(GraphVersion.nodes, Text), cast(GraphVersion.links, Text)
+    ).options(defer(GraphVersion.nodes), defer(GraphVersion.links))
+
+
+@functools.cache
+def _parsers() -> tuple[TypeAdapter[list[Node]], TypeAdapter[list[Link]]]:
+    return TypeAdapter(list[Node]), TypeAdapter(list[Link])
+
+
+def _to_graph(row: GraphVersion, nodes_json: str, links_json: str) -> Graph:
+    # Parsed straight from the stored text: no intermediate dicts, and pydantic's string
+    # cache loads each repeated id, block id and pin name once (a 10,000-node graph names
+    # each node id up to three times and its block ids and pin names thousands of times).
+    nodes, links = _parsers()
     return Graph(
         id=row.id,
         version=row.version,
@@ -37,8 +56,8 @@ def _to_graph(row: GraphVersion) -> Graph:
         forked_from_version=row.forked_from_version,
         user_id=row.user_id,
         created_at=row.created_at,
-        nodes=[Node.model_validate(n) for n in row.nodes],
-        links=[Link.model_validate(link) for link in row.links],
+        nodes=nodes.validate_json(nodes_json),
+        links=links.validate_json(links_json),
     )
 
 
@@ -97,7 +116,7 @@ class GraphStore:
                 async with self.db.session() as session:
                     stored = [await self._insert(session, user_id, g, activate) for g in graphs]
                     await session.flush()
-                return [_to_graph(row) for row in stored]
+                return stored
             except IntegrityError:
                 if attempt == _VERSION_RACE_ATTEMPTS - 1:
                     raise Conflict("the graph was changed concurrently; try again") from None
@@ -105,7 +124,7 @@ class GraphStore:
 
     async def _insert(
         self, session: AsyncSession, user_id: str, graph: Graph, activate: bool
-    ) -> GraphVersion:
+    ) -> Graph:
         latest = (
             await session.execute(
                 select(func.max(GraphVersion.version)).where(GraphVersion.id == graph.id)
@@ -154,13 +173,24 @@ class GraphStore:
             )
         elif row.is_active and library.use_graph_is_active_version:
             library.graph_version = version  # a pinned entry keeps its version
-        return row
+        # The stored version is the given graph with the row's fields: re-reading the row's
+        # JSON would build a second copy of every node and link (tens of MB for a big graph).
+        return graph.model_copy(
+            update={
+                "id": row.id,
+                "version": row.version,
+                "is_active": row.is_active,
+                "user_id": user_id,
+                "created_at": row.created_at,
+                "sub_graphs": [],
+            }
+        )
 
     async def get(
         self, graph_id: str, version: int | None = None, *, user_id: str | None = None
     ) -> Graph | None:
         """A graph version (the active one when ``version`` is None), optionally owner-checked."""
-        stmt = select(GraphVersion).where(GraphVersion.id == graph_id)
+        stmt = _select_graphs().where(GraphVersion.id == graph_id)
         if user_id is not None:
             stmt = stmt.where(GraphVersion.user_id == user_id)
         if version is not None:
@@ -168,8 +198,8 @@ class GraphStore:
         else:
             stmt = stmt.order_by(GraphVersion.is_active.desc(), GraphVersion.version.desc())
         async with self.db.session() as session:
-            row = (await session.execute(stmt.limit(1))).scalar_one_or_none()
-            return _to_graph(row) if row is not None else None
+            found = (await session.execute(stmt.limit(1))).one_or_none()
+            return _to_graph(*found) if found is not None else None
 
     async def owner_of(self, graph_id: str) -> str | None:
         """The user owning ``graph_id``, or None when no such graph exists."""
@@ -195,14 +225,14 @@ class GraphStore:
     ) -> list[Graph]:
         """Versions of a graph owned by ``user_id``, newest first."""
         stmt = (
-            select(GraphVersion)
+            _select_graphs()
             .where(GraphVersion.id == graph_id, GraphVersion.user_id == user_id)
             .order_by(GraphVersion.version.desc())
             .offset(offset)
             .limit(limit)
         )
         async with self.db.session() as session:
-            return [_to_graph(r) for r in (await session.execute(stmt)).scalars()]
+            return [_to_graph(*found) for found in (await session.execute(stmt)).all()]
 
     async def count_versions(self, graph_id: str, *, user_id: str) -> int:
         """How many versions of a graph ``user_id`` owns (0 when none or not theirs)."""
@@ -220,7 +250,7 @@ class GraphStore:
         """The active version of each of the user's graphs, newest first, and the total."""
         where = (GraphVersion.user_id == user_id, GraphVersion.is_active.is_(True))
         stmt = (
-            select(GraphVersion)
+            _select_graphs()
             .where(*where)
             .order_by(GraphVersion.created_at.desc(), GraphVersion.id)
             .offset(offset)
@@ -230,8 +260,8 @@ class GraphStore:
             total = (
                 await session.execute(select(func.count()).select_from(GraphVersion).where(*where))
             ).scalar_one()
-            rows = (await session.execute(stmt)).scalars().all()
-            return [_to_graph(r) for r in rows], int(total)
+            rows = (await session.execute(stmt)).all()
+            return [_to_graph(*found) for found in rows], int(total)
 
     async def set_active(self, graph_id: str, version: int, *, user_id: str) -> bool:
         """Make ``version`` the active one; False when it does not exist for this user."""

@@ -11,9 +11,24 @@ from autoplat.blocks.builtin.agent import AgentExecutorBlock
 from autoplat.blocks.convert import coerce
 from autoplat.blocks.registry import BlockRegistry
 from autoplat.errors import BlockNotFound
-from autoplat.graphs.model import Graph, Link, Node
+from autoplat.graphs.model import Graph, Node
 from autoplat.graphs.pins import is_tool_pin, merge_execution_input
 from autoplat.graphs.schema import io_name
+
+
+@dataclass(slots=True, frozen=True)
+class Edge:
+    """A link as a run follows it: ``is_static`` already says what the source block implies.
+
+    Compact on purpose: a compiled graph holds one per link, and copying the link models to
+    set their flag cost more memory than the rest of the compiled graph.
+    """
+
+    id: str
+    source_name: str
+    sink_id: str
+    sink_name: str
+    is_static: bool
 
 
 @dataclass(slots=True, eq=False)
@@ -22,7 +37,7 @@ class CompiledNode:
 
     node: Node
     block: Block[Any]
-    outgoing: list[Link] = field(default_factory=list)
+    outgoing: list[Edge] = field(default_factory=list)
     #: Every ``sink_name`` a link feeds: a node runs only when all of them have data.
     linked_pins: set[str] = field(default_factory=set)
     #: The ``sink_name`` of each static inbound link.
@@ -87,11 +102,12 @@ class CompiledGraph:
             if source is None or sink is None:
                 continue  # validation reports dangling links; at run time they carry nothing
             # Links leaving static-output blocks are static whatever the saved flag says.
-            if not link.is_static and source.block.static_output:
-                link = link.model_copy(update={"is_static": True})
-            source.outgoing.append(link)
+            static = link.is_static or source.block.static_output
+            source.outgoing.append(
+                Edge(link.id, link.source_name, link.sink_id, link.sink_name, static)
+            )
             sink.linked_pins.add(link.sink_name)
-            if link.is_static:
+            if static:
                 sink.static_pins.add(link.sink_name)
             if is_tool_pin(link.source_name):
                 fields = source.tool_sinks.setdefault(link.sink_id, [])

@@ -38,13 +38,13 @@ from autoplat.errors import (
     TransientBlockError,
 )
 from autoplat.executions.events import ExecutionEvent
-from autoplat.executions.graph import CompiledGraph, CompiledNode, assemble_input
+from autoplat.executions.graph import CompiledGraph, CompiledNode, Edge, assemble_input
 from autoplat.executions.journal import PART_BYTES, JournalPart, RunJournal
 from autoplat.executions.results import RunTally
 from autoplat.executions.state import NodeRun
 from autoplat.executions.status import TERMINAL, ExecutionStatus, check_transition
 from autoplat.executions.tools import NodeTools
-from autoplat.graphs.model import Graph, Link
+from autoplat.graphs.model import Graph
 from autoplat.graphs.pins import NO_VALUE, parse_execution_output
 from autoplat.graphs.schema import io_name
 from autoplat.logging import get_logger
@@ -508,7 +508,7 @@ class GraphRun:
             if carried is not NO_VALUE:
                 self._deliver(link.sink_id, link.sink_name, link.is_static, carried, nr.id)
 
-    def _carried(self, output: tuple[str, Any], link: Link) -> Any:
+    def _carried(self, output: tuple[str, Any], link: Edge) -> Any:
         try:
             return parse_execution_output(output, link.source_name, link.sink_id, link.sink_name)
         except (PinPathError, ValueError, IndexError) as exc:
