@@ -7,12 +7,12 @@ read, changed or deleted through another's call.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Row, Table, delete, func, select, update
+from sqlalchemy import Row, Table, delete, func, select, tuple_, update
 
 from autoplat.db.models import AgentPreset
 from autoplat.db.types import utcnow
@@ -111,6 +111,17 @@ class PresetStore:
             ).one_or_none()
         return None if row is None else _preset(row)
 
+    async def get_many(self, owned: Iterable[tuple[str, str]]) -> dict[str, Preset]:
+        """The presets named by (user id, preset id) pairs, by id (missing ones left out)."""
+        pairs = sorted(set(owned))
+        if not pairs:
+            return {}
+        async with self.db.engine.connect() as conn:
+            rows = await conn.execute(
+                select(PRESETS).where(tuple_(PRESETS.c.user_id, PRESETS.c.id).in_(pairs))
+            )
+            return {row.id: _preset(row) for row in rows}
+
     async def by_webhook(self, webhook_id: str) -> Preset | None:
         """The preset a webhook starts (the webhook's owner's)."""
         async with self.db.engine.connect() as conn:
@@ -155,11 +166,17 @@ class PresetStore:
         return await self.get(user_id, preset_id)
 
     async def delete(self, user_id: str, preset_id: str) -> Preset | None:
-        """Delete the user's preset; the deleted preset, or None."""
+        """Delete the user's preset; the deleted preset, or None.
+
+        Schedules that read it are paused in the same transaction, each keeping a copy of
+        the preset's last inputs under its own overrides (resuming runs them without the
+        preset's credentials); the foreign key's SET NULL is the database's backstop.
+        """
         found = await self.get(user_id, preset_id)
         if found is None:
             return None
         async with self.db.begin() as conn:
+            await self.db.schedules.detach_preset(conn, found.id, found.user_id, found.inputs)
             await conn.execute(
                 delete(PRESETS).where(PRESETS.c.id == preset_id, PRESETS.c.user_id == user_id)
             )

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 ACTIVE = "ACTIVE"
 PAUSED = "PAUSED"
+#: Why a schedule of a deleted preset was paused.
+PRESET_DELETED = "its preset was deleted (its last inputs were kept, not its credentials)"
 
 _SCHEDULES = cast(Table, Schedule.__table__)
 _FIRES = cast(Table, ScheduleFire.__table__)
@@ -293,6 +295,36 @@ class ScheduleStore:
             .where(_SCHEDULES.c.id == schedule_id)
             .values(status=PAUSED, paused_reason=reason, updated_at=utcnow())
         )
+
+    async def detach_preset(
+        self, conn: AsyncConnection, preset_id: str, user_id: str, inputs: dict[str, Any]
+    ) -> int:
+        """Pause the user's schedules that read a preset about to be deleted.
+
+        Each keeps the preset's last inputs under its own overrides and points at no preset
+        any more; ``updated_at`` moves, so every scheduler reloads it. Returns how many.
+        """
+        rows = (
+            await conn.execute(
+                select(_SCHEDULES.c.id, _SCHEDULES.c.inputs).where(
+                    _SCHEDULES.c.preset_id == preset_id, _SCHEDULES.c.user_id == user_id
+                )
+            )
+        ).all()
+        now = utcnow()
+        for row in rows:
+            await conn.execute(
+                update(_SCHEDULES)
+                .where(_SCHEDULES.c.id == row.id)
+                .values(
+                    inputs={**inputs, **dict(row.inputs or {})},
+                    preset_id=None,
+                    status=PAUSED,
+                    paused_reason=PRESET_DELETED,
+                    updated_at=now,
+                )
+            )
+        return len(rows)
 
     async def prune_fires(self, before: datetime) -> int:
         """Delete fire records older than ``before``, keeping each schedule's latest one.

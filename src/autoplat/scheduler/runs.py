@@ -4,7 +4,10 @@
 run per call. A tick of thousands of schedules needs the same per run but with the slow
 parts shared: graphs are compiled and credits checked once per graph and per user, outside
 the fire's transaction, and the rows of every run of a batch are written inside it by the
-queue's one insert path (``ExecutionStore.submit`` with the fire's connection).
+queue's one insert path (``ExecutionStore.submit`` with the fire's connection). A schedule
+of a preset reads the preset when its batch is prepared, so each fire runs the preset's
+inputs and credentials as they are at that moment (a preset edited since the last fire
+changes the next run).
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from autoplat.db import storable
+from autoplat.db.presets import Preset
 from autoplat.db.rows import NodeRow, RunRow
 from autoplat.db.schedules import ScheduleRecord
 from autoplat.errors import AutoplatError
 from autoplat.executions.newrun import new_run_rows
+from autoplat.library.errors import PresetNotFound
+from autoplat.scheduler.service import fire_inputs
 
 if TYPE_CHECKING:
     from autoplat.executions.graph import CompiledGraph
@@ -54,10 +61,15 @@ class RunMaker:
     validated: set[str] = field(default_factory=set)
     graphs: dict[GraphKey, CompiledGraph] = field(default_factory=dict)
     refused: dict[GraphKey | str, AutoplatError] = field(default_factory=dict)
+    #: The presets the batch's schedules read, by id, as they were when it was prepared.
+    presets: dict[str, Preset] = field(default_factory=dict)
 
     async def prepare(self, schedules: Iterable[ScheduleRecord]) -> None:
         """Compile each graph and check each user's credits once (outside any transaction)."""
         schedules = list(schedules)
+        self.presets = await self.executions.db.presets.get_many(
+            (s.user_id, s.preset_id) for s in schedules if s.preset_id is not None
+        )
         keys = {(s.user_id, s.graph_id, s.graph_version) for s in schedules}
         for key in keys - self.graphs.keys():
             try:
@@ -80,11 +92,21 @@ class RunMaker:
         if refusal is not None:
             raise refusal
         graph = self.graphs[key]
-        inputs = dict(schedule.inputs)
-        if schedule.id not in self.validated:
+        preset: Preset | None = None
+        if schedule.preset_id is not None:
+            preset = self.presets.get(schedule.preset_id)
+            if preset is None:  # deleted after the batch was claimed (its delete pauses it)
+                raise PresetNotFound(f"preset {schedule.preset_id} does not exist")
+        inputs = fire_inputs(dict(schedule.inputs), preset)
+        # Fixed inputs that passed once pass again; a preset's may have changed since.
+        if preset is not None or schedule.id not in self.validated:
             inputs = self.executions.submitter.admit_inputs(graph, inputs)
-            self.validated.add(schedule.id)
+            if preset is None:
+                self.validated.add(schedule.id)
         run, nodes = new_run_rows(schedule.user_id, graph, inputs, schedule_id=schedule.id)
+        if preset is not None:
+            # References to the user's credentials (never secrets), checked when nodes run.
+            run.credentials_inputs = storable.sanitize(dict(preset.credentials))
         return NewRun(run, nodes)
 
     def announce(self, runs: list[NewRun]) -> None:

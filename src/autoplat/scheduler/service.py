@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from autoplat.db.presets import Preset
 from autoplat.db.schedules import ACTIVE, PAUSED, ScheduleRecord
 from autoplat.errors import GraphNotFound, ScheduleNotFound, ValidationFailed
 from autoplat.graphs.validation import validate_run_inputs
+from autoplat.library.errors import PresetNotFound
 from autoplat.logging import get_logger
 from autoplat.scheduler.cron import CronFormatError, CronSpec, load_timezone, normalize_cron
 
@@ -32,6 +34,7 @@ class ScheduleView(BaseModel):
     cron: str
     timezone: str
     inputs: dict[str, Any]
+    preset_id: str | None
     status: str
     paused_reason: str | None
     next_run_time: datetime | None
@@ -66,6 +69,7 @@ class ScheduleService:
             cron=record.cron,
             timezone=record.timezone,
             inputs=record.inputs,
+            preset_id=record.preset_id,
             status=record.status,
             paused_reason=record.paused_reason,
             next_run_time=next_run,
@@ -90,15 +94,25 @@ class ScheduleService:
         timezone: str | None,
         inputs: dict[str, Any],
         graph_version: int | None,
+        preset_id: str | None = None,
     ) -> ScheduleRecord:
-        """Validate and store a schedule of a graph version, then start timing it."""
+        """Validate and store a schedule of a graph version, then start timing it.
+
+        With ``preset_id`` the schedule runs the preset's graph version, and every fire
+        reads the preset's inputs and credentials as they are then (``inputs`` override
+        them); only the overrides are stored.
+        """
         zone = await self._timezone_for(user_id, timezone)
         spec = parse_spec(cron, zone)
+        preset: Preset | None = None
+        if preset_id is not None:
+            preset = await self._preset(user_id, preset_id, graph_id, graph_version)
+            graph_version = preset.graph_version
         graph = await self.platform.db.graphs.get(graph_id, graph_version, user_id=user_id)
         if graph is None:
             which = f"version {graph_version} of graph" if graph_version else "graph"
             raise GraphNotFound(f"{which} {graph_id!r} not found")
-        validate_run_inputs(graph, inputs, self.platform.blocks)
+        validate_run_inputs(graph, fire_inputs(inputs, preset), self.platform.blocks)
         record = await self.store.create(
             user_id=user_id,
             graph_id=graph.id,
@@ -108,10 +122,27 @@ class ScheduleService:
             timezone=zone,
             inputs=inputs,
             fires_from=self.platform.scheduler.now(),
+            preset_id=preset.id if preset is not None else None,
         )
         self.platform.scheduler.schedule_changed(record)
         log.info("schedule.created", schedule_id=record.id, graph_id=graph.id, cron=spec.expr)
         return record
+
+    async def _preset(
+        self, user_id: str, preset_id: str, graph_id: str, graph_version: int | None
+    ) -> Preset:
+        preset = await self.platform.db.presets.get(user_id, preset_id)
+        if preset is None:  # another user's preset is not found either
+            raise PresetNotFound(f"preset {preset_id} does not exist")
+        problem: str | None = None
+        if preset.graph_id != graph_id:
+            problem = f"the preset is for graph {preset.graph_id}, not {graph_id}"
+        elif graph_version is not None and graph_version != preset.graph_version:
+            problem = f"the preset is for version {preset.graph_version} of the graph"
+        if problem is not None:
+            detail = {"field": "body.preset_id", "message": problem, "type": "preset"}
+            raise ValidationFailed(problem, details=[detail])
+        return preset
 
     async def get(self, user_id: str, schedule_id: str) -> ScheduleRecord:
         """One of the user's schedules, or 404."""
@@ -144,7 +175,10 @@ class ScheduleService:
             raise GraphNotFound(
                 f"version {current.graph_version} of graph {current.graph_id!r} no longer exists"
             )
-        validate_run_inputs(graph, current.inputs, self.platform.blocks)
+        preset = None
+        if current.preset_id is not None:
+            preset = await self.platform.db.presets.get(user_id, current.preset_id)
+        validate_run_inputs(graph, fire_inputs(current.inputs, preset), self.platform.blocks)
         parse_spec(current.cron, current.timezone)  # stored values still parse
         record = await self.store.set_status(
             schedule_id,
@@ -164,6 +198,11 @@ class ScheduleService:
             raise ScheduleNotFound(f"schedule {schedule_id!r} not found")
         self.platform.scheduler.schedule_changed(None, schedule_id)
         log.info("schedule.deleted", schedule_id=schedule_id)
+
+
+def fire_inputs(overrides: dict[str, Any], preset: Preset | None) -> dict[str, Any]:
+    """A fire's run inputs: the preset's current ones (if any) under the schedule's own."""
+    return {**(preset.inputs if preset is not None else {}), **overrides}
 
 
 def parse_spec(cron: str, timezone: str) -> CronSpec:

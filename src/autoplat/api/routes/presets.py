@@ -211,7 +211,8 @@ async def update_preset(request: Request) -> PresetOut:
     permission="WRITE_GRAPH",
 )
 async def delete_preset(request: Request) -> None:
-    """Delete a preset (a trigger preset's webhook is deleted with it)."""
+    """Delete a preset (a trigger preset's webhook is deleted with it; schedules reading
+    it are paused, keeping its last inputs)."""
     preset = await _mine(request)
     db = get_platform(request).db
     await db.presets.delete(preset.user_id, preset.id)
@@ -254,8 +255,8 @@ async def execute_preset(request: Request) -> dict[str, Any]:
     permission="WRITE_SCHEDULE",
 )
 async def schedule_preset(request: Request) -> ScheduleView:
-    """A schedule of the preset's graph version with its inputs (copied now; the body's
-    override them), validated as any schedule."""
+    """A schedule of the preset's graph version that reads the preset at every fire (its
+    inputs and credentials as they are then; the body's inputs override them)."""
     preset = await _mine(request)
     body = await parse_body(request, SchedulePreset)
     service = ScheduleService(get_platform(request))
@@ -265,8 +266,9 @@ async def schedule_preset(request: Request) -> ScheduleView:
         name=body.name,
         cron=body.cron,
         timezone=body.timezone,
-        inputs={**preset.inputs, **body.inputs},
+        inputs=body.inputs,
         graph_version=preset.graph_version,
+        preset_id=preset.id,
     )
     return service.view(record)
 

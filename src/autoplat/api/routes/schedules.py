@@ -44,6 +44,12 @@ class CreateSchedule(StrictBody):
     credentials: dict[str, Any] = Field(
         default_factory=dict, description="accepted for AutoGPT clients; unused"
     )
+    preset_id: str | None = Field(
+        default=None,
+        max_length=36,
+        description="a preset of this graph whose current inputs and credentials every fire "
+        "reads (``inputs`` override them); the schedule runs the preset's version",
+    )
 
     @field_validator("name")
     @classmethod
@@ -87,8 +93,8 @@ def _schedule_id(request: Request) -> str:
     permission="WRITE_SCHEDULE",
     summary="Schedule runs of a graph version",
     tags=_TAGS,
-    validates="the cron expression does not parse or never fires, or the inputs do not fit "
-    "the graph version's input schema",
+    validates="the cron expression does not parse or never fires, the inputs do not fit "
+    "the graph version's input schema, or the preset is of another graph or version",
 )
 async def create_schedule(request: Request) -> ScheduleView:
     """Validate the cron, timezone and run inputs, store the schedule and start timing it."""
@@ -103,6 +109,7 @@ async def create_schedule(request: Request) -> ScheduleView:
         timezone=body.timezone,
         inputs=body.inputs,
         graph_version=body.graph_version,
+        preset_id=body.preset_id,
     )
     return service.view(record)
 
