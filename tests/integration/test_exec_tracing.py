@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from autoplat.blocks.base import Block, BlockContext, BlockOutput, BlockOutputSchema, BlockSchema
+from autoplat.executions.tracing import SHUTDOWN_SECONDS
+from autoplat.testing import free_port
 from tests.support import graphs as tk
 from tests.support.graphs import STORE_VALUE, input_node, node, output_node
 from tests.support.otlp import CollectedSpan, otlp_collector
@@ -170,6 +172,23 @@ async def test_a_sub_agents_run_span_is_a_child_of_its_parent_runs_span(
     assert sub.attributes["autoplat.run.status"] == "COMPLETED"
     assert len(collector.children(sub)) == 3  # the child graph's own nodes
     assert len(collector.children(parent)) == 4  # three nodes and the sub-agent's run
+
+
+async def test_a_collector_that_is_down_costs_runs_nothing_and_the_stop_stays_bounded(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    settings = tk.exec_settings(
+        autoplat_database_url, tmp_path, otel_endpoint=nobody, drain_timeout=1.0
+    )
+    async with tk.exec_platform(settings) as platform:
+        row, _ = await tk.run_graph(platform, tk.chain_graph(1), {"x": 1})
+        loop = asyncio.get_running_loop()
+        left_at = loop.time()
+    took = loop.time() - left_at
+    assert row.status == "COMPLETED"
+    # The drain, then the exporter's shutdown, cut short (the export would retry for 5 s).
+    assert took < 1.0 + SHUTDOWN_SECONDS + 1.5, took
 
 
 _NO_ENDPOINT_SCRIPT = """

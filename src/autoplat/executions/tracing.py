@@ -30,6 +30,7 @@ from autoplat.logging import get_logger
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span, Tracer
 
 log = get_logger("autoplat.executions.tracing")
@@ -42,6 +43,8 @@ EXPORT_TIMEOUT = 5.0
 #: The shortest flush at stop: a drain that used its whole deadline still sends the spans
 #: of the runs it ended.
 MIN_FLUSH_SECONDS = 0.5
+#: Seconds the exporter's shutdown may take after the flush.
+SHUTDOWN_SECONDS = 1.0
 MASK = "**********"
 
 
@@ -74,6 +77,7 @@ class RunTracing:
         self.service_name = settings.otel_service_name
         self._secrets = _secrets(settings)
         self._provider: TracerProvider | None = None
+        self._exporter: SpanExporter | None = None
         self._tracer: Tracer | None = None
         #: The open span of each run this process executes now (keyed by the instance: a
         #: run claimed again after a lapse is a second instance with its own span).
@@ -102,29 +106,36 @@ class RunTracing:
         exporter = OTLPSpanExporter(endpoint=traces_url(self.endpoint), timeout=EXPORT_TIMEOUT)
         provider.add_span_processor(BatchSpanProcessor(exporter))
         self._provider = provider
+        self._exporter = exporter
         self._tracer = provider.get_tracer("autoplat.executions")
         log.info("tracing.started", endpoint=traces_url(self.endpoint))
 
     async def stop(self, timeout: float) -> None:
         """End what is still open, then flush and shut the exporter down within ``timeout``."""
-        provider = self._provider
-        if provider is None:
+        provider, exporter = self._provider, self._exporter
+        if provider is None or exporter is None:
             return
         for run in list(self._spans):
             self.run_ended(run, asyncio.CancelledError())
-        self._provider = None
+        self._provider = self._exporter = None
         self._tracer = None
         seconds = max(MIN_FLUSH_SECONDS, timeout)
+        # The SDK exports and joins its thread synchronously: both run off the event loop.
         try:
-            # The SDK flushes and joins its thread synchronously: off the event loop.
-            flushed = await asyncio.wait_for(
-                asyncio.to_thread(provider.force_flush, int(seconds * 1000)), seconds + 0.5
+            # The SDK's flush ignores its own timeout (an export retries for up to
+            # EXPORT_TIMEOUT): the wait is bounded here instead.
+            await asyncio.wait_for(
+                asyncio.to_thread(provider.force_flush, int(seconds * 1000)), seconds
             )
-            if not flushed:
-                log.warning("tracing.flush_incomplete", timeout=seconds)
-            await asyncio.wait_for(asyncio.to_thread(provider.shutdown), EXPORT_TIMEOUT + 1)
         except TimeoutError:
-            log.warning("tracing.stop_timed_out", timeout=seconds)
+            log.warning("tracing.flush_timed_out", timeout=round(seconds, 3))
+            # The export still retrying holds the processor: shutting the exporter down
+            # first cuts it short (the spans of that batch are lost).
+            exporter.shutdown()
+        try:
+            await asyncio.wait_for(asyncio.to_thread(provider.shutdown), SHUTDOWN_SECONDS)
+        except TimeoutError:
+            log.warning("tracing.shutdown_timed_out", timeout=SHUTDOWN_SECONDS)
 
     # --- the RunTracer hooks ------------------------------------------------------------
 
