@@ -15,6 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 from autoplat.errors import ValidationFailed
 from autoplat.graphs import catalog
 from autoplat.graphs.catalog import BlockLookup
+from autoplat.graphs.legacy import rename_legacy_pins
 from autoplat.graphs.model import Graph, Link, Node, new_id
 from autoplat.graphs.subgraphs import reassign_ids
 from autoplat.graphs.validation import validate_graph
@@ -207,7 +208,11 @@ def _parse_graph(raw: Any, reader: _Reader, sub_graphs: list[Graph] | None) -> G
                 sub_graphs.append(parsed)
     if len(reader.errors) > errors_before:
         return None
-    return _build(reader, name=name, nodes=nodes, links=links, **fields)
+    # Without shape errors every node and link was read (none is None).
+    current = rename_legacy_pins(
+        [n for n in nodes if n is not None], [lk for lk in links if lk is not None]
+    )
+    return _build(reader, name=name, nodes=current[0], links=current[1], **fields)
 
 
 def _build(reader: _Reader, **fields: Any) -> Graph | None:
@@ -236,8 +241,9 @@ def parse_agent_export(data: Any) -> Graph:
     fields, ``user_id``, ``created_at`` and node ``input_links``/``output_links`` are ignored
     (links come from the top-level ``links``, or from the nodes when that is absent). Every
     ``credentials`` key is removed at any depth, legacy block ids are mapped to current ones,
-    and a dropdown input's ``placeholder_values`` becomes ``options``. Sub-graphs nested in
-    sub-graphs are flattened into ``sub_graphs``. Ids are kept: call :func:`reassign_ids`.
+    legacy pin names to current ones (:mod:`autoplat.graphs.legacy`: a wired bot token is
+    dropped), and a dropdown input's ``placeholder_values`` becomes ``options``. Sub-graphs
+    nested in sub-graphs are flattened into ``sub_graphs``. Ids are kept: call :func:`reassign_ids`.
 
     Raises ValidationFailed (422) with ``{"field": "nodes[2].block_id", "message": ...}``
     details (paths prefixed with ``graph.`` for request bodies) when the shape is wrong.
