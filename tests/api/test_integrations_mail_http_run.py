@@ -1,11 +1,12 @@
 """A graph that sends an e-mail and an authenticated web request runs end to end through the
 HTTP API on the user's own stored credentials (SMTP login, host-scoped header), against a
 local STARTTLS + AUTH SMTP server and a local echo server; neither secret lands in what the
-run keeps (both databases)."""
+run keeps or in the logs (both databases)."""
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,13 @@ async def _credential(client: httpx.AsyncClient, provider: str, body: dict[str, 
 
 
 async def test_an_email_and_an_authenticated_request_run_on_the_users_own_credentials(
-    autoplat_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    autoplat_database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     received: list[str | None] = []
 
     async def echo(request: Request) -> Response:
@@ -118,5 +124,6 @@ async def test_an_email_and_an_authenticated_request_run_on_the_users_own_creden
     assert smtp.mailbox.text(message).strip() == "The agent ran."
     assert smtp.mailbox.envelopes[0][2] is True  # delivered over TLS
     assert received == [HEADER_SECRET]
-    kept = json.dumps(body, default=str)
-    assert HEADER_SECRET not in kept and smtp.password not in kept
+    captured = capsys.readouterr()
+    for text in (json.dumps(body, default=str), caplog.text, captured.out, captured.err):
+        assert HEADER_SECRET not in text and smtp.password not in text
