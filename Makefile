@@ -25,9 +25,10 @@ test: setup ## the whole suite on SQLite, then on a private PostgreSQL
 	exit $$rc
 
 test-sqlite: setup
-	@# tests/web drive Debian's chromium; as root, install it when it is missing.
-	@test -x /usr/bin/chromium || test "$$(id -u)" != 0 || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@# tests/web drive Debian's chromium and firefox-esr; as root, install them when missing.
+	@{ test -x /usr/bin/chromium && test -x /usr/bin/firefox-esr; } || test "$$(id -u)" != 0 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium firefox-esr >/dev/null; }
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests
 
 test-postgres: setup

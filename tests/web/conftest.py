@@ -1,9 +1,12 @@
-"""Fixtures of the browser tests: one real ``autoplat serve`` and one headless Chromium.
+"""Fixtures of the browser tests: one real ``autoplat serve`` per browser, each browser headless.
 
-The server (SQLite, auth on) and the browser are shared by the module's tests; each test
-gets a fresh browser context signed in with its own user's bearer token, so the tests
-never see each other's agents. Debian's chromium drives them (``make test`` installs it
-when missing); without it the tests are skipped.
+Every browser test runs twice, in Debian's chromium and in Debian's firefox-esr (``make
+test`` installs both when missing, as root; a missing one skips its half). For each
+browser the module gets its own server (SQLite, auth on) on a fresh database, shared by
+the module's tests; each test gets a fresh browser context signed in with its own user's
+bearer token, so the tests never see each other's agents, nor the other browser's.
+Firefox is driven over WebDriver BiDi (Playwright's ``moz-firefox`` channel) through
+``tests/support/firefox_bidi.py``, which fills the one command Firefox ESR lacks.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,10 +28,12 @@ import httpx
 import pytest
 
 from autoplat.testing import DatabaseFactory, free_port, make_token, serve_process, wait_ready
+from tests.support.firefox_bidi import FIREFOX
 from tests.support.oauth_server import FakeOAuthProvider
 from tests.support.servers import FakeLlm, serve
 
 CHROMIUM = os.environ.get("AUTOPLAT_TEST_CHROMIUM", "/usr/bin/chromium")
+FIREFOX_RELAY = Path(__file__).resolve().parents[1] / "support/firefox_bidi.py"
 CALCULATOR = Path(__file__).resolve().parents[3] / "shared/compat/agents/calculator-agent.json"
 
 
@@ -86,16 +92,26 @@ def stand_ins() -> Iterator[StandIns]:
         thread.join(15)
 
 
+@pytest.fixture(scope="module", params=["chromium", "firefox"])
+def browser_name(request: pytest.FixtureRequest) -> str:
+    """Which browser drives this half of the module's tests."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture(scope="module")
 def web_server(
     autoplat_db_factory: DatabaseFactory,
     tmp_path_factory: pytest.TempPathFactory,
     stand_ins: StandIns,
+    browser_name: str,
 ) -> Iterator[Server]:
-    """A real ``autoplat serve`` on a fresh SQLite database (the UI served from the package);
-    its ``openai`` provider and its GitHub OAuth app are the module's stand-ins."""
+    """A real ``autoplat serve`` on a fresh SQLite database (the UI served from the package),
+    one per browser; its ``openai`` provider and its GitHub OAuth app are the module's
+    stand-ins."""
     if autoplat_db_factory.dialect != "sqlite":
         pytest.skip("the browser tests run on SQLite only")
+    _browser_present(browser_name)  # before the server, which is not needed without it
     workdir = tmp_path_factory.mktemp("web-server")
     url = asyncio.run(autoplat_db_factory.create())
     port = free_port()
@@ -121,20 +137,40 @@ def web_server(
             proc.wait()
 
 
+def _browser_present(name: str) -> None:
+    """Skip unless the named browser's Debian binary is installed."""
+    path = CHROMIUM if name == "chromium" else FIREFOX
+    if not (Path(path).exists() or shutil.which(path)):
+        package = "chromium" if name == "chromium" else "firefox-esr"
+        pytest.skip(f"no {name} at {path} (make test installs Debian's {package} as root)")
+
+
 @pytest.fixture(scope="module")
-def browser(web_server: Server) -> Iterator[Any]:
-    """Headless Debian chromium through Playwright.
+def browser(
+    web_server: Server, browser_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """The headless Debian browser through Playwright.
 
     After the server: Playwright's sync API keeps an event loop running in this thread,
     where the server's set-up (asyncio.run) could no longer run.
     """
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.skip(f"no chromium at {CHROMIUM} (make test installs Debian's chromium as root)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
+        if browser_name == "chromium":
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+            )
+        else:
+            # Playwright starts an executable with its own arguments: a wrapper that runs
+            # the relay (with this interpreter), which runs Firefox.
+            wrapper = tmp_path_factory.mktemp("firefox") / "firefox"
+            wrapper.write_text(
+                f'#!/bin/sh\nexec "{sys.executable}" "{FIREFOX_RELAY}" "$@"\n', encoding="utf-8"
+            )
+            wrapper.chmod(0o755)
+            browser = pw.firefox.launch(
+                channel="moz-firefox", executable_path=str(wrapper), headless=True
+            )
         yield browser
         browser.close()
 
@@ -152,7 +188,10 @@ def signed_in_page(
         base_url=server.url, viewport={"width": viewport[0], "height": viewport[1]}
     )
     credential = json.dumps({"kind": "bearer", "value": make_token(user_id, role=role)})
+    # Only on the app's pages: Firefox runs init scripts on the first about:blank too, where
+    # storage is refused ("The operation is insecure").
     context.add_init_script(
+        "if (location.origin === " + json.dumps(server.url) + ") "
         f"window.sessionStorage.setItem('autoplat.credential', {json.dumps(credential)});"
     )
     context.set_default_timeout(20_000)  # the suite shares the machine
@@ -165,6 +204,22 @@ def signed_in_page(
 
 
 _PAGES: list[Any] = []
+
+
+def enter(field: Any, text: str) -> None:
+    """Replace a text field's value as a user would, in either browser.
+
+    Chromium: Playwright's ``fill``. Firefox over BiDi: Playwright's ``fill`` writes the
+    value from the page's own script world, where React's value tracker sees no change, so
+    a controlled input never hears of it; there the field is cleared with a real Delete key
+    and the text typed with real key events. (Date and time inputs are set by ``fill`` in
+    both browsers, from the isolated world, and need no help.)
+    """
+    if field.page.context.browser.browser_type.name != "firefox":
+        field.fill(text)
+        return
+    field.fill("")
+    field.press_sequentially(text)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,5 +1,6 @@
-"""The web app in headless Chromium against a real server: import, edit, save, run, watch;
-build from the palette; schedules; validation errors on the pin they name; phone widths.
+"""The web app in headless Chromium and Firefox against a real server: import, edit, save,
+run, watch; build from the palette; schedules; validation errors on the pin they name; phone
+widths.
 
 Each test saves screenshots in its tmp dir (``pytest --basetemp DIR`` keeps them).
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import _PAGES, CALCULATOR, Server, signed_in_page
+from tests.web.conftest import _PAGES, CALCULATOR, Server, enter, signed_in_page
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -57,14 +58,15 @@ def test_import_edit_save_run_calculator(browser: Any, web_server: Server, tmp_p
     calc.click()
     field = page.locator(".inspector [data-field='b'] input")
     assert field.input_value() == "34"
-    field.fill("8")
-    assert "unsaved" in page.get_by_test_id("graph-version").inner_text()
+    enter(field, "8")
+    # Waited for, not read at once: a browser may render the edit a frame after the event.
+    page.get_by_test_id("graph-version").filter(has_text="unsaved").wait_for()
     page.get_by_role("button", name="Save", exact=True).click()
     page.get_by_test_id("graph-version").filter(has_text=re.compile(r"^v2$")).wait_for()
 
     page.get_by_role("button", name="Run", exact=True).click()
     dialog = page.get_by_role("dialog")
-    dialog.locator("[data-field='Input'] input").fill("5")
+    enter(dialog.locator("[data-field='Input'] input"), "5")
     dialog.get_by_role("button", name="Run").click()
 
     runbar = page.get_by_test_id("runbar")
@@ -102,13 +104,13 @@ def test_build_two_nodes_from_palette(browser: Any, web_server: Server, tmp_path
     page.goto("/build/new")
     search = page.get_by_role("searchbox", name="Search blocks")
 
-    search.fill("agent input")
+    enter(search, "agent input")
     page.locator(".palette-item[data-block='AgentInputBlock']").click()
-    page.locator(".inspector [data-field='name'] input").fill("text")
-    search.fill("agent output")
+    enter(page.locator(".inspector [data-field='name'] input"), "text")
+    enter(search, "agent output")
     page.locator(".palette-item[data-block='AgentOutputBlock']").click()
-    page.locator(".inspector [data-field='name'] input").fill("echo")
-    page.locator("#graph-name").fill("Echo agent")
+    enter(page.locator(".inspector [data-field='name'] input"), "echo")
+    enter(page.locator("#graph-name"), "Echo agent")
     page.locator(".react-flow__controls-fitview").click()
 
     source = node(page, "AgentInputBlock").locator(
@@ -129,7 +131,7 @@ def test_build_two_nodes_from_palette(browser: Any, web_server: Server, tmp_path
     assert re.search(r"/build/[0-9a-f-]{36}$", page.url)
 
     page.get_by_role("button", name="Run", exact=True).click()
-    page.get_by_role("dialog").locator("[data-field='text'] textarea").fill("hello web")
+    enter(page.get_by_role("dialog").locator("[data-field='text'] textarea"), "hello web")
     page.get_by_role("dialog").get_by_role("button", name="Run").click()
     out = node(page, "AgentOutputBlock")
     out.get_by_test_id("node-output").filter(has_text="hello web").wait_for()
@@ -141,7 +143,7 @@ def test_build_two_nodes_from_palette(browser: Any, web_server: Server, tmp_path
 def test_validation_error_on_the_pin(browser: Any, web_server: Server, tmp_path: Path) -> None:
     page = signed_in_page(browser, web_server, "web-invalid")
     page.goto("/build/new")
-    page.get_by_role("searchbox", name="Search blocks").fill("agent output")
+    enter(page.get_by_role("searchbox", name="Search blocks"), "agent output")
     page.locator(".palette-item[data-block='AgentOutputBlock']").click()
     page.get_by_role("button", name="Save", exact=True).click()
     # AgentOutputBlock's name is required on save: the API names the node and the pin.
@@ -172,12 +174,12 @@ def test_create_and_pause_a_schedule(browser: Any, web_server: Server, tmp_path:
     page.get_by_role("button", name="New schedule").click()
     form = page.get_by_role("form", name="New schedule")
     form.locator("[data-field='Input'] input").wait_for()
-    form.locator("input[name='schedule-name']").fill("Every morning")
+    enter(form.locator("input[name='schedule-name']"), "Every morning")
     form.get_by_label("Repeat").select_option("weekdays")
     form.get_by_label("Time", exact=True).fill("07:30")
     assert form.locator("input[name='cron']").input_value() == "30 7 * * 1-5"
     assert "Every weekday at 07:30." in form.inner_text()
-    form.locator("[data-field='Input'] input").fill("2")
+    enter(form.locator("[data-field='Input'] input"), "2")
     form.get_by_role("button", name="Create schedule").click()
 
     item = page.locator(".schedule[data-schedule='Every morning']")
@@ -207,12 +209,12 @@ def test_sign_in_keys_and_admin(browser: Any, web_server: Server, tmp_path: Path
     page.get_by_label("Bearer token (JWT)").check()
     from autoplat.testing import make_token
 
-    page.get_by_label("Token", exact=True).fill(make_token("web-admin", role="admin"))
+    enter(page.get_by_label("Token", exact=True), make_token("web-admin", role="admin"))
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="API keys").wait_for()
     assert "web-admin" not in page.url and "token" not in page.url
 
-    page.get_by_role("form", name="New API key").get_by_label("Name").fill("ci script")
+    enter(page.get_by_role("form", name="New API key").get_by_label("Name"), "ci script")
     page.get_by_role("button", name="Create key").click()
     secret = page.get_by_test_id("new-key").inner_text()
     assert len(secret) > 20

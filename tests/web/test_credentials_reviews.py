@@ -1,7 +1,7 @@
-"""The web app's credentials and reviews in headless Chromium against a real server: add
-credentials (the secret is never shown again) and delete one; run an LLM agent choosing the
-user's OpenAI key in the run form's picker (an OpenAI stand-in answers); approve a pending
-review with edited data and see the run complete, also at a phone's width.
+"""The web app's credentials and reviews in headless Chromium and Firefox against a real
+server: add credentials (the secret is never shown again) and delete one; run an LLM agent
+choosing the user's OpenAI key in the run form's picker (an OpenAI stand-in answers); approve
+a pending review with edited data and see the run complete, also at a phone's width.
 
 Each test saves screenshots in its tmp dir (``pytest --basetemp DIR`` keeps them).
 """
@@ -18,7 +18,7 @@ import pytest
 from autoplat.blocks.builtin.review import HumanInTheLoopBlock
 from tests.support import graphs as tk
 from tests.support.graphs import input_node, link, node, output_node
-from tests.web.conftest import Server, StandIns, signed_in_page
+from tests.web.conftest import Server, StandIns, enter, signed_in_page
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -57,8 +57,8 @@ def test_add_credentials_listed_without_their_secret(
     form.get_by_label("Provider").select_option("openai")
     key = form.get_by_label("API key")
     assert key.get_attribute("type") == "password"
-    form.get_by_label("Title (optional)").fill("My OpenAI key")
-    key.fill(secret)
+    enter(form.get_by_label("Title (optional)"), "My OpenAI key")
+    enter(key, secret)
     form.get_by_label("Expires (optional)").fill("2030-01-31")
     form.get_by_role("button", name="Save credential").click()
     row = page.locator(".credentials-table tr", has_text="My OpenAI key")
@@ -69,19 +69,19 @@ def test_add_credentials_listed_without_their_secret(
 
     # Headers for one host: every value is a password field.
     form.get_by_label("Provider").select_option("http")
-    form.get_by_label("Title (optional)").fill("Example API")
-    form.get_by_label("Host", exact=True).fill("api.example.com")
+    enter(form.get_by_label("Title (optional)"), "Example API")
+    enter(form.get_by_label("Host", exact=True), "api.example.com")
     value = form.get_by_label("Header 1 value")
     assert value.get_attribute("type") == "password"
-    value.fill("Bearer hs-secret-value")
+    enter(value, "Bearer hs-secret-value")
     form.get_by_role("button", name="Save credential").click()
     page.locator(".credentials-table tr", has_text="Example API").wait_for()
     assert "host api.example.com" in page.locator(".credentials-table").inner_text()
 
     # A user name and password.
     form.get_by_label("Provider").select_option("smtp")
-    form.get_by_label("User name", exact=True).fill("mailer")
-    form.get_by_label("Password", exact=True).fill("pw-secret-42")
+    enter(form.get_by_label("User name", exact=True), "mailer")
+    enter(form.get_by_label("Password", exact=True), "pw-secret-42")
     form.get_by_role("button", name="Save credential").click()
     page.locator(".credentials-table tbody tr").nth(2).wait_for()
 
@@ -138,8 +138,9 @@ def test_run_an_llm_agent_with_a_credential_picked_in_the_run_form(
     page.locator(".react-flow__node").nth(2).wait_for()
     page.get_by_role("button", name="Run", exact=True).click()
     dialog = page.get_by_role("dialog")
-    dialog.locator("[data-field='topic'] textarea, [data-field='topic'] input").first.fill(
-        "Say hello"
+    enter(
+        dialog.locator("[data-field='topic'] textarea, [data-field='topic'] input").first,
+        "Say hello",
     )
     picker = dialog.locator(".credentials-inputs select")
     picker.locator("option", has_text="Work OpenAI").wait_for(state="attached")
@@ -178,7 +179,9 @@ def test_run_an_llm_agent_with_a_credential_picked_in_the_run_form(
     page.locator(".inspector [data-field='model'] select").select_option("gpt-4o")
     page.get_by_role("button", name="Run", exact=True).click()
     dialog = page.get_by_role("dialog")
-    dialog.locator("[data-field='topic'] textarea, [data-field='topic'] input").first.fill("Again")
+    enter(
+        dialog.locator("[data-field='topic'] textarea, [data-field='topic'] input").first, "Again"
+    )
     picker = dialog.locator(".credentials-inputs select")
     picker.locator("option", has_text="Home OpenAI").wait_for(state="attached")
     picker.select_option(label="Home OpenAI")
@@ -243,11 +246,11 @@ def test_approve_a_pending_review_with_edited_data(
     page.screenshot(path=str(tmp_path / "reviews-phone.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 720})
 
-    data.fill('{"name": "John", "age": 3')
+    enter(data, '{"name": "John", "age": 3')
     card.get_by_role("alert").filter(has_text="Not valid JSON").wait_for()
     assert card.get_by_role("button", name=re.compile("^Approve")).is_disabled()
-    data.fill('{"name": "John", "age": 31}')
-    card.get_by_label("Message (optional)").fill("fixed the age")
+    enter(data, '{"name": "John", "age": 31}')
+    enter(card.get_by_label("Message (optional)"), "fixed the age")
     card.get_by_role("button", name="Approve with edits").click()
 
     decided = page.get_by_role("list", name="Decided reviews")
@@ -277,7 +280,7 @@ def test_connect_an_oauth_provider(
     form = page.get_by_role("form", name="Add a credential")
     form.get_by_label("Provider").select_option("github")
     form.get_by_label("Kind").select_option("oauth2")
-    form.get_by_label("Title (optional)").fill("My GitHub")
+    enter(form.get_by_label("Title (optional)"), "My GitHub")
     form.get_by_role("button", name="Connect GitHub").click()
 
     # The stand-in provider grants at once and sends the browser back to the callback page.
