@@ -24,7 +24,8 @@ from autoplat.config import Settings
 from autoplat.db.manager import DatabaseManager
 from autoplat.db.models import GraphExecution, ScheduleFire
 from autoplat.executions import events
-from autoplat.executions.cli import parse_inputs, run_graph, run_remote
+from autoplat.executions.cli import parse_inputs, run_graph
+from autoplat.executions.cli_remote import run_remote
 from autoplat.graphs.model import Graph
 from autoplat.testing import (
     free_port,

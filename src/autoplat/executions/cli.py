@@ -4,9 +4,9 @@ outputs.
 With a server configured (``--server`` / ``$AUTOPLAT_SERVER_URL``, credentials from
 ``--api-key`` / ``$AUTOPLAT_API_KEY`` or ``--token`` / ``$AUTOPLAT_TOKEN``) it is a client of
 that server: the file is imported with ``POST /api/graphs``, the run started with ``POST
-/api/graphs/{id}/execute/{version}`` and followed on ``/ws``. Otherwise it runs the graph in
-this process on the configured database, claiming only its own run and firing no schedule,
-so that it is safe beside a server on the same database.
+/api/graphs/{id}/execute/{version}`` and followed on ``/ws`` (:mod:`.cli_remote`). Otherwise it
+runs the graph in this process on the configured database, claiming only its own run and
+firing no schedule, so that it is safe beside a server on the same database.
 
 A file run before is not imported again: the graph each file's content (canonical JSON,
 sha256) became is remembered per database or server in the user's cache
@@ -23,64 +23,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import hashlib
 import json
 import os
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from autoplat.accounts.auth import LOCAL_USER_ID
-from autoplat.cli import EXIT_CONFIG, EXIT_DATABASE, EXIT_FAILURE
+from autoplat.cli import EXIT_CONFIG, EXIT_DATABASE
 from autoplat.config import Settings, load_settings
 from autoplat.errors import AutoplatError, ValidationFailed
+from autoplat.executions.cli_output import (
+    RECHECK_SECONDS,
+    ImportCache,
+    Progress,
+    print_details,
+    progress,
+    report,
+)
+from autoplat.executions.cli_remote import RequestRefused, ServerUnreachable, run_remote
 from autoplat.executions.events import Lagged, SubscriberOverrun, Subscription
-from autoplat.executions.status import TERMINAL, is_terminal
+from autoplat.executions.status import is_terminal
 
 if TYPE_CHECKING:
-    import httpx
-    from websockets.asyncio.client import ClientConnection
-
-    from autoplat.blocks.registry import BlockRegistry
     from autoplat.platform import Platform
 
 SERVER_ENV: Final = "AUTOPLAT_SERVER_URL"
 API_KEY_ENV: Final = "AUTOPLAT_API_KEY"
 TOKEN_ENV: Final = "AUTOPLAT_TOKEN"
-#: How often a follower re-reads the run while no event arrives: a run can end where this
-#: process cannot hear it (another process on SQLite, a closed WebSocket).
-RECHECK_SECONDS: Final = 2.0
-#: The same over an open /ws, whose server never loses a terminal event (reading a run
-#: over REST carries all its node executions: not every two seconds).
-REMOTE_RECHECK_SECONDS: Final = 10.0
-
-
-class ServerUnreachable(AutoplatError):
-    """The server named by ``--server`` does not answer."""
-
-    code = "server_unreachable"
-    status = 503
-
-
-class RequestRefused(AutoplatError):
-    """The server answered a request with an error; ``server_code`` is its error code."""
-
-    code = "request_refused"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        http_status: int = 0,
-        server_code: str = "",
-        details: list[dict[str, Any]] | None = None,
-    ) -> None:
-        super().__init__(message, details=details)
-        self.http_status = http_status
-        self.server_code = server_code
 
 
 def register(subparsers: Any) -> None:
@@ -151,62 +121,6 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
     return inputs
 
 
-class ImportCache:
-    """Which graph (id, version) each file content became, per database or server.
-
-    Best effort: a cache that cannot be read or written only means importing again. The
-    graphs it names are always checked before use (another user, a deleted graph: gone).
-    """
-
-    #: Entries kept (the least recently used go first).
-    LIMIT = 500
-
-    def __init__(self, path: Path | None = None) -> None:
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        self.path = path or Path(base) / "autoplat" / "imports.json"
-
-    @staticmethod
-    def digest(document: Any) -> str:
-        """The content hash of a graph document (key order and spacing do not count)."""
-        canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
-
-    def _load(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def lookup(self, scope: str, digest: str) -> list[tuple[str, int]]:
-        """The graphs recorded for this content in ``scope``, newest first."""
-        entry = self._load().get(f"{scope} {digest}")
-        if not isinstance(entry, dict) or not isinstance(entry.get("graphs"), list):
-            return []
-        return [
-            (str(g[0]), int(g[1]))
-            for g in entry["graphs"]
-            if isinstance(g, list) and len(g) == 2 and isinstance(g[1], int)
-        ]
-
-    def remember(self, scope: str, digest: str, graphs: list[tuple[str, int]]) -> None:
-        """Record (or, with an empty list, forget) the graphs of this content in ``scope``."""
-        data = self._load()
-        key = f"{scope} {digest}"
-        if graphs:
-            data[key] = {"graphs": [list(g) for g in graphs[:5]], "used": time.time()}
-        else:
-            data.pop(key, None)
-        if len(data) > self.LIMIT:
-            ranked = sorted(data, key=lambda k: float(data[k].get("used", 0)), reverse=True)
-            data = {k: data[k] for k in ranked[: self.LIMIT]}
-        with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            partial = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-            partial.write_text(json.dumps(data), encoding="utf-8")
-            os.replace(partial, self.path)
-
-
 def database_scope(settings: Settings) -> str:
     """The cache scope of a database (its URL, hashed: it may hold a password)."""
     url = settings.resolved_database_url
@@ -245,7 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             return asyncio.run(run_remote(args, inputs, document))
         except RequestRefused as exc:
-            _print_details(exc)
+            print_details(exc)
             return fail(exc.message, EXIT_CONFIG if exc.http_status in (401, 403) else 1)
         except ServerUnreachable as exc:
             return fail(exc.message, EXIT_DATABASE)
@@ -303,7 +217,7 @@ async def run_graph(
                     user_id=user_id, graph_id=graph_id, graph_version=version, inputs=inputs
                 )
             except ValidationFailed as exc:
-                _print_details(exc)
+                print_details(exc)
                 raise
             show.line(f"run {run_id} queued")
             final = await LocalFollower(platform, sub, run_id, user_id, show).follow(args.timeout)
@@ -322,11 +236,11 @@ async def _resolve(
     known = [] if getattr(args, "new", False) else cache.lookup(scope, digest)
     for graph_id, version in known:
         if await platform.db.graphs.get(graph_id, version, user_id=user_id) is not None:
-            _progress(f"{args.target}: graph {graph_id} v{version} (imported before)", args.quiet)
+            progress(f"{args.target}: graph {graph_id} v{version} (imported before)", args.quiet)
             cache.remember(scope, digest, [(graph_id, version)])
             return graph_id, version
     graph = await GraphService(platform.db.graphs, platform.blocks).create(user_id, document)
-    _progress(f"imported {args.target} as graph {graph.id} v{graph.version}", args.quiet)
+    progress(f"imported {args.target} as graph {graph.id} v{graph.version}", args.quiet)
     cache.remember(scope, digest, [(graph.id, graph.version)])
     return graph.id, graph.version
 
@@ -395,263 +309,3 @@ class LocalFollower:
 
 
 # --- client: a running server runs it ---------------------------------------------------
-
-
-async def run_remote(args: argparse.Namespace, inputs: dict[str, Any], document: Any | None) -> int:
-    """Import or find the graph on the server, run it there, follow it on /ws; the exit code."""
-    import httpx
-
-    headers = {}
-    if args.api_key:
-        headers["X-API-Key"] = args.api_key
-    if args.token:
-        headers["Authorization"] = f"Bearer {args.token}"
-    base = args.server.rstrip("/")
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
-        api = Api(http)
-        if document is not None:
-            graph = await _import_remote(api, args, base, document)
-        else:
-            params = {"version": args.version} if args.version else None
-            graph = await api.call("GET", f"/api/graphs/{args.target}", params=params)
-        follower = RemoteFollower(api, base, headers, str(graph["id"]), Progress(args.quiet))
-        final = await follower.run(int(graph["version"]), inputs, args.timeout)
-    return report(final)
-
-
-async def _import_remote(
-    api: Api, args: argparse.Namespace, base: str, document: Any
-) -> dict[str, Any]:
-    """The graph this file became on the server before (if it is still ours), else a new one."""
-    cache, digest = ImportCache(), ImportCache.digest(document)
-    scope = f"server:{base}"
-    known = [] if getattr(args, "new", False) else cache.lookup(scope, digest)
-    for graph_id, version in known:
-        try:
-            graph = await api.call("GET", f"/api/graphs/{graph_id}", params={"version": version})
-        except RequestRefused as exc:
-            if exc.http_status == 404:  # deleted, or another user's: try the next one
-                continue
-            raise
-        _progress(f"{args.target}: graph {graph_id} v{version} (imported before)", args.quiet)
-        # Other users' graphs stay recorded: their own runs reuse them.
-        cache.remember(scope, digest, list(dict.fromkeys([(graph_id, version), *known])))
-        return graph
-    graph = await api.call("POST", "/api/graphs", json=document)
-    _progress(f"imported {args.target} as graph {graph['id']} v{graph['version']}", args.quiet)
-    cache.remember(scope, digest, [(str(graph["id"]), int(graph["version"])), *known])
-    return graph
-
-
-class Api:
-    """The server's REST API: JSON in and out, its errors as RequestRefused."""
-
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        """The JSON body of a successful answer."""
-        import httpx
-
-        try:
-            response = await self.http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise ServerUnreachable(f"cannot reach {self.http.base_url}: {exc}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.is_success and isinstance(body, dict):
-            return body
-        error = body.get("error") if isinstance(body, dict) else None
-        if not isinstance(error, dict):
-            error = {"message": f"{method} {path} answered {response.status_code}"}
-        raise RequestRefused(
-            str(error.get("message") or response.reason_phrase),
-            http_status=response.status_code,
-            server_code=str(error.get("code") or "unknown"),
-            details=[d for d in error.get("details") or [] if isinstance(d, dict)],
-        )
-
-
-class RemoteFollower:
-    """Starts one run on the server and follows it on ``/ws`` until it ends."""
-
-    def __init__(
-        self, api: Api, base: str, headers: dict[str, str], graph_id: str, show: Progress
-    ) -> None:
-        self.api = api
-        self.ws_url = "ws" + base.removeprefix("http") + "/ws"
-        self.headers = headers
-        self.graph_id = graph_id
-        self.show = show
-        self.run_id = ""
-
-    async def run(self, version: int, inputs: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Start the run and return its final state (stopping it after ``timeout`` s)."""
-        import websockets
-
-        try:
-            ws = await websockets.connect(
-                self.ws_url, additional_headers=self.headers, max_size=None, open_timeout=30
-            )
-        except websockets.InvalidStatus as exc:
-            status = exc.response.status_code
-            raise RequestRefused(
-                f"/ws refused the connection ({status})",
-                http_status=status,
-                server_code="not_authenticated" if status in (401, 403) else "ws_refused",
-            ) from None
-        except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
-            raise ServerUnreachable(f"cannot reach {self.ws_url}: {exc}") from None
-        async with ws:
-            # Subscribed to the graph before the run exists, so that no event of the run
-            # can be missed; then to the run itself, which narrows the stream to it.
-            graph_channel = await self._request(
-                ws, "subscribe_graph_executions", graph_id=self.graph_id
-            )
-            started = await self.api.call(
-                "POST", f"/api/graphs/{self.graph_id}/execute/{version}", json={"inputs": inputs}
-            )
-            self.run_id = str(started["graph_exec_id"])
-            self.show.line(f"run {self.run_id} queued")
-            await self._send(ws, "subscribe_graph_execution", graph_exec_id=self.run_id)
-            await self._send(ws, "unsubscribe", channel=graph_channel)
-            return await self._follow(ws, timeout)
-
-    @staticmethod
-    async def _send(ws: ClientConnection, method: str, **data: str) -> None:
-        await ws.send(json.dumps({"method": method, "data": data}))
-
-    async def _request(self, ws: ClientConnection, method: str, **data: str) -> str:
-        """Send a subscription request before the run exists; the channel of its answer."""
-        await self._send(ws, method, **data)
-        while True:  # events of other runs of the graph may come first
-            answer = json.loads(await asyncio.wait_for(ws.recv(), 30))
-            if isinstance(answer, dict) and answer.get("method") in (method, "error"):
-                if answer.get("success") is not True:
-                    raise RequestRefused(
-                        f"/ws refused {method}: {answer.get('error')}",
-                        http_status=400,
-                        server_code="ws_refused",
-                    )
-                return str(answer.get("channel"))
-
-    async def _follow(self, ws: ClientConnection | None, timeout: float) -> dict[str, Any]:
-        import websockets
-
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout if timeout > 0 else None
-        while True:
-            wait = RECHECK_SECONDS if ws is None else REMOTE_RECHECK_SECONDS
-            if deadline is not None:
-                wait = max(0.01, min(wait, deadline - loop.time()))
-            try:
-                if ws is None:  # the socket closed: poll the run instead
-                    await asyncio.sleep(wait)
-                    raise TimeoutError
-                message = json.loads(await asyncio.wait_for(ws.recv(), wait))
-            except TimeoutError:
-                if deadline is not None and loop.time() >= deadline:
-                    self.show.line(f"timed out after {timeout:g} s: stopping")
-                    stopped = await self.api.call("POST", f"{self._run_path()}/stop")
-                    deadline = None
-                    if stopped.get("status") in TERMINAL:
-                        return self._ended_with(stopped)
-                if (ended := await self._ended()) is not None:
-                    return ended
-                continue
-            except websockets.ConnectionClosed:
-                ws = None
-                continue
-            method = message.get("method") if isinstance(message, dict) else None
-            data = message.get("data") if isinstance(message, dict) else None
-            if method == "lagged" and isinstance(data, dict):
-                if self.run_id in (data.get("graph_exec_ids") or []):
-                    self.show.line("  (fell behind the run's events; reading its state)")
-                    if (ended := await self._ended()) is not None:
-                        return ended
-            elif method in ("graph_execution_event", "node_execution_event"):
-                if not isinstance(data, dict):
-                    continue
-                kind = "graph" if method == "graph_execution_event" else "node"
-                if data.get("id" if kind == "graph" else "graph_exec_id") != self.run_id:
-                    continue
-                if kind == "graph" and data.get("status") in TERMINAL:
-                    return self._ended_with(data)
-                self.show.event(kind, data)
-
-    def _run_path(self) -> str:
-        return f"/api/graphs/{self.graph_id}/executions/{self.run_id}"
-
-    async def _ended(self) -> dict[str, Any] | None:
-        run = await self.api.call("GET", self._run_path())
-        return self._ended_with(run) if run.get("status") in TERMINAL else None
-
-    def _ended_with(self, run: dict[str, Any]) -> dict[str, Any]:
-        run.pop("node_executions", None)
-        self.show.event("graph", run)
-        return run
-
-
-# --- output -----------------------------------------------------------------------------
-
-
-def report(final: dict[str, Any]) -> int:
-    """Print the outputs (stdout) and a failure line (stderr); the exit code."""
-    print(json.dumps(final.get("outputs") or {}, indent=2, default=str))
-    status = str(final.get("status"))
-    if status != "COMPLETED":
-        print(f"autoplat: run {status}: {final.get('error') or ''}", file=sys.stderr)
-        return EXIT_FAILURE
-    return 0
-
-
-def _print_details(exc: AutoplatError) -> None:
-    for detail in exc.details:
-        print(f"  {detail.get('pin') or ''}: {detail.get('message')}", file=sys.stderr)
-
-
-def _progress(line: str, quiet: bool) -> None:
-    if not quiet:
-        print(line, file=sys.stderr, flush=True)
-
-
-class Progress:
-    """Progress lines on stderr: one per status change of the run and of each node."""
-
-    def __init__(self, quiet: bool, blocks: Callable[[], BlockRegistry] | None = None) -> None:
-        self.quiet = quiet
-        self._blocks_of = blocks
-        self._blocks: BlockRegistry | None = None
-
-    def line(self, text: str) -> None:
-        """Print one progress line (unless quiet)."""
-        _progress(text, self.quiet)
-
-    def event(self, kind: str, data: dict[str, Any]) -> None:
-        """The line of one event of the run (graph or node)."""
-        if self.quiet:
-            return
-        status = str(data.get("status"))
-        if kind == "graph":
-            stats = data.get("stats") or {}
-            extra = f" in {stats['walltime']:.3f} s" if "walltime" in stats else ""
-            self.line(f"run {status}{extra}")
-            return
-        if status == "RUNNING" and data.get("output_data"):
-            return  # one line per status change, not per output
-        error = f": {data['error']}" if data.get("error") else ""
-        node_id = str(data.get("node_id"))[:8]
-        self.line(
-            f"  {status:<10} {self._block_name(str(data.get('block_id')))} ({node_id}){error}"
-        )
-
-    def _block_name(self, block_id: str) -> str:
-        if self._blocks is None:
-            # A client knows the builtin blocks by id (the server's have the same ids).
-            from autoplat.blocks.registry import BlockRegistry
-
-            self._blocks = self._blocks_of() if self._blocks_of else BlockRegistry.builtin()
-        block = self._blocks.get(block_id)
-        return block.name if block is not None else block_id
