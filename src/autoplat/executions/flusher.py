@@ -64,6 +64,7 @@ class Flusher:
         owner: str,
         lease_seconds: float,
         on_poison: Callable[[GraphRun, str], None] | None = None,
+        notifier: Callable[[str, list[str]], Awaitable[bool]] | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -75,8 +76,9 @@ class Flusher:
         self._outbox_wake = asyncio.Event()
         self._delay = RETRY_DELAY
         self.flushes = 0
-        #: Sends NOTIFY payloads over a connection of its own; False when it cannot.
-        self.notifier: Callable[[str, list[str]], Awaitable[bool]] | None = None
+        #: Sends NOTIFY payloads over a connection of its own; False when it cannot (the
+        #: store's pool sends them then).
+        self.notifier = notifier
         #: Told of a run whose rows cannot be stored (with a reason safe to show).
         self.on_poison = on_poison or (lambda run, reason: None)
 

@@ -85,6 +85,7 @@ class ExecutionManager:
             owner=self.owner,
             lease_seconds=settings.lease_seconds,
             on_poison=lambda run, reason: self.worker.poisoned(run, reason),
+            notifier=self._notify,
         )
         self.loops = TaskOwner(
             "executions", on_fatal=on_fatal, max_failures=settings.loop_max_failures
@@ -112,6 +113,11 @@ class ExecutionManager:
         self.remote = RemoteEvents(self)
         self._listener: PgListener | None = None
 
+    async def _notify(self, channel: str, payloads: list[str]) -> bool:
+        """NOTIFY over the listener's connection; False without one (SQLite, not started)."""
+        listener = self._listener
+        return listener is not None and await listener.notify(channel, payloads)
+
     @property
     def blocks(self) -> BlockRegistry:
         """The blocks runs may use."""
@@ -138,7 +144,6 @@ class ExecutionManager:
                 on_reconnect=self._reconnected,
             )
             await self._listener.connect()
-            self.flusher.notifier = self._listener.notify
             self.loops.supervise("listen", self._listener.watch)
             self.loops.supervise("notify", self.flusher.send_notifications_forever)
             self.loops.supervise("liveness", self.liveness.keep)
