@@ -82,10 +82,9 @@ class Platform:
         self.auth = Authenticator(settings, self.db)
         self.rate_limiter = RateLimiter(settings.run_rate_limit)
         self.metrics = Metrics(self.db)
-        self.credits = CreditService(settings, self.db, self.blocks)
-        self.credentials = CredentialsService(settings, self.db, self.blocks)
         self.notifications = NotificationService(settings, self.db)
-        self.credits.notifier = self.notifications
+        self.credits = CreditService(settings, self.db, self.blocks, notifier=self.notifications)
+        self.credentials = CredentialsService(settings, self.db, self.blocks)
         #: Traces of runs (AUTOPLAT_OTEL_ENDPOINT); its exporter exists only while started.
         self.tracing = RunTracing(settings)
         self.executions = ExecutionManager(

@@ -54,14 +54,20 @@ class Notifier(Protocol):
 class CreditService:
     """Prices block runs and charges them; the executor calls it before each node runs."""
 
-    def __init__(self, settings: Settings, db: DatabaseManager, blocks: BlockRegistry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: DatabaseManager,
+        blocks: BlockRegistry,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
         self.blocks = blocks
         self.refill = MonthlyRefill(settings, db)
         self._node_runs: OrderedDict[str, int] = OrderedDict()
-        #: Set by the platform; without it notifications are only recorded in-app.
-        self.notifier: Notifier | None = None
+        #: Told of balance news (zero, low, restored); without it nobody is.
+        self.notifier = notifier
 
     @property
     def enabled(self) -> bool:
