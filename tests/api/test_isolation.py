@@ -38,6 +38,8 @@ BODIES: dict[tuple[str, str], Any] = {
         "inputs": {"x": 1},
     },
     ("put", "/api/graphs/{graph_id}/versions/active"): {"active_graph_version": 1},
+    # A change B must not make to A's graph (A's safe mode stays off).
+    ("patch", "/api/graphs/{graph_id}/settings"): {"sensitive_action_safe_mode": True},
 }
 Operation = tuple[str, str, dict[str, Any]]
 

@@ -228,6 +228,10 @@ class Block(ABC, Generic[InputT]):
     static_output: ClassVar[bool] = False
     costs: ClassVar[tuple[BlockCost, ...]] = ()
     disabled: ClassVar[bool] = False
+    # An action with effects outside the platform (sending, posting, publishing): when the
+    # graph's ``sensitive_action_safe_mode`` is on, each node of it waits for a person's
+    # approval before it runs (AutoGPT's ``is_sensitive_action``).
+    is_sensitive_action: ClassVar[bool] = False
     # Seconds a run may take; None means the platform default.
     timeout: ClassVar[float | None] = None
     # Self-test vectors: each input is a separate run; the outputs of all runs, concatenated,

@@ -29,6 +29,8 @@ class LibraryEntry:
     updated_at: datetime
     is_favorite: bool = False
     use_graph_is_active_version: bool = True
+    #: The graph's settings document (the review safe modes); None: the defaults.
+    settings: dict[str, Any] | None = None
 
 
 def _entries() -> tuple[Any, ...]:
@@ -43,6 +45,7 @@ def _entries() -> tuple[Any, ...]:
         LibraryAgent.updated_at,
         LibraryAgent.is_favorite,
         LibraryAgent.use_graph_is_active_version,
+        LibraryAgent.settings,
     )
 
 
@@ -89,6 +92,33 @@ class LibraryStore:
         async with self.db.begin() as conn:
             row = (await conn.execute(stmt)).first()
         return LibraryEntry(*row) if row is not None else None
+
+    async def graph_settings(self, user_id: str, graph_id: str) -> dict[str, Any] | None:
+        """The settings document of the user's library entry of a graph; None when the user
+        keeps no such entry, ``{}`` when nothing was set."""
+        async with self.db.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(LibraryAgent.settings).where(
+                        LibraryAgent.user_id == user_id, LibraryAgent.graph_id == graph_id
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        return dict(row.settings or {})
+
+    async def set_graph_settings(
+        self, user_id: str, graph_id: str, document: dict[str, Any]
+    ) -> bool:
+        """Store the settings document of the user's entry of a graph; False without one."""
+        async with self.db.begin() as conn:
+            result = await conn.execute(
+                update(LibraryAgent)
+                .where(LibraryAgent.user_id == user_id, LibraryAgent.graph_id == graph_id)
+                .values(settings=document, updated_at=utcnow())
+            )
+        return bool(result.rowcount)
 
     async def set_favorite(self, user_id: str, entry_id: str, favorite: bool) -> None:
         """Mark or unmark the user's entry as a favourite."""

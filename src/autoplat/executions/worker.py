@@ -42,7 +42,7 @@ from autoplat.executions.graph import CompiledNode
 from autoplat.executions.graphcache import GraphCache
 from autoplat.executions.newrun import new_run_rows
 from autoplat.executions.ports import CredentialsResolver, Credits, ExecutionObserver, RunTracer
-from autoplat.executions.review import NodeReview
+from autoplat.executions.review import NodeReview, settings_reader
 from autoplat.executions.run import GraphRun, LeaseLost
 from autoplat.executions.state import NodeRun
 from autoplat.executions.status import ExecutionStatus
@@ -461,8 +461,20 @@ class Worker:
             # The run's user's own stores: a block reaches no one else's keys or files.
             kv=self.db.kv.for_node(run.user_id, nr.id),
             files=self.files.for_run(run.user_id, run.id),
-            review=NodeReview(self.db.reviews, run, nr),
+            review=self._review(run, nr),
         )
+
+    def _review(self, run: GraphRun, nr: NodeRun) -> NodeReview:
+        reader = settings_reader(self.db.library.graph_settings, run.user_id, run.graph_id)
+        return NodeReview(self.db.reviews, run, nr, reader)
+
+    async def review_gate(
+        self, run: GraphRun, nr: NodeRun, cnode: CompiledNode, record: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The input the node's block runs with, once a person approved it if it must."""
+        if not cnode.block.is_sensitive_action:
+            return dict(record)  # the common case reads no settings
+        return await self._review(run, nr).gate(cnode.block, record)
 
     def mark_dirty(self, run: GraphRun) -> None:
         """The run has changes to write."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
@@ -14,6 +14,7 @@ from autoplat.api.endpoint import endpoint
 from autoplat.api.validation import StrictBody, page_of, paginated, parse_body, parse_query
 from autoplat.db.library import LibraryEntry
 from autoplat.errors import GraphNotFound, LibraryAgentNotFound
+from autoplat.library.graph_settings import GraphSettings
 
 _TAGS = ["library"]
 
@@ -35,6 +36,16 @@ class LibraryAgentOut(BaseModel):
     )
     created_at: datetime
     updated_at: datetime
+    settings: GraphSettings = Field(
+        default_factory=GraphSettings, description="The graph's review safe modes."
+    )
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _settings(cls, value: object) -> object:
+        if value is None or isinstance(value, dict):
+            return GraphSettings.from_document(value)
+        return value
 
 
 class LibraryQuery(BaseModel):
@@ -137,6 +148,44 @@ async def update_library_agent(request: Request) -> LibraryAgentOut:
     return _out(await _entry(request, principal.user_id))
 
 
+class GraphSettingsChange(StrictBody):
+    """Body of ``PATCH /graphs/{graph_id}/settings``: the modes to change (omitted: kept)."""
+
+    human_in_the_loop_safe_mode: bool | None = Field(
+        default=None, description="HumanInTheLoopBlock nodes wait for a person."
+    )
+    sensitive_action_safe_mode: bool | None = Field(
+        default=None,
+        description="Blocks flagged as sensitive actions wait for a person's approval.",
+    )
+
+
+@endpoint(
+    "PATCH",
+    "/graphs/{graph_id}/settings",
+    summary="Update graph settings",
+    tags=["graphs"],
+    permission="WRITE_GRAPH",
+    body=GraphSettingsChange,
+    response=GraphSettings,
+    errors=[404],
+)
+async def update_graph_settings(request: Request) -> GraphSettings:
+    """Change the review safe modes of a graph in the caller's library (AutoGPT keeps them
+    on the library agent; a graph the caller does not keep is not found)."""
+    principal = await current_principal(request)
+    body = await parse_body(request, GraphSettingsChange)
+    graph_id = str(request.path_params["graph_id"])
+    library = get_platform(request).db.library
+    document = await library.graph_settings(principal.user_id, graph_id)
+    if document is None:
+        raise GraphNotFound(f"graph {graph_id} not found in your library")
+    settings = GraphSettings.from_document(document).changed(body.model_dump())
+    if not await library.set_graph_settings(principal.user_id, graph_id, settings.model_dump()):
+        raise GraphNotFound(f"graph {graph_id} not found in your library")
+    return settings
+
+
 def routes() -> list[BaseRoute]:
     """The routes of this module, relative to /api."""
-    return [list_library_agents, get_library_agent, update_library_agent]
+    return [list_library_agents, get_library_agent, update_library_agent, update_graph_settings]

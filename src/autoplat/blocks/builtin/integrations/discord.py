@@ -253,6 +253,8 @@ class SendDiscordMessageBlock(Block["SendDiscordMessageBlock.Input"]):
     id = "d0822ab5-9f8a-44a3-8971-531dd0178b6b"
     description = "Sends a message to a Discord channel using a bot token."
     categories = (BlockCategory.BASIC,)
+    # Posts in the user's name: under the sensitive-action safe mode a person approves first.
+    is_sensitive_action = True
     input_schema = Input
     output_schema = Output
     test_input = [

@@ -131,6 +131,8 @@ class PublishToMediumBlock(Block["PublishToMediumBlock.Input"]):
     id = "3f7b2dcb-4a78-4e3f-b0f1-88132e1b89df"
     description = "Publishes a post to Medium."
     categories = (BlockCategory.BASIC,)
+    # Posts in the user's name: under the sensitive-action safe mode a person approves first.
+    is_sensitive_action = True
     input_schema = Input
     output_schema = Output
     test_input = [
