@@ -465,7 +465,12 @@ class Worker:
         )
 
     def _review(self, run: GraphRun, nr: NodeRun) -> NodeReview:
-        reader = settings_reader(self.db.library.graph_settings, run.user_id, run.graph_id)
+        # A sub-agent's nodes follow the settings of the graph the user ran (as on AutoGPT,
+        # where a child execution inherits its parent's safe modes).
+        root = run
+        while root.parent is not None:
+            root = root.parent
+        reader = settings_reader(self.db.library.graph_settings, root.user_id, root.graph_id)
         return NodeReview(self.db.reviews, run, nr, reader)
 
     async def review_gate(
