@@ -1,7 +1,8 @@
 """The web app's credentials and reviews in headless Chromium and Firefox against a real
 server: add credentials (the secret is never shown again) and delete one; run an LLM agent
-choosing the user's OpenAI key in the run form's picker (an OpenAI stand-in answers); approve
-a pending review with edited data and see the run complete, also at a phone's width.
+choosing the user's OpenAI key in the run form's picker (an OpenAI stand-in answers), and
+schedule it with a key picked in the schedule form; approve a pending review with edited
+data and see the run complete, also at a phone's width.
 
 Each test saves screenshots in its tmp dir (``pytest --basetemp DIR`` keeps them).
 """
@@ -191,6 +192,67 @@ def test_run_an_llm_agent_with_a_credential_picked_in_the_run_form(
     page.get_by_test_id("runbar").locator(".badge-completed").wait_for(timeout=30_000)
     calls = stand_ins.llm.requests[seen:]
     assert calls and all(c["_authorization"] == "Bearer sk-web-home" for c in calls)
+    assert page.page_errors == []
+
+
+def test_schedule_an_llm_agent_with_a_credential_picked_in_the_schedule_form(
+    browser: Any, web_server: Server, stand_ins: StandIns, tmp_path: Path
+) -> None:
+    user = "web-sched-creds"
+    topic = input_node("topic")
+    writer = node(AI_TEXT, model="gpt-4o-mini", retry=1)
+    answer = output_node("answer")
+    graph = _create_graph(
+        web_server,
+        user,
+        tk.graph(
+            [topic, writer, answer],
+            [link(topic, "result", writer, "prompt"), link(writer, "response", answer, "value")],
+            name="Scheduled writer",
+        ),
+    )
+    ids: dict[str, str] = {}
+    with web_server.client(user) as client:
+        for title, key in [("Work OpenAI", "sk-sched-work"), ("Home OpenAI", "sk-sched-home")]:
+            body = {"type": "api_key", "title": title, "api_key": key}
+            made = client.post("/api/integrations/openai/credentials", json=body)
+            assert made.status_code == 201, made.text
+            ids[title] = made.json()["id"]
+
+    page = signed_in_page(browser, web_server, user)
+    page.goto(f"/schedules?graph={graph['id']}")
+    form = page.get_by_role("form", name="New schedule")
+    enter(form.locator("input[name='schedule-name']"), "Every second")
+    enter(form.locator("input[name='cron']"), "* * * * * *")
+    enter(form.locator("[data-field='topic'] textarea, [data-field='topic'] input").first, "Hi")
+    picker = form.locator(".credentials-inputs select")
+    picker.locator("option", has_text="Home OpenAI").wait_for(state="attached")
+    # Two keys fit, so none is chosen for the user.
+    assert picker.input_value() == ""
+    picker.select_option(label="Home OpenAI")
+    page.screenshot(path=str(tmp_path / "schedule-form-credentials.png"), full_page=True)
+    seen = len(stand_ins.llm.requests)
+    form.get_by_role("button", name="Create schedule").click()
+
+    item = page.locator(".schedule[data-schedule='Every second']")
+    item.locator(".badge-active").wait_for()
+    # A fire runs the agent with the picked key (the stand-in sees its bearer token).
+    deadline = time.monotonic() + 30
+    while not stand_ins.llm.requests[seen:] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    item.get_by_role("button", name="Pause").click()
+    item.locator(".badge-paused").wait_for()
+    calls = stand_ins.llm.requests[seen:]
+    assert calls and all(c["_authorization"] == "Bearer sk-sched-home" for c in calls)
+    assert "sk-sched" not in page.content()
+    with web_server.client(user) as client:
+        [schedule] = client.get("/api/schedules").json()["items"]
+        preset = client.get(f"/api/library/presets/{schedule['preset_id']}").json()
+        runs = client.get(f"/api/graphs/{graph['id']}/executions").json()["items"]
+    assert schedule["status"] == "PAUSED" and schedule["inputs"] == {"topic": "Hi"}
+    [ref] = preset["credentials"].values()
+    assert ref["id"] == ids["Home OpenAI"] and preset["graph_version"] == graph["version"]
+    assert runs and _wait_run(web_server, user, graph["id"], runs[-1]["id"], "COMPLETED")
     assert page.page_errors == []
 
 

@@ -53,6 +53,8 @@ export const api = {
   schedules: () => getAll<Schedule>("/api/schedules"),
   createSchedule: (graphId: string, body: S["CreateSchedule"]) =>
     http.post<Schedule>(`/api/graphs/${enc(graphId)}/schedules`, body),
+  createPreset: (body: S["CreatePreset"]) => http.post<S["PresetOut"]>("/api/library/presets", body),
+  deletePreset: (id: string) => http.del<unknown>(`/api/library/presets/${enc(id)}`),
   fires: (id: string) => http.get<S["FireViewPage"]>(`/api/schedules/${enc(id)}/fires`, { page_size: 20 }),
   pauseSchedule: (id: string) => http.post<Schedule>(`/api/schedules/${enc(id)}/pause`),
   resumeSchedule: (id: string) => http.post<Schedule>(`/api/schedules/${enc(id)}/resume`),

@@ -686,6 +686,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/graphs/{graph_id}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update graph settings
+         * @description Change the review safe modes of a graph in the caller's library (AutoGPT keeps them
+         *         on the library agent; a graph the caller does not keep is not found). API keys need the `WRITE_GRAPH` permission.
+         */
+        patch: operations["update_graph_settings"];
+        trace?: never;
+    };
     "/api/graphs/{graph_id}/versions": {
         parameters: {
             query?: never;
@@ -1001,7 +1022,8 @@ export interface paths {
         post?: never;
         /**
          * Delete a preset
-         * @description Delete a preset (a trigger preset's webhook is deleted with it). API keys need the `WRITE_GRAPH` permission.
+         * @description Delete a preset (a trigger preset's webhook is deleted with it; schedules reading
+         *         it are paused, keeping its last inputs). API keys need the `WRITE_GRAPH` permission.
          */
         delete: operations["delete_preset"];
         options?: never;
@@ -1044,8 +1066,8 @@ export interface paths {
         put?: never;
         /**
          * Schedule a preset
-         * @description A schedule of the preset's graph version with its inputs (copied now; the body's
-         *         override them), validated as any schedule. API keys need the `WRITE_SCHEDULE` permission.
+         * @description A schedule of the preset's graph version that reads the preset at every fire (its
+         *         inputs and credentials as they are then; the body's inputs override them). API keys need the `WRITE_SCHEDULE` permission.
          */
         post: operations["schedule_preset"];
         delete?: never;
@@ -1642,6 +1664,12 @@ export interface components {
             /** Name */
             name: string;
             /**
+             * Preset Id
+             * @description a preset of this graph whose current inputs and credentials every fire reads (``inputs`` override them); the schedule runs the preset's version
+             * @default null
+             */
+            preset_id?: string | null;
+            /**
              * Timezone
              * @description IANA name; default: the user's timezone
              * @default null
@@ -2148,6 +2176,42 @@ export interface components {
             version?: number | null;
         };
         /**
+         * GraphSettings
+         * @description The safe modes of one graph (answer of ``PATCH /graphs/{id}/settings``).
+         */
+        GraphSettings: {
+            /**
+             * Human In The Loop Safe Mode
+             * @description HumanInTheLoopBlock nodes wait for a person; off, they approve at once
+             * @default true
+             */
+            human_in_the_loop_safe_mode?: boolean;
+            /**
+             * Sensitive Action Safe Mode
+             * @description blocks flagged as sensitive actions (sending e-mail, posting...) wait for a person's approval before they run
+             * @default false
+             */
+            sensitive_action_safe_mode?: boolean;
+        };
+        /**
+         * GraphSettingsChange
+         * @description Body of ``PATCH /graphs/{graph_id}/settings``: the modes to change (omitted: kept).
+         */
+        GraphSettingsChange: {
+            /**
+             * Human In The Loop Safe Mode
+             * @description HumanInTheLoopBlock nodes wait for a person.
+             * @default null
+             */
+            human_in_the_loop_safe_mode?: boolean | null;
+            /**
+             * Sensitive Action Safe Mode
+             * @description Blocks flagged as sensitive actions wait for a person's approval.
+             * @default null
+             */
+            sensitive_action_safe_mode?: boolean | null;
+        };
+        /**
          * Health
          * @description The process answers.
          */
@@ -2220,6 +2284,8 @@ export interface components {
             is_favorite?: boolean;
             /** Name */
             name: string;
+            /** @description The graph's review safe modes. */
+            settings?: components["schemas"]["GraphSettings"];
             /**
              * Updated At
              * Format: date-time
@@ -3007,6 +3073,8 @@ export interface components {
             next_run_time: string | null;
             /** Paused Reason */
             paused_reason: string | null;
+            /** Preset Id */
+            preset_id: string | null;
             /** Status */
             status: string;
             /** Timezone */
@@ -6397,7 +6465,96 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Unprocessable Entity; also when the cron expression does not parse or never fires, or the inputs do not fit the graph version's input schema */
+            /** @description Unprocessable Entity; also when the cron expression does not parse or never fires, the inputs do not fit the graph version's input schema, or the preset is of another graph or version */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_graph_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                graph_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GraphSettingsChange"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GraphSettings"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;

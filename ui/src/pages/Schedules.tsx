@@ -1,10 +1,13 @@
 import { useEffect, useMemo, useState, type FormEvent } from "react";
-import { api, type Graph, type Schedule } from "../api/endpoints";
+import { api, type Block, type CredentialRef, type Graph, type Schedule } from "../api/endpoints";
 import { describeCron, nextRuns } from "../cron";
+import { CredentialsInputs, credentialsFields } from "../CredentialsPicker";
 import { SchemaForm } from "../SchemaForm";
 import type { JsonSchema } from "../builder/model";
 import { Link, useDocumentTitle, useLocation } from "../router";
 import { Empty, ErrorBox, errorText, formatTime, Spinner, StatusBadge, toast, useAsync } from "../ui";
+
+type PresetBody = Parameters<typeof api.createPreset>[0];
 
 const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
@@ -91,6 +94,7 @@ function ScheduleItem({ schedule: s, agent, onPause, onResume, onDelete }: { sch
           <p className="meta">
             <Link to={`/build/${s.graph_id}`}>{agent ?? s.graph_id.slice(0, 8)}</Link> v{s.graph_version} · <code>{s.cron}</code> ({describeCron(s.cron)}) ·{" "}
             {s.timezone}
+            {s.preset_id ? " · credentials and inputs from a preset" : ""}
           </p>
           <p className="meta">
             Next run: {paused ? "— (paused)" : formatTime(s.next_run_time)} · last fire: {formatTime(s.last_fire_at)}
@@ -180,9 +184,13 @@ function CreateSchedule({ initialGraph, onCreated }: { initialGraph: string; onC
   const [cron, setCron] = useState("0 9 * * *");
   const [timezone, setTimezone] = useState("");
   const [inputs, setInputs] = useState<Record<string, unknown>>({});
+  const [credentials, setCredentials] = useState<Record<string, CredentialRef>>({});
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const zoneList = useMemo(zones, []);
+  const blocks = useAsync(() => api.blocks(), []);
+  const blockMap = useMemo(() => new Map<string, Block>((blocks.data ?? []).map((b) => [b.id, b])), [blocks.data]);
+  const credentialFields = useMemo(() => (graph ? credentialsFields(graph, blockMap) : []), [graph, blockMap]);
 
   useEffect(() => {
     if (tz.data && !timezone) setTimezone(tz.data);
@@ -192,6 +200,7 @@ function CreateSchedule({ initialGraph, onCreated }: { initialGraph: string; onC
   }, [library.data, graphId]);
   useEffect(() => {
     setGraph(null);
+    setCredentials({});
     if (!graphId) return;
     api.graph(graphId).then(setGraph, setError);
   }, [graphId]);
@@ -206,11 +215,36 @@ function CreateSchedule({ initialGraph, onCreated }: { initialGraph: string; onC
     e.preventDefault();
     setBusy(true);
     setError(null);
+    type Body = Parameters<typeof api.createSchedule>[1];
+    // A schedule keeps no credentials of its own: it reads them at every fire from a preset
+    // of the graph version, made here for it (deleted again if the schedule is refused).
+    const refs = Object.fromEntries(Object.entries(credentials).filter(([k]) => credentialFields.some((f) => f.key === k)));
+    let presetId: string | null = null;
     try {
-      await api.createSchedule(graphId, { name: name.trim(), cron: cron.trim(), timezone: (timezone || null) as Parameters<typeof api.createSchedule>[1]["timezone"], inputs: inputs as Parameters<typeof api.createSchedule>[1]["inputs"], graph_version: graph?.version ?? null });
+      if (graph && Object.keys(refs).length) {
+        const preset = await api.createPreset({
+          graph_id: graph.id,
+          graph_version: graph.version,
+          name: `Credentials of the schedule “${name.trim()}”`.slice(0, 200),
+          description: "Made by the schedule form: the schedule reads its credentials from this preset at every fire.",
+          inputs: {},
+          credentials: refs as PresetBody["credentials"],
+          is_active: true,
+        });
+        presetId = preset.id;
+      }
+      await api.createSchedule(graphId, {
+        name: name.trim(),
+        cron: cron.trim(),
+        timezone: (timezone || null) as Body["timezone"],
+        inputs: inputs as Body["inputs"],
+        graph_version: graph?.version ?? null,
+        preset_id: presetId,
+      });
       toast(`Scheduled “${name.trim()}”`);
       onCreated();
     } catch (exc) {
+      if (presetId) await api.deletePreset(presetId).catch(() => undefined);
       setError(exc);
     } finally {
       setBusy(false);
@@ -338,6 +372,16 @@ function CreateSchedule({ initialGraph, onCreated }: { initialGraph: string; onC
       ) : (
         <Spinner label="Loading the agent's inputs…" />
       )}
+      <CredentialsInputs
+        fields={credentialFields}
+        value={credentials}
+        onChange={(k, ref) => setCredentials((x) => {
+          const next = { ...x };
+          if (ref) next[k] = ref;
+          else delete next[k];
+          return next;
+        })}
+      />
       {error ? <ErrorBox error={error} /> : null}
       <div className="dialog-actions">
         <button type="submit" className="btn btn-primary" disabled={busy || !graphId || !name.trim()}>
