@@ -1,7 +1,8 @@
 """Notifications across two platforms on one PostgreSQL database.
 
 A notification one process records reaches another process's ``/ws`` by LISTEN/NOTIFY (at
-once, not at the next poll), and only its own user's socket; two processes sending one
+once, not at the next poll), and only its own user's socket, even when recorded while the
+listener was reconnecting; two processes sending one
 user's e-mail at the same time keep that user's daily limit exactly.
 """
 
@@ -15,10 +16,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import websockets
 from aiosmtpd.controller import Controller
 
+from autoplat.executions.pglisten import asyncpg_dsn
 from autoplat.notifications.types import NotificationType
 from autoplat.platform import Platform
 from autoplat.testing import PG_ENV, client_for, free_port, make_settings, make_token
@@ -142,3 +145,32 @@ async def test_two_processes_sending_one_users_email_at_once_keep_the_daily_limi
     await b.notifications.notify(BOB, NotificationType.AGENT_APPROVED, {"agent_name": "B"})
     await asyncio.gather(a.notifications.send_pending(), b.notifications.send_pending())
     assert [e["status"] for e in await a.db.outbox.emails_for(BOB)] == ["SENT"]
+
+
+async def test_a_notification_recorded_while_the_listener_reconnects_still_arrives(
+    pair: Pair, autoplat_database_url: str
+) -> None:
+    recorder, server = pair
+    ws_url = server.url.replace("http", "ws") + "/ws"
+    headers = {"Authorization": f"Bearer {make_token(ALICE)}"}
+    admin = await asyncpg.connect(asyncpg_dsn(autoplat_database_url))
+    try:
+        async with websockets.connect(ws_url, additional_headers=headers) as alice:
+            await asyncio.sleep(0.1)
+            # The notification listeners' connections drop (a network cut, say): what is
+            # recorded before they are back is not heard, and is read when they reconnect.
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query LIKE 'LISTEN %notifications%'"
+            )
+            assert killed == 2  # one per platform
+            recorded = await recorder.notifications.notify(
+                ALICE, NotificationType.AGENT_APPROVED, {"agent_name": "while away"}
+            )
+            assert recorded is not None
+            message = json.loads(await asyncio.wait_for(alice.recv(), 10))
+            assert message["data"]["id"] == recorded["id"]
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(alice.recv(), 0.5)
+    finally:
+        await admin.close()
