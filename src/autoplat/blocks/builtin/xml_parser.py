@@ -6,8 +6,12 @@ Follows the conventions of the small markup parser AutoGPT uses for LLM output: 
 with several differently named children their dicts are merged; when names repeat the
 children become a list of one-key dicts; a leaf maps to its text.
 
-Bounded: at most 10 MiB of input and MAX_DEPTH nested elements (deeper markup is refused,
-not a RecursionError), and inputs over PARSE_IN_THREAD characters are parsed in a worker
+Like AutoGPT's block, it refuses, in document order, a second top-level element, text
+outside the root, a closing tag with nothing open and a tag left open, before it compares
+tag names; the messages are AutoGPT's.
+
+Bounded: at most 10 Mi characters of input and MAX_DEPTH nested elements (deeper markup
+is refused, not a RecursionError), and inputs over PARSE_IN_THREAD characters are parsed in a worker
 thread so that the event loop keeps serving meanwhile. The tokenizer's patterns scan each
 character a bounded number of times (a failed token is an error, never a retry).
 """
@@ -29,7 +33,7 @@ from autoplat.blocks.base import (
 from autoplat.blocks.schema import pin
 from autoplat.errors import BlockRunError
 
-MAX_XML_BYTES = 10 * 1024 * 1024
+MAX_XML_CHARS = 10 * 1024 * 1024
 MAX_DEPTH = 200
 PARSE_IN_THREAD = 64 * 1024
 _TOKEN = re.compile(
@@ -65,49 +69,88 @@ def _tag_name(raw: str) -> str:
     return re.sub(r"\s+", "_", name).lower()
 
 
-def parse_markup(markup: str) -> dict[str, Any]:
-    """Parse ``markup`` (exactly one root element) into a dict, or raise BlockRunError."""
-    if not markup.strip():
-        raise BlockRunError("Validation error for dict: the input XML is empty")
-    roots: list[_Element] = []
-    stack: list[_Element] = []
+@dataclass(slots=True, frozen=True)
+class _Token:
+    kind: str  # "open", "close" or "text"
+    value: str
+
+
+def _tokens(markup: str) -> list[_Token]:
+    """The tags and (non-blank, trimmed) texts of ``markup``; comments are dropped."""
+    tokens: list[_Token] = []
     for match in _TOKEN.finditer(markup):
         kind, value = match.lastgroup, match.group()
-        if kind == "comment":
-            continue
         if kind == "open":
-            if len(stack) >= MAX_DEPTH:
+            tokens.append(_Token("open", _tag_name(value[1:-1])))
+        elif kind == "close":
+            tokens.append(_Token("close", _tag_name(value[2:-1])))
+        elif kind == "text" and value.strip():
+            tokens.append(_Token("text", value.strip()))
+        elif kind == "stray":
+            raise BlockRunError("Error in input xml syntax: stray '<'")
+    return tokens
+
+
+def _check_document(tokens: list[_Token]) -> None:
+    """AutoGPT's checks before parsing, in document order: one root element, no text
+    outside it, no closing tag without an opening one, nothing left open.
+
+    Several top-level elements are refused, as AutoGPT's block does since it validates its
+    tokens (upstream PR 11517); gravitasml alone merged them into one dict.
+    """
+    if not tokens:
+        raise BlockRunError("Validation error for dict:XML input is empty.")
+    depth, root_seen = 0, False
+    for token in tokens:
+        if token.kind == "open":
+            if depth == 0 and root_seen:
+                raise BlockRunError(
+                    "Validation error for dict:XML must have a single root element."
+                )
+            depth += 1
+            root_seen = True
+            if depth > MAX_DEPTH:
                 raise BlockRunError(
                     f"Error in input xml syntax: elements nest more than {MAX_DEPTH} deep"
                 )
-            element = _Element(_tag_name(value[1:-1]))
-            (stack[-1].children if stack else roots).append(element)
-            stack.append(element)
-        elif kind == "close":
-            name = _tag_name(value[2:-1])
-            if not stack:
-                raise BlockRunError(f"Error in input xml syntax: unexpected closing tag </{name}>")
-            if stack[-1].tag != name:
+        elif token.kind == "close":
+            depth -= 1
+            if depth < 0:
                 raise BlockRunError(
-                    f"Error in input xml syntax: mismatched tags <{stack[-1].tag}> and </{name}>"
+                    "Error in input xml syntax: Unexpected closing tag in XML input."
+                )
+        elif depth == 0:
+            raise BlockRunError(
+                "Validation error for dict:XML contains text outside the root element; "
+                "wrap content in a single root tag."
+            )
+    if depth != 0:
+        raise BlockRunError("Error in input xml syntax: Unclosed tag detected in XML input.")
+    if not root_seen:
+        raise BlockRunError("Validation error for dict:XML must include a root element.")
+
+
+def parse_markup(markup: str) -> dict[str, Any]:
+    """Parse ``markup`` (exactly one root element) into a dict, or raise BlockRunError."""
+    tokens = _tokens(markup)
+    _check_document(tokens)
+    root = _Element("")
+    stack = [root]
+    for token in tokens:
+        if token.kind == "open":
+            element = _Element(token.value)
+            stack[-1].children.append(element)
+            stack.append(element)
+        elif token.kind == "close":
+            if stack[-1].tag != token.value:
+                raise BlockRunError(
+                    f"Error in input xml syntax: Mismatched tags: {stack[-1].tag} and {token.value}"
                 )
             stack.pop()
-        elif kind == "text":
-            text = value.strip()
-            if not text:
-                continue
-            if not stack:
-                raise BlockRunError("Validation error for dict: text outside the root element")
-            stack[-1].text += text
         else:
-            raise BlockRunError("Error in input xml syntax: stray '<'")
-    if stack:
-        raise BlockRunError(f"Error in input xml syntax: unclosed tag <{stack[-1].tag}>")
-    if len(roots) != 1:
-        raise BlockRunError(
-            f"Validation error for dict: expected exactly one root element, found {len(roots)}"
-        )
-    return roots[0].to_dict()
+            stack[-1].text += token.value
+    # The document check leaves exactly one root element.
+    return root.children[0].to_dict()
 
 
 class XMLParserBlock(Block["XMLParserBlock.Input"]):
@@ -132,21 +175,23 @@ class XMLParserBlock(Block["XMLParserBlock.Input"]):
         {"input_xml": "<a></b>"},
         {"input_xml": "<a/><b/>"},
         {"input_xml": "<a>1</a><b>2</b>"},
+        {"input_xml": "<a>1</a> trailing"},
     ]
     test_output = [
         ("parsed_xml", {"tag1": {"tag2": "content"}}),
         ("parsed_xml", {"r": {"a": "1", "b": "2"}}),
         ("parsed_xml", {"r": [{"i": "x"}, {"i": "y"}]}),
         ("parsed_xml", {"domain_list": {"d": "a.com"}}),
-        ("error", lambda msg: "mismatched" in msg),
+        ("error", "Error in input xml syntax: Mismatched tags: a and b"),
         ("error", lambda msg: "syntax" in msg),
-        ("error", lambda msg: "exactly one root" in msg),
+        ("error", "Validation error for dict:XML must have a single root element."),
+        ("error", lambda msg: "text outside the root element" in msg),
     ]
 
     async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
-        if len(input_data.input_xml.encode()) > MAX_XML_BYTES:
-            raise BlockRunError("Validation error for dict: the input XML is larger than 10 MiB")
         markup = input_data.input_xml
+        if len(markup) > MAX_XML_CHARS:
+            raise BlockRunError(f"XML too large: {len(markup)} bytes > {MAX_XML_CHARS} bytes")
         if len(markup) > PARSE_IN_THREAD:
             yield "parsed_xml", await asyncio.to_thread(parse_markup, markup)
         else:
