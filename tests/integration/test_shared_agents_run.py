@@ -19,7 +19,6 @@ import pytest
 from pydantic import SecretStr
 
 from autoplat.testing import TEST_USER_ID, make_settings, running_platform
-from tests.support import graphs as tk
 from tests.support.agent_runs import (
     AGENTS,
     Env,
@@ -274,14 +273,14 @@ async def test_youtube_to_linkedin_transcribes_then_posts(env: Env) -> None:
 
 
 async def test_a_video_without_captions_fails_its_node_with_youtubes_reason(env: Env) -> None:
-    graph = await import_agent(env.client, YT_LINKEDIN)
-    url = f"/api/graphs/{graph['id']}/execute/{graph['version']}"
     inputs = {"Source YouTube Video": "https://www.youtube.com/watch?v=no-captions"}
-    answer = await env.client.post(url, json={"inputs": inputs})
-    assert answer.status_code == 200, answer.text
-    row = await tk.wait_for_run(env.platform.db, answer.json()["id"], timeout=30)
-    assert row.status == "FAILED"
-    assert "Subtitles are disabled for this video" in str(row.error)
+    run = await run_agent(env, YT_LINKEDIN, inputs, {}, status="FAILED")
+    assert "Subtitles are disabled for this video" in str(run.row.error)
+    # The style branch still runs; the post's template waits for the transcript's analysis.
+    run.expect(
+        failed=["343cce54"], not_run=["36dc1854", "04eab06b", "4d4971f7"], incomplete=["5b5fbcbc"]
+    )
+    assert run.row.outputs == {} and env.anthropic.requests == []
 
 
 async def test_youtube_transcription_scraper_reads_search_results_then_transcribes(
@@ -422,7 +421,10 @@ async def test_the_flux_agent_on_the_platform_replicate_key_is_charged(
             env = Env(platform, client, fake, openai, FakeAnthropic())
             reference = {"id": REPLICATE_PLATFORM_ID, "provider": "replicate", "type": "api_key"}
             before = await platform.credits.balance(TEST_USER_ID)
-            await run_agent(env, FLUX_IMAGE, {"Image Subject": "Otto"}, {"replicate": reference})
+            run = await run_agent(
+                env, FLUX_IMAGE, {"Image Subject": "Otto"}, {"replicate": reference}
+            )
+            run.expect()
             spent = before - await platform.credits.balance(TEST_USER_ID)
     assert fake.seen("replicate")[0].auth == f"Bearer {KEY}"
     assert spent >= 10  # AutoGPT's Flux price on the platform key, plus the LLM's
