@@ -6,9 +6,14 @@ Follows the conventions of the small markup parser AutoGPT uses for LLM output: 
 with several differently named children their dicts are merged; when names repeat the
 children become a list of one-key dicts; a leaf maps to its text.
 
-Like AutoGPT's block, it refuses, in document order, a second top-level element, text
-outside the root, a closing tag with nothing open and a tag left open, before it compares
-tag names; the messages are AutoGPT's.
+Several top-level elements with distinct names parse as the merge of their dicts, by the
+rule for an element's children (``<a>1</a><b>2</b>`` is ``{"a": "1", "b": "2"}``): the shared
+AutoGPT agents were written for gravitasml, which merged them (the Domain Name Finder's
+script prints four side by side, YouTube-to-Blog asks its model for three), and AutoGPT's
+single-root refusal since its PR 11517 stops both at their parser. Top-level names that
+repeat cannot be one dict, so they keep that refusal. In document order, a repeated
+top-level name, text outside every element, a closing tag with nothing open and a tag left
+open are refused before tag names are compared; the messages are AutoGPT's.
 
 Bounded: at most 10 Mi characters of input and MAX_DEPTH nested elements (deeper markup
 is refused, not a RecursionError), and inputs over PARSE_IN_THREAD characters are parsed in a worker
@@ -92,23 +97,23 @@ def _tokens(markup: str) -> list[_Token]:
 
 
 def _check_document(tokens: list[_Token]) -> None:
-    """AutoGPT's checks before parsing, in document order: one root element, no text
-    outside it, no closing tag without an opening one, nothing left open.
-
-    Several top-level elements are refused, as AutoGPT's block does since it validates its
-    tokens (upstream PR 11517); gravitasml alone merged them into one dict.
-    """
+    """The checks before parsing, in document order: no top-level name twice, no text
+    outside every element, no closing tag without an opening one, nothing left open."""
     if not tokens:
         raise BlockRunError("Validation error for dict:XML input is empty.")
-    depth, root_seen = 0, False
+    depth = 0
+    top_level: set[str] = set()
     for token in tokens:
         if token.kind == "open":
-            if depth == 0 and root_seen:
-                raise BlockRunError(
-                    "Validation error for dict:XML must have a single root element."
-                )
+            if depth == 0:
+                # Distinct top-level elements merge into one dict; a repeated name would
+                # need a list, which is not a dict, so that document is still refused.
+                if token.value in top_level:
+                    raise BlockRunError(
+                        "Validation error for dict:XML must have a single root element."
+                    )
+                top_level.add(token.value)
             depth += 1
-            root_seen = True
             if depth > MAX_DEPTH:
                 raise BlockRunError(
                     f"Error in input xml syntax: elements nest more than {MAX_DEPTH} deep"
@@ -126,12 +131,13 @@ def _check_document(tokens: list[_Token]) -> None:
             )
     if depth != 0:
         raise BlockRunError("Error in input xml syntax: Unclosed tag detected in XML input.")
-    if not root_seen:
+    if not top_level:
         raise BlockRunError("Validation error for dict:XML must include a root element.")
 
 
 def parse_markup(markup: str) -> dict[str, Any]:
-    """Parse ``markup`` (exactly one root element) into a dict, or raise BlockRunError."""
+    """Parse ``markup`` (top-level elements with distinct names, merged) into a dict, or
+    raise BlockRunError."""
     tokens = _tokens(markup)
     _check_document(tokens)
     root = _Element("")
@@ -149,15 +155,19 @@ def parse_markup(markup: str) -> dict[str, Any]:
             stack.pop()
         else:
             stack[-1].text += token.value
-    # The document check leaves exactly one root element.
-    return root.children[0].to_dict()
+    # The document check leaves at least one top-level element and no name twice, so
+    # this is that element's dict or the merge of theirs, never a list.
+    merged: dict[str, Any] = _children_value(root.children)
+    return merged
 
 
 class XMLParserBlock(Block["XMLParserBlock.Input"]):
     """Parse simple XML into a nested dictionary."""
 
     class Input(BlockSchema):
-        input_xml: str = pin(description="XML text with a single root element.")
+        input_xml: str = pin(
+            description="XML text: one root element, or several with distinct names (merged)."
+        )
 
     class Output(BlockOutputSchema):
         parsed_xml: dict[str, Any] = pin(description="The document as nested dictionaries.")
@@ -175,6 +185,7 @@ class XMLParserBlock(Block["XMLParserBlock.Input"]):
         {"input_xml": "<a></b>"},
         {"input_xml": "<a/><b/>"},
         {"input_xml": "<a>1</a><b>2</b>"},
+        {"input_xml": "<a>1</a><b>2</b><a>3</a>"},
         {"input_xml": "<a>1</a> trailing"},
     ]
     test_output = [
@@ -184,6 +195,7 @@ class XMLParserBlock(Block["XMLParserBlock.Input"]):
         ("parsed_xml", {"domain_list": {"d": "a.com"}}),
         ("error", "Error in input xml syntax: Mismatched tags: a and b"),
         ("error", lambda msg: "syntax" in msg),
+        ("parsed_xml", {"a": "1", "b": "2"}),
         ("error", "Validation error for dict:XML must have a single root element."),
         ("error", lambda msg: "text outside the root element" in msg),
     ]
