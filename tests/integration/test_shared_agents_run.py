@@ -2,8 +2,9 @@
 provider calls reach local stand-ins (Jina, Google Maps, Ideogram, Replicate, Medium, YouTube,
 E2B) with the user's own stored key, their LLM nodes a local OpenAI/Anthropic stand-in on the
 platform's keys. Each run says how every node ended (completed, failed, still waiting, or
-never reached) and what the agent output; two agents written for a parser that merged
-several top-level XML elements stop where AutoGPT's stops now. A run without the credentials
+never reached) and what the agent output; YouTube-to-Blog and the Domain Name Finder, written
+for gravitasml's merge of several top-level XML elements, parse their model's and their
+script's elements into one dict and reach their outputs. A run without the credentials
 it needs is refused with a 422 naming what to add, and ``GET /api/blocks`` marks the blocks
 the user has no credentials for (both databases)."""
 
@@ -231,29 +232,34 @@ YT_BLOG = AGENTS / "agent_e437cc95-e671-489d-b915-76561fba8c7f.json"
 YT_LINKEDIN = AGENTS / "agent_e7bb29a1-23c7-4fee-aa3b-5426174b8c52.json"
 YT_SCRAPER = AGENTS / "agent_c775f60d-b99f-418b-8fe0-53172258c3ce.json"
 RICK = ["Never gonna give you up", "Never gonna let you down"]
-SINGLE_ROOT = "Validation error for dict:XML must have a single root element."
 
 
-async def test_youtube_to_blog_transcribes_writes_and_stops_at_the_parser_like_autogpt(
+async def test_youtube_to_blog_transcribes_writes_and_outputs_the_title_post_and_keywords(
     env: Env,
 ) -> None:
     env.fake.captions = {"vid-blog-01": RICK}
     # What the writing prompt asks for: <title>, <blog_post> and <keywords> side by side,
-    # which AutoGPT's XMLParserBlock has refused since it wants a single root (PR 11517);
-    # the agent was written when gravitasml merged them. So no reply gets it to its end.
-    post = "<title>A title</title>\n<blog_post>The post</blog_post>\n<keywords>k1</keywords>"
+    # which the parser merges into one dict for the three lookups.
+    post = "<title>A title</title>\n<blog_post>The post</blog_post>\n<keywords>k1, k2</keywords>"
     env.openai.replies = ["the analysis", post]
     inputs = {"YouTube URL": "https://www.youtube.com/watch?v=vid-blog-01"}
-    run = await run_agent(env, YT_BLOG, inputs, {}, status="FAILED")
+    run = await run_agent(env, YT_BLOG, inputs, {})
     watch, player, timedtext = env.fake.seen("youtube")
     assert watch.path == "/youtube/watch" and player.body["videoId"] == "vid-blog-01"
     assert timedtext.path == "/youtube/api/timedtext"  # English, without fmt=srv3
-    assert "Never gonna give you up\\nNever gonna let you down" in json.dumps(env.openai.requests)
+    analyse, write = env.openai.requests
+    assert "Never gonna give you up\\nNever gonna let you down" in json.dumps(analyse)
+    assert "the analysis" in json.dumps(write)
     assert run.outputs("2b85cb39")["response"] == [post]
-    lookups_and_outputs = ["3c3b6d76", "b6786db8", "ef4553a0", "13013c6b", "8fabda6c", "30772e58"]
-    run.expect(failed=["ffdcd234"], not_run=lookups_and_outputs)
-    assert run.row.outputs == {"Error": [SINGLE_ROOT]}
-    assert SINGLE_ROOT in str(run.row.error)
+    assert run.outputs("ffdcd234") == {
+        "parsed_xml": [{"title": "A title", "blog_post": "The post", "keywords": "k1, k2"}]
+    }
+    assert run.row.outputs == {
+        "Title": ["A title"],
+        "Blog Post": ["The post"],
+        "Target Keywords": ["k1, k2"],
+    }
+    run.expect(not_run=["c8e51364"])  # its Error output
 
 
 async def test_youtube_to_linkedin_transcribes_then_posts(env: Env) -> None:
@@ -318,40 +324,92 @@ DOMAIN_REPORT = (
 DOMAINS = "<domains>brewly.com,beanbox.com,roastr.com,cuppa.com</domains>"
 
 
-async def test_domain_name_finder_checks_domains_in_e2b_then_its_parser_refuses_the_report(
+#: The ranking model's reply: the four elements its prompt asks for, side by side.
+RANKING = (
+    "<product_analysis>Coffee by post for home brewers.</product_analysis>\n"
+    "<keywords>coffee, subscription, roast</keywords>\n"
+    "<domain_analysis>brewly.com scores 9; roastr.com 8; beanbox.com 7.</domain_analysis>\n"
+    "<domains>\nbrewly.com\nroastr.com\nbeanbox.com\n</domains>"
+)
+#: The retry counter's nodes wait for a failure of the first LLM that never comes.
+DOMAIN_WAITING = ["0963256f", "74ae8dfb"]
+#: The agent's Error output, and the retry counter's check that only a failure reaches.
+DOMAIN_ERROR_PATH = ["7e00122a", "81a851af"]
+
+
+async def test_domain_name_finder_checks_domains_in_e2b_ranks_the_available_and_suggests_them(
     env: Env,
 ) -> None:
-    env.openai.replies = [DOMAINS]
+    env.openai.replies = [DOMAINS, RANKING]
     env.fake.e2b_events = {"*": [{"type": "stdout", "text": DOMAIN_REPORT}]}
     refs = {"e2b": await add_key(env.client, "e2b")}
-    run = await run_agent(
-        env, DOMAIN_FINDER, {"Product Pitch": "coffee subscriptions"}, refs, status="FAILED"
-    )
+    run = await run_agent(env, DOMAIN_FINDER, {"Product Pitch": "coffee subscriptions"}, refs)
     (cell,) = env.fake.seen("e2b_sandbox")
     assert "brewly.com,beanbox.com,roastr.com,cuppa.com" in cell.body["code"]
     assert cell.body["language"] == "python"
     assert env.fake.killed == ["sbx1"]  # dispose_sandbox
     assert run.outputs("1177aa11")["stdout_logs"] == [DOMAIN_REPORT]
-    # AutoGPT's XMLParserBlock wants a single root (PR 11517); the script, written when
-    # gravitasml merged top-level elements, prints four. The agent says so and stops there.
-    assert run.row.outputs == {"Error": [SINGLE_ROOT]}
-    assert len(env.openai.requests) == 1  # never ranked
-    waiting = [*DOMAIN_WAITING, "55b1f3b7"]
-    run.expect(failed=["52555e06"], not_run=DOMAIN_AFTER_REPORT, incomplete=waiting)
+    # The script's four top-level elements are one dict for the two lookups.
+    (report,) = run.outputs("52555e06")["parsed_xml"]
+    assert report == {
+        "results_summary": (
+            "I checked 4 domains for you.\nDomains available to register now: 3\n"
+            "Domains already registered: 1"
+        ),
+        "available": "brewly.com\nbeanbox.com\nroastr.com",
+        "unavailable": "cuppa.com",
+        "error": "",
+    }
+    # CountItems on the text between the tags counts its characters (as in AutoGPT).
+    assert run.outputs("84659cbb") == {"count": [len(report["available"])]}
+    # Only the available domains are ranked, for the pitch.
+    _, ranking = env.openai.requests
+    asked = json.dumps(ranking)
+    assert "brewly.com\\nbeanbox.com\\nroastr.com" in asked and "cuppa.com" not in asked
+    assert "coffee subscriptions" in asked
+    assert run.outputs("63df7668") == {"output": ["brewly.com\nroastr.com\nbeanbox.com"]}
+    assert sorted(run.row.outputs) == ["Domain Suggestions"]
+    (suggestions,) = run.row.outputs["Domain Suggestions"]
+    summary = (
+        "### Summary\n\nI checked 4 domains for you.  \nDomains available to register now: 3"
+        "  \nDomains already registered: 1\n\n### How This List Is Ranked\n"
+    )
+    ranked = (
+        "### Domain Suggestions (Ranked)\n\nbrewly.com  \nroastr.com  \nbeanbox.com\n\n\n"
+        "### What to Do Next\n"
+    )
+    assert suggestions.startswith(summary) and ranked in suggestions
+    run.expect(not_run=DOMAIN_ERROR_PATH, incomplete=DOMAIN_WAITING)
 
 
-#: Domain Name Finder nodes past the report's parser; the retry counter's nodes wait for a
-#: failure of the first LLM that never comes, the ranking LLM for the available domains.
-DOMAIN_AFTER_REPORT = ["64bc1c5d", "aaff98f5", "84659cbb", "187169c5", "aa67b2a4", "63df7668"]
-DOMAIN_AFTER_REPORT += ["ea561c3b", "81a851af", "32f86709"]
-DOMAIN_WAITING = ["0963256f", "74ae8dfb"]
+async def test_domain_name_finder_says_every_domain_is_taken_without_ranking(env: Env) -> None:
+    env.openai.replies = [DOMAINS]
+    taken = (
+        "<results_summary>\nI checked 4 domains for you.\n</results_summary>\n"
+        "<available>\n</available>\n"
+        "<unavailable>\nbrewly.com\nbeanbox.com\nroastr.com\ncuppa.com\n</unavailable>\n"
+        "<error>\n</error>\n"
+    )
+    env.fake.e2b_events = {"*": [{"type": "stdout", "text": taken}]}
+    refs = {"e2b": await add_key(env.client, "e2b")}
+    run = await run_agent(env, DOMAIN_FINDER, {"Product Pitch": "coffee subscriptions"}, refs)
+    assert len(env.openai.requests) == 1  # nothing to rank
+    assert run.outputs("84659cbb") == {"count": [0]}
+    assert sorted(run.row.outputs) == ["Domain Suggestions"]
+    (suggestions,) = run.row.outputs["Domain Suggestions"]
+    assert "### Domain Suggestions (Ranked)\n\nUnfortunately, every single domain" in suggestions
+    # The ranking LLM has the pitch but never the domains; its parser and lookup never run.
+    run.expect(
+        not_run=[*DOMAIN_ERROR_PATH, "aa67b2a4", "63df7668"],
+        incomplete=[*DOMAIN_WAITING, "55b1f3b7"],
+    )
 
 
 async def test_domain_name_finder_ranks_the_available_domains_a_single_root_lists(
     env: Env,
 ) -> None:
     env.openai.replies = [DOMAINS, "<domains>\nbrewly.com\nroastr.com\n</domains>"]
-    # A sandbox printing only <available> gets past the parser; the agent then ranks.
+    # A sandbox printing only <available>: the agent ranks, but has no summary to report.
     available = "brewly.com\nbeanbox.com\nroastr.com\ncuppa.com"
     stdout = f"<available>\n{available}\n</available>\n"
     env.fake.e2b_events = {"*": [{"type": "stdout", "text": stdout}]}
