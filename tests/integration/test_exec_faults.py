@@ -23,6 +23,7 @@ from autoplat.blocks.base import (
 )
 from autoplat.db.models import GraphExecution, NodeExecution, Worker
 from autoplat.db.types import utcnow
+from autoplat.executions import worker
 from autoplat.executions.events import ExecutionEvent
 from autoplat.executions.newrun import new_run_rows
 from autoplat.platform import Platform
@@ -56,11 +57,21 @@ class CountedSleep(Block["CountedSleep.Input"]):
 
 @pytest.fixture
 async def platform(autoplat_database_url: str, tmp_path: Path) -> AsyncIterator[Platform]:
+    # A short drain: a test may leave a long sleep running, and nothing is checked once it
+    # ends, so the stop cuts the sleep short within a second instead of waiting out most of
+    # make_settings' five.
     settings = tk.exec_settings(
-        autoplat_database_url, tmp_path, lease_seconds=2.0, node_concurrency=2
+        autoplat_database_url, tmp_path, lease_seconds=2.0, node_concurrency=2, drain_timeout=1.0
     )
     async with tk.exec_platform(settings, extra_blocks=[SleepBlock(), CountedSleep()]) as p:
         yield p
+
+
+@pytest.fixture
+def reap_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reaper looks for children of dead processes every 0.2 s instead of every 5 s
+    (requested before ``platform``, so its loop starts with the short period)."""
+    monkeypatch.setattr(worker, "REAP_EVERY", 0.2)
 
 
 async def _submit(platform: Platform, g: Any, inputs: Mapping[str, Any] | None = None) -> str:
@@ -161,7 +172,7 @@ async def test_a_failed_child_fails_the_parent_node(platform: Platform) -> None:
     assert parent_node.error and "ended FAILED" in parent_node.error
 
 
-async def test_a_child_whose_process_died_is_failed(platform: Platform) -> None:
+async def test_a_child_whose_process_died_is_failed(reap_often: None, platform: Platform) -> None:
     saved = await tk.save_graph(platform.db, USER, tk.graph([node(SleepBlock.id)], []))
     graph = await platform.executions.graph_for(USER, saved.id, saved.version)
     # A child held by a process that died before its parent's node row was written.
