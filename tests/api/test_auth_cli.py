@@ -85,14 +85,16 @@ async def test_users_and_apikey_commands(autoplat_database_url: str, tmp_path: P
     assert code == 2 and "invalid choice" in err
 
 
-async def test_apikey_create_defaults_to_the_local_user(
+async def test_apikey_create_defaults_to_the_local_user_and_prints_only_the_key_on_stdout(
     autoplat_database_url: str, tmp_path: Path
 ) -> None:
     env = _env(autoplat_database_url, tmp_path)
     code, out, err = await _run(env, "apikey", "create", "--name", "laptop")
     assert code == 0, err
-    secret = out.splitlines()[0]
-    assert secret.startswith("agpt_") and "shown once" in out
+    secret = out.strip()
+    # The key alone on stdout (`KEY=$(autoplat apikey create)`); the note, for people, on stderr.
+    assert out.splitlines() == [secret] and secret.startswith("agpt_")
+    assert "shown once" in err and secret not in err
     settings = make_settings(autoplat_database_url, tmp_path, jwt_secret="")
     async with (
         running_platform(settings) as (platform, _),

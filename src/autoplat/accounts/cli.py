@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -141,10 +142,12 @@ async def _create_key(db: DatabaseManager, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"plain_text_key": minted.secret, **_key_record(minted.key)}))
     else:
+        # The key alone on stdout, so that `KEY=$(autoplat apikey create)` holds just it.
         print(minted.secret)
         print(
             f"(key {minted.key.id} for user {args.user!r}: {', '.join(permissions)}; "
-            "shown once, send it as the X-API-Key header)"
+            "shown once, send it as the X-API-Key header)",
+            file=sys.stderr,
         )
     return 0
 
