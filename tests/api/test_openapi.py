@@ -159,3 +159,61 @@ async def test_request_schemas_say_what_the_routes_refuse(
     assert "also when" in create["responses"]["422"]["description"]
     upload = spec["paths"]["/api/files/upload"]["post"]["requestBody"]["content"]
     assert upload["multipart/form-data"]["schema"]["required"] == ["file"]
+
+
+async def test_resources_link_create_to_read_update_and_delete(
+    autoplat_client: httpx.AsyncClient,
+) -> None:
+    spec = await _spec(autoplat_client)
+    ops = {
+        op["operationId"]: (path, op)
+        for path, item in spec["paths"].items()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    }
+
+    def links(operation_id: str) -> dict[str, Any]:
+        _, op = ops[operation_id]
+        found: dict[str, Any] = {}
+        for status, response in op["responses"].items():
+            if status.startswith("2"):
+                found.update(response.get("links", {}))
+        return found
+
+    expected = {
+        "create_graph": {"get_graph", "update_graph", "delete_graph", "get_version"},
+        "update_graph": {"get_version", "execute_graph", "create_schedule"},
+        "execute_graph": {"get_execution", "stop_execution", "delete_execution"},
+        "create_schedule": {"get_schedule", "pause_schedule", "delete_schedule"},
+        "create_preset": {"get_preset", "update_preset", "delete_preset", "schedule_preset"},
+        "create_api_key": {"get_api_key", "update_api_key_permissions", "revoke_api_key"},
+        "create_credentials": {"get_credentials", "delete_credentials"},
+    }
+    for producer, targets in expected.items():
+        assert targets <= set(links(producer)), producer
+    # Every link fills exactly its target's path parameters, from the answer or the request.
+    for producer, (path, _) in ops.items():
+        for name, link in links(producer).items():
+            target_path, _ = ops[link["operationId"]]
+            wanted = {f"path.{p}" for p in re.findall(r"{(\w+)}", target_path)}
+            assert set(link["parameters"]) == wanted, (producer, name)
+            for value in link["parameters"].values():
+                source = value.removeprefix("$request.path.")
+                assert value.startswith("$response.body#/") or f"{{{source}}}" in path
+
+
+async def test_an_api_key_link_leads_to_the_key_just_made(
+    autoplat_client: httpx.AsyncClient,
+) -> None:
+    spec = await _spec(autoplat_client)
+    link = spec["paths"]["/api/api-keys"]["post"]["responses"]["200"]["links"]["get_api_key"]
+    made = await autoplat_client.post(
+        "/api/api-keys", json={"name": "linked", "permissions": ["IDENTITY"]}
+    )
+    assert made.status_code == 200, made.text
+    value: Any = made.json()
+    pointer = link["parameters"]["path.key_id"].removeprefix("$response.body#/")
+    for part in pointer.split("/"):
+        value = value[part]
+    got = await autoplat_client.get(f"/api/api-keys/{value}")
+    assert got.status_code == 200 and got.json()["name"] == "linked"

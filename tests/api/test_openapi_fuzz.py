@@ -6,7 +6,9 @@ server under test lives in this test's event loop, which must keep serving meanw
 Every check runs (``--checks all``), in every phase (examples, coverage, fuzzing and the
 stateful phase that chains operations through their responses): no 5xx, every status,
 body, content type and header as documented, schema-valid requests accepted and
-schema-invalid ones refused, ``Allow`` on 405 naming exactly the path's methods. The one
+schema-invalid ones refused, ``Allow`` on 405 naming exactly the path's methods. The
+stateful phase follows the document's own ``links`` (create → read, update, delete of
+graphs, versions, runs, schedules, presets, API keys and credentials). The one
 allowance is the document's own: an operation marked ``x-validates-beyond-schema`` says
 what it checks beyond any JSON Schema (a graph's blocks and links, a cron expression) and
 with which status, and only that status is also accepted for its schema-valid requests.
@@ -39,9 +41,20 @@ async def _seed(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
 
 
+#: Stateful scenarios: enough to walk the document's links (create → read, update, delete).
+STATEFUL_EXAMPLES = os.environ.get("AUTOPLAT_FUZZ_STATEFUL_EXAMPLES", "100")
+
+
 def config_for(spec: dict[str, Any]) -> str:
-    """schemathesis.toml: the statuses the document itself declares beyond the schema."""
-    blocks = []
+    """schemathesis.toml: the stateful phase follows the document's own links (none guessed),
+    and the statuses the document itself declares beyond the schema are accepted."""
+    blocks = [
+        "[phases.stateful]\n"
+        f"generation.max-examples = {int(STATEFUL_EXAMPLES)}\n"
+        # The chains run as the fuzzing user: a made-up X-API-Key would win over its token.
+        "generation.with-security-parameters = false\n"
+        "inference.algorithms = []\n"
+    ]
     for item in spec["paths"].values():
         for op in item.values():
             beyond = op.get("x-validates-beyond-schema") if isinstance(op, dict) else None

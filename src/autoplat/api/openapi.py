@@ -3,13 +3,16 @@
 Every :class:`~autoplat.api.endpoint.ApiRoute` contributes one operation from its
 EndpointSpec; plain Starlette routes (not declared with ``@endpoint``) are listed with a
 minimal operation so that nothing is silently missing. WebSocket routes are not part of
-OpenAPI and are left out.
+OpenAPI and are left out. An operation answering with a resource links (OpenAPI ``links``)
+to every operation whose path names that resource, with each path parameter filled from
+the answer or from the request (:data:`RESOURCE_IDS`): create → read, update, delete.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -108,6 +111,42 @@ class ApiJsonSchema(GenerateJsonSchema):
         return out
 
 
+@dataclass(frozen=True)
+class ResourceIds:
+    """Where an answer of one model names resources (JSON pointers into its body).
+
+    ``own``: the resource the answer is (a link must fill at least one of these);
+    ``context``: what else it names, used only to fill the rest of a link's path.
+    """
+
+    own: dict[str, str]
+    context: dict[str, str] = field(default_factory=dict)
+
+
+_RUN = ResourceIds(
+    own={"exec_id": "/id", "graph_exec_id": "/id"},
+    context={"graph_id": "/graph_id", "graph_version": "/graph_version"},
+)
+#: By response model: the path parameters its answers fill (``links``).
+RESOURCE_IDS: dict[str, ResourceIds] = {
+    "GraphOut": ResourceIds(
+        own={"graph_id": "/id", "version": "/version", "graph_version": "/version"}
+    ),
+    "ActiveVersionOut": ResourceIds(own={"graph_id": "/id"}),
+    "RunQueued": ResourceIds(own={"exec_id": "/id", "graph_exec_id": "/id"}),
+    "RunOut": _RUN,
+    "RunDetail": _RUN,
+    "ScheduleView": ResourceIds(own={"schedule_id": "/id"}),
+    "PresetOut": ResourceIds(own={"preset_id": "/id"}),
+    "CreateApiKeyOut": ResourceIds(own={"key_id": "/api_key/id"}),
+    "ApiKeyOut": ResourceIds(own={"key_id": "/id"}),
+    "CredentialsMeta": ResourceIds(own={"cred_id": "/id"}, context={"provider": "/provider"}),
+    "FileOut": ResourceIds(own={"file_id": "/id"}),
+    "LibraryAgentOut": ResourceIds(own={"library_agent_id": "/id"}),
+    "ShareOut": ResourceIds(own={"token": "/share_token"}),
+}
+
+
 DESCRIPTION = """\
 Build and run AI agents as graphs of blocks.
 
@@ -153,6 +192,7 @@ def build_openapi(routes: list[BaseRoute], *, title: str = "autoplat") -> dict[s
         else:
             for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
                 ops[method.lower()] = _plain_operation(path, route)
+    _add_links(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": __version__, "description": DESCRIPTION},
@@ -165,6 +205,60 @@ def build_openapi(routes: list[BaseRoute], *, title: str = "autoplat") -> dict[s
             },
         },
     }
+
+
+def _path_names(path: str) -> list[str]:
+    return [name for name, _ in _PARAM.findall(path)]
+
+
+def _add_links(paths: dict[str, dict[str, Any]]) -> None:
+    """Link each operation answering with a resource to the operations of that resource."""
+    ops = [
+        (path, op)
+        for path, item in paths.items()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    ]
+    for path, producer in ops:
+        for status, response in producer["responses"].items():
+            schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+            ref = schema.get("$ref") if status.startswith("2") else None
+            ids = RESOURCE_IDS.get(ref.rsplit("/", 1)[-1]) if isinstance(ref, str) else None
+            if ids is None:
+                continue
+            links: dict[str, Any] = {}
+            for target_path, consumer in ops:
+                if consumer is producer:
+                    continue
+                params = _link_parameters(_path_names(path), ids, _path_names(target_path))
+                if params is not None:
+                    links[consumer["operationId"]] = {
+                        "operationId": consumer["operationId"],
+                        "parameters": params,
+                    }
+            if links:
+                response["links"] = dict(sorted(links.items()))
+
+
+def _link_parameters(
+    request_params: list[str], ids: ResourceIds, target_params: list[str]
+) -> dict[str, str] | None:
+    """How a link fills the target's path, or None when it cannot (or is not about the
+    answer's own resource): the answer's own ids first, then the request's path, then the
+    answer's context."""
+    if not any(name in ids.own for name in target_params):
+        return None
+    out: dict[str, str] = {}
+    for name in target_params:
+        if name in ids.own:
+            out[f"path.{name}"] = f"$response.body#{ids.own[name]}"
+        elif name in request_params:
+            out[f"path.{name}"] = f"$request.path.{name}"
+        elif name in ids.context:
+            out[f"path.{name}"] = f"$response.body#{ids.context[name]}"
+        else:
+            return None
+    return out
 
 
 def _schemas(

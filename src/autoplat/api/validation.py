@@ -33,6 +33,19 @@ def _integral_float(value: Any) -> Any:
 StrictJsonInt = Annotated[int, BeforeValidator(_integral_float), Strict()]
 
 
+#: Some character that str.strip() keeps (whitespace and \x1c-\x1f are stripped), no NUL:
+#: the pattern of a name that must not be blank (the routes strip names, then refuse "").
+NOT_BLANK = r"^[^\u0000]*[^\s\x1c-\x1f\u0000][^\u0000]*$"
+
+
+def stripped_name(value: str) -> str:
+    """A name without its surrounding spaces; a blank one is refused (``field_validator``)."""
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
 @functools.cache
 def iana_timezones() -> tuple[str, ...]:
     """Every IANA timezone name this system knows, sorted."""

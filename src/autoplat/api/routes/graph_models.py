@@ -10,13 +10,50 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from autoplat.api.validation import NOT_BLANK
+
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+#: What the importer reads first (graphs/importer.py): a name with some non-space character
+#: and an array of nodes, each an object with a non-empty ``block_id``. The rest (known
+#: blocks, pins, links) stays beyond any schema (``x-validates-beyond-schema``).
+_GRAPH_SHAPE: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "nodes"],
+    "properties": {
+        "name": {"type": "string", "pattern": NOT_BLANK},
+        "nodes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["block_id"],
+                "properties": {"block_id": {"type": "string", "minLength": 1}},
+            },
+        },
+    },
+}
+
+
+def _either_shape(schema: dict[str, Any]) -> None:
+    # The importer reads ``graph`` as the graph only when the body has no ``nodes`` of its
+    # own (graphs/importer.py _unwrap); otherwise the body itself is the graph.
+    schema["anyOf"] = [
+        {
+            "required": ["graph"],
+            "not": {"required": ["nodes"]},
+            "properties": {"graph": _GRAPH_SHAPE},
+        },
+        _GRAPH_SHAPE,
+    ]
+
+
 class GraphDocument(_Open):
     """``{"graph": <AutoGPT graph>, "source": "upload"|"builder"|null}`` or a bare graph."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra=_either_shape)
 
     # Absent means "the body is a bare graph"; when present it is an object, never null.
     graph: dict[str, Any] = Field(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
@@ -19,12 +19,15 @@ from autoplat.api.context import current_principal, get_platform
 from autoplat.api.endpoint import endpoint
 from autoplat.api.routes.execution_schemas import RunQueued
 from autoplat.api.validation import (
+    NOT_BLANK,
     QueryModel,
     StrictBody,
     page_of,
     paginated,
     parse_body,
     parse_query,
+    stripped_name,
+    timezone_enum,
 )
 from autoplat.db.presets import Preset
 from autoplat.errors import GraphNotFound
@@ -88,12 +91,16 @@ class ExecutePreset(StrictBody):
 
 
 class SchedulePreset(StrictBody):
-    """Body of ``POST /library/presets/{id}/schedules``."""
+    """Body of ``POST /library/presets/{id}/schedules``: as for graph schedules."""
 
-    name: str = Field(min_length=1, max_length=200)
-    cron: str = Field(max_length=200, description="As for graph schedules (5 or 6 fields).")
-    timezone: str | None = Field(default=None, max_length=64)
+    name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
+    cron: str = Field(
+        max_length=200, pattern=NOT_BLANK, description="As for graph schedules (5 or 6 fields)."
+    )
+    timezone: str | None = Field(default=None, max_length=64, json_schema_extra=timezone_enum)
     inputs: dict[str, Any] = Field(default_factory=dict, description="Overrides.")
+
+    _strip_name = field_validator("name")(stripped_name)
 
 
 def preset_out(preset: Preset) -> PresetOut:
@@ -253,6 +260,8 @@ async def execute_preset(request: Request) -> dict[str, Any]:
     body=SchedulePreset,
     response=ScheduleView,
     permission="WRITE_SCHEDULE",
+    validates="the cron expression does not parse or never fires, or the inputs do not fit "
+    "the preset's graph version's input schema",
 )
 async def schedule_preset(request: Request) -> ScheduleView:
     """A schedule of the preset's graph version that reads the preset at every fire (its

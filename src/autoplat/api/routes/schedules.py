@@ -11,24 +11,30 @@ from starlette.routing import BaseRoute
 
 from autoplat.api.context import current_principal, ensure_graph_visible, get_platform
 from autoplat.api.endpoint import endpoint
-from autoplat.api.validation import StrictBody, page_of, paginated, parse_body, timezone_enum
+from autoplat.api.validation import (
+    NOT_BLANK,
+    StrictBody,
+    page_of,
+    paginated,
+    parse_body,
+    stripped_name,
+    timezone_enum,
+)
 from autoplat.graphs.service import MAX_VERSION
 from autoplat.scheduler.service import ScheduleService, ScheduleView
 
 _TAGS = ["schedules"]
 
 
-#: Some character that str.strip() keeps (whitespace and \x1c-\x1f are stripped), no NUL.
-_NOT_BLANK = r"^[^\u0000]*[^\s\x1c-\x1f\u0000][^\u0000]*$"
-
-
 class CreateSchedule(StrictBody):
     """Body of ``POST /graphs/{graph_id}/schedules``."""
 
     # Not blank: a non-space character somewhere (the validator below refuses blank names).
-    name: str = Field(min_length=1, max_length=200, pattern=_NOT_BLANK)
+    name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
+    # Not blank either (no fields at all never parses); the fields are checked beyond it.
     cron: str = Field(
         max_length=200,
+        pattern=NOT_BLANK,
         description="5 fields (minute hour day month weekday) or 6 with seconds first",
     )
     timezone: str | None = Field(
@@ -51,13 +57,7 @@ class CreateSchedule(StrictBody):
         "reads (``inputs`` override them); the schedule runs the preset's version",
     )
 
-    @field_validator("name")
-    @classmethod
-    def _strip_name(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be blank")
-        return value
+    _strip_name = field_validator("name")(stripped_name)
 
 
 class DeletedSchedule(BaseModel):

@@ -83,6 +83,7 @@ def ingress_path(provider: str, webhook_id: str) -> str:
     response=TriggerOut,
     permission="WRITE_GRAPH",
     errors=[404],
+    validates="the graph version has no webhook trigger block",
 )
 async def setup_trigger(request: Request) -> TriggerOut:
     """A webhook and a preset of a graph version holding a GenericWebhookTriggerBlock."""
