@@ -116,7 +116,9 @@ async def _status(server: Server, graph_id: str, run_id: str, wanted: str) -> No
 async def test_graphs_and_runs_listed_shown_stopped_and_deleted(server: Server) -> None:
     env, user = server.env, ["--user", USER]
     chain = await _graph(server, tk.chain_graph(2))
-    wait = await _graph(server, tk.graph([node(tk.COUNTDOWN, seconds=30)], [], "long wait"))
+    # Ten minutes: the run must still be going when `runs stop` reaches it, after a dozen
+    # CLI processes have started (30 s ran out once on a loaded two-core machine).
+    wait = await _graph(server, tk.graph([node(tk.COUNTDOWN, seconds=600)], [], "long wait"))
 
     table = await ok(env, "graphs", "list", *user)
     header, *rows = table.splitlines()
