@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from autoplat.db import queue
+from autoplat.db import queue, queue_pg
 from autoplat.db.models import GraphExecution, NodeExecution, Worker
 from autoplat.db.rows import NodeRow, NodeWrite, RunRow, WorkerRow
 
@@ -23,8 +23,8 @@ def test_each_typed_row_has_the_columns_of_its_table_in_order() -> None:
 def test_the_queue_statements_name_every_column_of_the_tables() -> None:
     assert tuple(_columns(GraphExecution)) == queue.RUN_COLUMNS
     assert tuple(_columns(NodeExecution)) == queue.NODE_COLUMNS
-    write = str(queue._pg_write_statement())
-    submit = str(queue._pg_submit_statement())
+    write = str(queue_pg._write_statement())
+    submit = str(queue_pg._submit_statement())
     for column in queue.NODE_COLUMNS:
         assert column in write and column in submit
     for column in queue.RUN_COLUMNS:

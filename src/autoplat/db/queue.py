@@ -2,7 +2,8 @@
 
 Submit, claim, and the fenced write (a flush, or a bare lease renewal) are the only
 statements on the hot path. Their column lists come from the ``Table`` objects, so a new
-column cannot be forgotten here.
+column cannot be forgotten here. This module holds the interface, the statements both
+dialects share and SQLite's; PostgreSQL's single-statement forms are in ``db/queue_pg.py``.
 
 Invariants every dialect keeps:
 - a write is fenced by owner AND epoch (the run's claim count, ``attempts``): a process
@@ -15,25 +16,13 @@ Invariants every dialect keeps:
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import (
-    Table,
-    Text,
-    TextClause,
-    and_,
-    bindparam,
-    func,
-    or_,
-    select,
-    text,
-    tuple_,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, Text, and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from autoplat.db.models import GraphExecution, NodeExecution
@@ -58,13 +47,31 @@ Held = dict[str, bool]
 Starter = Callable[[dict[str, int]], None]
 
 
+@dataclass(frozen=True, slots=True)
+class FencedWrite:
+    """One fenced write: the leases of ``fences`` (run id, epoch) renewed until ``expires``
+    for ``owner``, with the node rows and run updates of the runs still held."""
+
+    owner: str
+    now: datetime
+    expires: datetime
+    fences: Sequence[tuple[str, int]]
+    nodes: Sequence[NodeWrite]
+    runs: Sequence[RunWrite]
+
+
 class Queue:
     """The hot statements; ``for_dialect`` picks the implementation."""
 
     @staticmethod
     def for_dialect(name: str) -> Queue:
         """The queue statements of dialect ``name``."""
-        return PgQueue() if name == "postgresql" else SqliteQueue()
+        if name == "postgresql":
+            # Imported here: the PostgreSQL module builds on this one's interface.
+            from autoplat.db.queue_pg import PgQueue
+
+            return PgQueue()
+        return SqliteQueue()
 
     # --- submit --------------------------------------------------------------------------
 
@@ -85,6 +92,17 @@ class Queue:
         """
         if start is not None:
             start(await self._running_counts(conn, {r.user_id for r in runs}))
+        return await self._insert(conn, runs, nodes, user_cap)
+
+    async def _insert(
+        self,
+        conn: AsyncConnection,
+        runs: Sequence[RunRow],
+        nodes: Sequence[NodeRow],
+        user_cap: int | None,
+    ) -> set[str]:
+        """Write the rows ``start`` has marked; return the RUNNING ones written QUEUED."""
+        # Here ``start`` saw the committed counts and kept to the cap: nothing to demote.
         await conn.execute(RUNS.insert(), [r.as_dict() for r in runs])
         if nodes:
             await conn.execute(NODES.insert(), [n.as_dict() for n in nodes])
@@ -92,6 +110,7 @@ class Queue:
         return set()
 
     async def _running_counts(self, conn: AsyncConnection, users: set[str]) -> dict[str, int]:
+        """Running top-level runs of each of ``users``, as ``start`` is shown them."""
         stmt = (
             select(RUNS.c.user_id, func.count())
             .where(
@@ -162,6 +181,14 @@ class Queue:
     ) -> Held:
         """Extend the leases of ``fences`` (run id, epoch) still held by ``owner`` and write
         the node rows and run updates of those runs; return the runs still held."""
+        if not fences:
+            return {}
+        now = utcnow()
+        expires = now + timedelta(seconds=lease_seconds)
+        return await self._write(conn, FencedWrite(owner, now, expires, fences, nodes, runs))
+
+    async def _write(self, conn: AsyncConnection, write: FencedWrite) -> Held:
+        """The dialect's fenced write of a batch with at least one fence."""
         raise NotImplementedError
 
     async def expire(
@@ -208,92 +235,21 @@ class SqliteQueue(Queue):
             .values({c: _bind(RUNS, c) for c in (*RUN_UPDATE_COLUMNS, "updated_at")})
         )
 
-    async def write(
-        self,
-        conn: AsyncConnection,
-        owner: str,
-        *,
-        lease_seconds: float,
-        fences: Sequence[tuple[str, int]],
-        nodes: Sequence[NodeWrite],
-        runs: Sequence[RunWrite],
-    ) -> Held:
-        if not fences:
-            return {}
-        now = utcnow()
-        expires = now + timedelta(seconds=lease_seconds)
-        params = {"fences": [tuple(f) for f in fences], "owner": owner, "expires": expires}
+    async def _write(self, conn: AsyncConnection, write: FencedWrite) -> Held:
+        fences = [tuple(f) for f in write.fences]
+        params = {"fences": fences, "owner": write.owner, "expires": write.expires}
         held = {r.id: bool(r.stop_requested) for r in await conn.execute(self._fence, params)}
-        node_rows = [_fields(n) for n in nodes if n.graph_exec_id in held]
+        node_rows = [_fields(n) for n in write.nodes if n.graph_exec_id in held]
         if node_rows:
             await conn.execute(self._upsert, node_rows)
-        run_rows = [{"b_id": r.id, "updated_at": now, **_fields(r)} for r in runs if r.id in held]
+        run_rows = [
+            {"b_id": r.id, "updated_at": write.now, **_fields(r)}
+            for r in write.runs
+            if r.id in held
+        ]
         if run_rows:
             await conn.execute(self._run_update, run_rows)
         return held
-
-
-class PgQueue(Queue):
-    """PostgreSQL: submit and write are each ONE autocommitted statement (one round trip).
-
-    Rows travel as one JSON document that ``jsonb_to_recordset`` turns back into typed
-    rows; the record definitions are compiled from the tables' column types.
-    """
-
-    def __init__(self) -> None:
-        self._write = _pg_write_statement()
-        self._submit = _pg_submit_statement()
-
-    async def submit(
-        self,
-        conn: AsyncConnection,
-        runs: Sequence[RunRow],
-        nodes: Sequence[NodeRow],
-        *,
-        start: Starter | None,
-        user_cap: int | None,
-    ) -> set[str]:
-        # The statement applies the committed running counts itself: ``start`` sees none.
-        if start is not None:
-            start({})
-        params = {
-            "runs": encode([{"ord": i, **r.as_dict()} for i, r in enumerate(runs)]),
-            "nodes": encode([n.as_dict() for n in nodes]),
-            "now": utcnow(),
-            "cap": user_cap if user_cap is not None else 2**31 - 1,
-            "channel": QUEUE_CHANNEL,
-        }
-        written = {r.id: r.status for r in await conn.execute(self._submit, params)}
-        return {r.id for r in runs if r.status == "RUNNING" and written.get(r.id) != "RUNNING"}
-
-    async def _wake_claimers(self, conn: AsyncConnection, queued: bool) -> None:
-        if queued:
-            await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": QUEUE_CHANNEL})
-
-    async def write(
-        self,
-        conn: AsyncConnection,
-        owner: str,
-        *,
-        lease_seconds: float,
-        fences: Sequence[tuple[str, int]],
-        nodes: Sequence[NodeWrite],
-        runs: Sequence[RunWrite],
-    ) -> Held:
-        if not fences:
-            return {}
-        now = utcnow()
-        params = {
-            "ids": [run_id for run_id, _ in fences],
-            "epochs": [epoch for _, epoch in fences],
-            "owner": owner,
-            "expires": now + timedelta(seconds=lease_seconds),
-            "now": now,
-            "runs": _documents(runs, RUN_JSON),
-            # Sorted by id: concurrent upserts take their row locks in one order.
-            "nodes": _documents(sorted(nodes, key=lambda n: n.id), NODE_JSON),
-        }
-        return {r.id: bool(r.stop_requested) for r in await conn.execute(self._write, params)}
 
 
 #: The columns NodeWrite and RunWrite carry as encoded JSON text.
@@ -309,34 +265,6 @@ def _bind(table: Table, column: str) -> Any:
 
 def _fields(write: NodeWrite | RunWrite) -> dict[str, Any]:
     return {f: getattr(write, f) for f in write.__slots__}
-
-
-def _documents(writes: Sequence[NodeWrite | RunWrite], encoded: tuple[str, ...]) -> str:
-    """One JSON array of the rows, splicing in the documents that are already JSON text."""
-    parts = []
-    for write in writes:
-        plain = {f: getattr(write, f) for f in write.__slots__ if f not in encoded}
-        head = json.dumps(plain, default=_plain)
-        tail = "".join(f',"{f}":{getattr(write, f)}' for f in encoded)
-        parts.append(head[:-1] + tail + "}")
-    return "[" + ",".join(parts) + "]"
-
-
-def encode(rows: Sequence[dict[str, Any]]) -> str:
-    """Rows as one JSON array; timestamps in ISO 8601 with their offset."""
-    return json.dumps(rows, default=_plain, allow_nan=False)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot store a {type(value).__name__}")
-
-
-def _record(table: Table, columns: Sequence[str]) -> str:
-    """A ``jsonb_to_recordset`` column definition list for ``columns`` of ``table``."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # stubs lack it
-    return ", ".join(f"{c} {table.c[c].type.compile(dialect=dialect)}" for c in columns)
 
 
 @functools.cache
@@ -397,105 +325,3 @@ def _claim_statement(only: bool) -> Any:  # built once: compiling costs more tha
         )
         .returning(*RUNS.columns)
     )
-
-
-def _pg_write_statement() -> TextClause:
-    """Fence the leases of ``:ids``/``:epochs``, write run updates and node rows.
-
-    The runs are locked first, in id order, by one ``FOR UPDATE`` (so this statement and a
-    concurrent one of this or another process cannot deadlock); the fence and the run
-    updates are one UPDATE (a statement may change a row only once); node rows of runs the
-    fence did not return are dropped. Returns ``id, stop_requested`` of the held runs.
-    """
-    cols = ", ".join(NODE_COLUMNS)
-    upsert_set = ", ".join(f"{c} = excluded.{c}" for c in NODE_CHANGING)
-    run_sets = ",\n".join(
-        f"{c} = CASE WHEN v.id IS NULL THEN g.{c} ELSE v.{c} END" for c in RUN_UPDATE_COLUMNS
-    )
-    return text(
-        f"""
-        WITH f AS (
-            SELECT * FROM unnest(CAST(:ids AS varchar[]), CAST(:epochs AS integer[]))
-                AS f(id, epoch)
-        ), locked AS MATERIALIZED (
-            SELECT g.id FROM graph_executions AS g JOIN f ON g.id = f.id
-            WHERE g.attempts = f.epoch AND g.lease_owner = :owner
-            ORDER BY g.id
-            FOR UPDATE OF g
-        ), v AS (
-            SELECT * FROM jsonb_to_recordset(CAST(:runs AS jsonb))
-                AS v({_record(RUNS, ("id", *RUN_UPDATE_COLUMNS))})
-        ), fence AS (
-            UPDATE graph_executions AS g SET
-                lease_expires_at = :expires,
-                {run_sets},
-                updated_at = CASE WHEN v.id IS NULL THEN g.updated_at ELSE :now END
-            FROM locked LEFT JOIN v ON v.id = locked.id
-            WHERE g.id = locked.id
-            RETURNING g.id, g.stop_requested
-        ), written AS (
-            INSERT INTO node_executions ({cols})
-            SELECT {cols}
-            FROM jsonb_to_recordset(CAST(:nodes AS jsonb)) AS n({_record(NODES, NODE_COLUMNS)})
-            WHERE n.graph_exec_id IN (SELECT id FROM fence)
-            ON CONFLICT (id) DO UPDATE SET {upsert_set}
-        )
-        SELECT id, stop_requested FROM fence
-        """
-    ).bindparams(
-        bindparam("expires", type_=UTCDateTime()),
-        bindparam("now", type_=UTCDateTime()),
-    )
-
-
-def _pg_submit_statement() -> TextClause:
-    """Insert new runs and their first node executions; returns each run's ``id, status``.
-
-    A run the caller marked RUNNING (to start it at once) stays RUNNING only while its
-    user has fewer than ``:cap`` top-level runs running, counting the committed ones and
-    those before it in this batch; otherwise it is written QUEUED, unheld. QUEUED runs
-    wake the claimers of every process (NOTIFY, delivered at commit).
-    """
-    run_cols = ", ".join(RUN_COLUMNS)
-    node_cols = ", ".join(NODE_COLUMNS)
-    demoted = {
-        "status": "CASE WHEN demote THEN 'QUEUED' ELSE status END",
-        "lease_owner": "CASE WHEN demote THEN NULL ELSE lease_owner END",
-        "lease_expires_at": "CASE WHEN demote THEN NULL ELSE lease_expires_at END",
-        "attempts": "CASE WHEN demote THEN 0 ELSE attempts END",
-        "started_at": "CASE WHEN demote THEN NULL ELSE started_at END",
-    }
-    selected = ", ".join(demoted.get(c, c) for c in RUN_COLUMNS)
-    return text(
-        f"""
-        WITH v AS (
-            SELECT * FROM jsonb_to_recordset(CAST(:runs AS jsonb))
-                AS v(ord integer, {_record(RUNS, RUN_COLUMNS)})
-        ), running AS (
-            SELECT user_id, count(*) AS n FROM graph_executions
-            WHERE user_id IN (SELECT user_id FROM v) AND status = 'RUNNING'
-                AND parent_node_exec_id IS NULL AND lease_expires_at >= :now
-            GROUP BY user_id
-        ), ranked AS (
-            SELECT v.*, v.status = 'RUNNING' AND v.parent_node_exec_id IS NULL
-                AND coalesce(running.n, 0) + row_number() OVER (
-                    PARTITION BY v.user_id, v.status = 'RUNNING' ORDER BY v.ord
-                ) > :cap AS demote
-            FROM v LEFT JOIN running ON running.user_id = v.user_id
-        ), runs AS (
-            INSERT INTO graph_executions ({run_cols})
-            SELECT {selected} FROM ranked
-            RETURNING id, status
-        ), nodes AS (
-            INSERT INTO node_executions ({node_cols})
-            SELECT {node_cols}
-            FROM jsonb_to_recordset(CAST(:nodes AS jsonb)) AS n({_record(NODES, NODE_COLUMNS)})
-        )
-        SELECT id, status, (
-            SELECT count(*) FROM (
-                SELECT pg_notify(:channel, '') FROM runs WHERE status = 'QUEUED' LIMIT 1
-            ) AS woken
-        ) AS woken
-        FROM runs
-        """
-    ).bindparams(bindparam("now", type_=UTCDateTime()))
