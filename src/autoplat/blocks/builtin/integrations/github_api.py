@@ -2,7 +2,8 @@
 
 Invariants: a block takes the web URL a user copies (``https://github.com/owner/repo``,
 ``…/issues/1``, ``…/pull/1``) as AutoGPT's do, and only a github.com URL: its owner and
-repository become ``{api}/repos/{owner}/{repo}/…`` on ``provider_url("github")`` (the
+repository become ``{api}/repos/{owner}/{repo}/…`` (each part one segment, so no ``..``
+climbs out of the repository) on ``provider_url("github")`` (the
 public ``https://api.github.com`` or the operator's replacement), so the token never goes
 to a host a graph author chose. Each request carries ``Authorization: Bearer <token>``
 (a personal access token or an OAuth access token) and ``Accept: application/vnd.github+json``.
@@ -15,12 +16,14 @@ import urllib.parse
 from typing import Any
 
 import httpx
+from typing_extensions import TypedDict
 
 from autoplat.blocks.base import BlockContext
 from autoplat.blocks.builtin.integrations._base import (
     TEST_CREDENTIALS_ID,
     ProviderError,
     call,
+    path_segment,
     raise_for_status,
 )
 from autoplat.blocks.builtin.integrations._tokens import bearer_token, scoped_credentials_pin
@@ -59,9 +62,10 @@ def repo_path(url: str) -> tuple[str, str, list[str]]:
 
 
 def api_url(context: BlockContext, url: str, *rest: str) -> str:
-    """The API URL of the repository named by ``url`` followed by ``rest`` (quoted parts)."""
+    """The API URL of the repository named by ``url`` followed by ``rest``: each part one
+    quoted segment, never ``.`` or ``..`` (``github.com/../user`` cannot reach ``/user``)."""
     owner, repo, _ = repo_path(url)
-    path = "/".join(urllib.parse.quote(p, safe="") for p in (owner, repo, *rest))
+    path = "/".join(path_segment(p, "the GitHub path part") for p in (owner, repo, *rest))
     return f"{context.settings.provider_url('github')}/repos/{path}"
 
 
@@ -94,6 +98,26 @@ async def request(
     answer = await call(context, method, url, headers=headers(context), params=params, **body)
     raise_for_status(answer, f"GitHub {method} {urllib.parse.urlsplit(url).path}")
     return answer.json()
+
+
+class Listed(TypedDict):
+    """An issue or a pull request as a repository's list shows it: title and web URL."""
+
+    title: str
+    url: str
+
+
+async def list_items(context: BlockContext, repo_url: str, kind: str, what: str) -> list[Listed]:
+    """The repository's ``kind`` list (``issues``, ``pulls``) as titles and web URLs;
+    ProviderError when GitHub answers something other than a list (``what``: its name)."""
+    data = await request(context, "GET", api_url(context, repo_url, kind))
+    if not isinstance(data, list):
+        raise ProviderError(f"GitHub answered {what} that is not a list")
+    return [
+        {"title": str(item.get("title", "")), "url": str(item.get("html_url", ""))}
+        for item in data
+        if isinstance(item, dict)
+    ]
 
 
 def json_answer(body: Any, status: int = 200) -> httpx.Response:

@@ -232,14 +232,7 @@ class GithubListIssuesBlock(Block["GithubListIssuesBlock.Input"]):
     test_context = _TEST_CONTEXT
 
     async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
-        data = await gh.request(context, "GET", gh.api_url(context, input_data.repo_url, "issues"))
-        if not isinstance(data, list):
-            raise ProviderError("GitHub answered an issue list that is not a list")
-        issues: list[IssueItem] = [
-            {"title": str(item.get("title", "")), "url": str(item.get("html_url", ""))}
-            for item in data
-            if isinstance(item, dict)
-        ]
+        issues = await gh.list_items(context, input_data.repo_url, "issues", "an issue list")
         yield "issues", issues
         for issue in issues:
             yield "issue", issue

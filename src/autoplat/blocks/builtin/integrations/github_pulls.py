@@ -108,14 +108,7 @@ class GithubListPullRequestsBlock(Block["GithubListPullRequestsBlock.Input"]):
     test_context = _TEST_CONTEXT
 
     async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
-        data = await gh.request(context, "GET", gh.api_url(context, input_data.repo_url, "pulls"))
-        if not isinstance(data, list):
-            raise ProviderError("GitHub answered a pull request list that is not a list")
-        pulls: list[PRItem] = [
-            {"title": str(item.get("title", "")), "url": str(item.get("html_url", ""))}
-            for item in data
-            if isinstance(item, dict)
-        ]
+        pulls = await gh.list_items(context, input_data.repo_url, "pulls", "a pull request list")
         yield "pull_requests", pulls
         for pull in pulls:
             yield "pull_request", pull
