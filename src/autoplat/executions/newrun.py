@@ -8,7 +8,7 @@ from typing import Any
 from autoplat.db.rows import NodeRow, RunRow
 from autoplat.db.types import utcnow
 from autoplat.executions.graph import CompiledGraph
-from autoplat.executions.run import new_id
+from autoplat.executions.host import new_id
 from autoplat.executions.status import ExecutionStatus
 
 S = ExecutionStatus

@@ -1,11 +1,12 @@
 """GraphRun: executes ONE graph execution in memory, with the semantics of blocks.md §1.
 
-Each non-static input pin is a FIFO: a value fills the earliest waiting execution of the
-sink node that lacks that pin (or starts a new one); a node execution is queued once every
-linked pin has a value; static links keep their latest value for later executions.
+Link values wait for the node executions they feed in :class:`~.inputs.PinQueues` (each
+non-static pin a FIFO, static links keeping their latest value); a node execution is
+queued once every gated pin has a value. Charges are keyed by :class:`~.charges.ChargeKeys`.
 
-A run talks to the rest of the platform only through :class:`RunHost` (block contexts,
-charges, child runs, the flusher) and writes only through its :class:`RunJournal`. It
+A run talks to the rest of the platform only through :class:`~.host.RunHost` (block
+contexts, charges, child runs, the flusher) and writes only through its
+:class:`~.journal.RunJournal`. It
 starts or charges nothing unless it holds a confirmed lease: after a lost lease, or a
 pause (SIGSTOP, a long GC) past the lease's end, it waits for a renewal and stops at once
 when the renewal says another process took the run.
@@ -16,35 +17,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
-from autoplat.blocks.base import BlockContext, BlockType, ReviewRequired
+from autoplat.blocks.base import BlockType, ReviewRequired
 from autoplat.blocks.convert import to_json_safe
 from autoplat.blocks.outbound import REQUEST_GUARD
 from autoplat.blocks.tooling import TOOLS_KEY, ToolRunStopped
-from autoplat.config import Settings
 from autoplat.db import storable
 from autoplat.db.rows import NodeRow, RunRow, RunWrite
 from autoplat.db.types import utcnow
 from autoplat.errors import (
-    AutoplatError,
     InsufficientCredits,
     PinPathError,
     TransientBlockError,
 )
+from autoplat.executions.charges import ChargeKeys
 from autoplat.executions.events import ExecutionEvent
 from autoplat.executions.graph import CompiledGraph, CompiledNode, Edge, assemble_input
+from autoplat.executions.host import LeaseLost, RunHost, error_message, new_id
+from autoplat.executions.inputs import PinQueues
 from autoplat.executions.journal import PART_BYTES, JournalPart, RunJournal
 from autoplat.executions.results import RunTally
 from autoplat.executions.state import NodeRun
 from autoplat.executions.status import TERMINAL, ExecutionStatus, check_transition
 from autoplat.executions.tools import NodeTools
-from autoplat.graphs.model import Graph
 from autoplat.graphs.pins import NO_VALUE, parse_execution_output
 from autoplat.graphs.schema import io_name
 from autoplat.logging import get_logger
@@ -60,89 +60,6 @@ LEASE_MARGIN = 0.1
 #: Unwritten node rows a run may hold before it starts nothing more until a flush: without
 #: it a fast chain races ahead of the database and its memory follows its history.
 PENDING_LIMIT = 1000
-
-
-def new_id() -> str:
-    """A fresh execution id."""
-    return str(uuid.uuid4())
-
-
-def error_message(exc: BaseException) -> str:
-    """The message a failed node records."""
-    if isinstance(exc, AutoplatError):
-        return exc.message
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-class RunHost(Protocol):
-    """What a run needs from the process that holds it."""
-
-    @property
-    def settings(self) -> Settings:
-        """Execution settings (node concurrency, timeouts, retries, lease)."""
-        ...
-
-    def block_context(
-        self, run: GraphRun, nr: NodeRun, credentials: Mapping[str, Any]
-    ) -> BlockContext:
-        """Everything one block run may use besides its input."""
-        ...
-
-    def credential_masks(self, run: GraphRun) -> dict[str, dict[str, Any]]:
-        """node id -> {field -> credential reference} from the run's credentials inputs."""
-        ...
-
-    async def credentials_for(
-        self, run: GraphRun, nr: NodeRun, cnode: CompiledNode, record: Mapping[str, Any]
-    ) -> Mapping[str, Any]:
-        """The node's credentials, resolved (ValidationFailed when missing or foreign)."""
-        ...
-
-    async def charge_node(
-        self, run: GraphRun, nr: NodeRun, cnode: CompiledNode, record: Mapping[str, Any]
-    ) -> int:
-        """Charge a node run before its block runs (InsufficientCredits fails the run)."""
-        ...
-
-    async def charge_duration(
-        self,
-        run: GraphRun,
-        nr: NodeRun,
-        cnode: CompiledNode,
-        record: Mapping[str, Any],
-        seconds: float,
-    ) -> int:
-        """Charge a finished node's per-second cost."""
-        ...
-
-    def mark_dirty(self, run: GraphRun) -> None:
-        """The run has changes to write."""
-        ...
-
-    def node_ended(self, run: GraphRun, nr: NodeRun, block: str) -> None:
-        """A node execution of ``block`` reached the end of its block run (for metrics)."""
-        ...
-
-    async def start_child(
-        self,
-        parent: GraphRun,
-        nr: NodeRun,
-        *,
-        graph_id: str,
-        graph_version: int,
-        inputs: dict[str, Any],
-    ) -> GraphRun:
-        """Start a child run for a sub-agent node."""
-        ...
-
-    async def subgraph(self, run: GraphRun, graph_id: str, graph_version: int) -> Graph:
-        """A graph a node of ``run`` runs as a sub-agent (GraphNotFound if not the user's)."""
-        ...
-
-
-class LeaseLost(Exception):
-    """The run's lease was taken by another process."""
 
 
 class GraphRun:
@@ -175,8 +92,7 @@ class GraphRun:
         self.ended_at: Any = None
         self.journal = RunJournal(self.id, lambda: host.mark_dirty(self))
         self.tally = RunTally()
-        self.waiting: dict[str, list[NodeRun]] = {}
-        self.static: dict[str, dict[str, tuple[Any, str]]] = {}
+        self.pins = PinQueues(graph, self._new_node_run, self._set_input)
         self.ready: deque[NodeRun] = deque()
         self.tasks: dict[asyncio.Task[None], NodeRun] = {}
         self.next_seq = 0
@@ -188,8 +104,7 @@ class GraphRun:
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.child_outputs: asyncio.Queue[tuple[str, Any] | None] | None = None
         self.node_runs_started = 0
-        #: (node id, input digest) -> node runs charged with that input (charge keys).
-        self.charge_counts: dict[tuple[str, str], int] = {}
+        self.charges = ChargeKeys(self.id)
         #: Tool node execution id -> the node id of the node execution it runs inside.
         self.tool_calls: dict[str, str] = {}
         self.lease_deadline = leased_at + self.settings.lease_seconds
@@ -224,7 +139,7 @@ class GraphRun:
             self.next_seq = max(self.next_seq, nr.seq + 1)
             cnode = self.graph.nodes.get(nr.node_id)
             if nr.status in TERMINAL:
-                self._count_charge(nr)
+                self.charges.restored(nr)
                 self.tally.node_ended(nr, self._output_name(cnode, nr))
                 if nr.status == S.FAILED and TOOL_CALLER not in nr.stats:
                     self.failed_nodes += 1
@@ -234,21 +149,9 @@ class GraphRun:
                 continue
             self.journal.add(nr, durable=True)
             if nr.status == S.INCOMPLETE:
-                self.waiting.setdefault(nr.node_id, []).append(nr)
+                self.pins.add_waiting(nr)
             else:
                 self.ready.append(nr)
-
-    def _count_charge(self, nr: NodeRun) -> None:
-        """A finished node run's charge key counts towards later keys of that input."""
-        key = nr.stats.get("charge_key")
-        if not isinstance(key, str):
-            return
-        _, _, rest = key.partition(":")
-        node_id, _, rest = rest.partition(":")
-        digest, _, seen = rest.partition(":")
-        if seen.isdigit():
-            counted = self.charge_counts.get((node_id, digest), 0)
-            self.charge_counts[(node_id, digest)] = max(counted, int(seen) + 1)
 
     def _restore_static(self, cnode: CompiledNode, nr: NodeRun) -> None:
         """The last value each static link of the node carried, in output order."""
@@ -259,7 +162,7 @@ class GraphRun:
                 for value in values:
                     carried = self._carried((pin, value), link)
                     if carried is not NO_VALUE:
-                        self.static.setdefault(link.sink_id, {})[link.sink_name] = (carried, nr.id)
+                        self.pins.keep_static(link.sink_id, link.sink_name, carried, nr.id)
 
     # --- driving -------------------------------------------------------------------------
 
@@ -516,32 +419,10 @@ class GraphRun:
             return NO_VALUE
 
     def _deliver(self, sink_id: str, pin: str, static: bool, value: Any, source: str) -> None:
-        sink = self.graph.nodes[sink_id]
-        if sink.block_type == BlockType.NOTE:
-            return
-        waiting = self.waiting.setdefault(sink_id, [])
-        target = next((nr for nr in waiting if pin not in nr.input_data), None)
-        if target is None:
-            target = self._new_node_run(sink)
-            waiting.append(target)
-        self._set_input(target, pin, value, source)
-        touched = [target]
-        known = self.static.get(sink_id, {})
-        for static_pin in sink.static_pins:
-            if static_pin not in target.input_data and static_pin in known:
-                self._set_input(target, static_pin, *known[static_pin])
-        if static:
-            self.static.setdefault(sink_id, {})[pin] = (value, source)
-            for other in waiting:
-                if other is not target and pin not in other.input_data:
-                    self._set_input(other, pin, value, source)
-                    touched.append(other)
-        for nr in touched:
-            if sink.ready(nr.input_data):
-                waiting.remove(nr)
-                self._transition(nr, S.QUEUED)
-                self.ready.append(nr)
-                self._wake.set()
+        for nr in self.pins.deliver(sink_id, pin, static, value, source):
+            self._transition(nr, S.QUEUED)
+            self.ready.append(nr)
+            self._wake.set()
 
     async def run_tool_node(
         self, caller: NodeRun, node_id: str, inputs: Mapping[str, Any]
@@ -556,10 +437,7 @@ class GraphRun:
         cnode = self.graph.nodes[node_id]
         nr = self._new_node_run(cnode)
         nr.stats[TOOL_CALLER] = caller.id
-        known = self.static.get(node_id, {})
-        for pin in cnode.static_pins:
-            if pin in known and pin not in inputs:
-                self._set_input(nr, pin, *known[pin])
+        self.pins.fill_statics(cnode, nr, unless=set(inputs))
         # Fed by the caller: the row becomes durable only with the caller's end (a resumed
         # caller runs again from its start, tool calls included).
         for pin, value in inputs.items():

@@ -76,7 +76,7 @@ class NodeTools:
         if sink is None or node_id not in self.cnode.tool_sinks:
             raise UnknownToolNode(f"node {node_id} is not a tool of node {self.cnode.id}")
         # The static links into the node take part too (run_tool_node sets them the same way).
-        known = self.run.static.get(node_id, {})
+        known = self.run.pins.statics(node_id)
         statics = {pin: known[pin][0] for pin in sink.static_pins if pin in known}
         problem = _refusal(sink, {**statics, **inputs})
         if problem is not None:

@@ -22,7 +22,8 @@ from pydantic import SecretStr
 
 from autoplat.config import Settings
 from autoplat.db.types import utcnow
-from autoplat.executions.run import GraphRun, LeaseLost
+from autoplat.executions.host import LeaseLost
+from autoplat.executions.run import GraphRun
 from autoplat.executions.state import NodeRun
 from autoplat.executions.status import ExecutionStatus
 from autoplat.executions.worker import RunFailedHard

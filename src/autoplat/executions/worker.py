@@ -1,7 +1,7 @@
 """Worker: claims runs, holds their leases, runs them, and hosts their child runs.
 
 The worker is the one place where runs start and end in this process. It is the
-:class:`~autoplat.executions.run.RunHost` of every run it holds: block contexts, charges
+:class:`~autoplat.executions.host.RunHost` of every run it holds: block contexts, charges
 (keyed by run, node and input identity, so work run again after a crash is never charged
 twice), child runs, and the hand-over to the flusher.
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -40,10 +39,11 @@ from autoplat.executions.events import (
 from autoplat.executions.flusher import Flusher
 from autoplat.executions.graph import CompiledNode
 from autoplat.executions.graphcache import GraphCache
+from autoplat.executions.host import LeaseLost
 from autoplat.executions.newrun import new_run_rows
 from autoplat.executions.ports import CredentialsResolver, Credits, ExecutionObserver, RunTracer
 from autoplat.executions.review import NodeReview, settings_reader
-from autoplat.executions.run import GraphRun, LeaseLost
+from autoplat.executions.run import GraphRun
 from autoplat.executions.state import NodeRun
 from autoplat.executions.status import ExecutionStatus
 from autoplat.executions.subgraph import SubgraphRunner
@@ -506,7 +506,7 @@ class Worker:
             block=cnode.block,
             input_data=record,
             run_number=run.node_runs_started,
-            charge_key=self._charge_key(run, nr, record),
+            charge_key=run.charges.key_for(nr, record),
         )
 
     async def charge_duration(
@@ -529,23 +529,6 @@ class Worker:
             seconds=seconds,
             charge_key=nr.stats.get("charge_key"),
         )
-
-    @staticmethod
-    def _charge_key(run: GraphRun, nr: NodeRun, record: Mapping[str, Any]) -> str:
-        """Run, node, input identity and how many runs of that node had that input before.
-
-        Deterministic across a crash: the node run again after a resume gets the key of the
-        attempt that may already have been charged.
-        """
-        key = nr.stats.get("charge_key")
-        if isinstance(key, str):
-            return key
-        digest = hashlib.sha256(storable.dumps_sorted(record).encode()).hexdigest()[:24]
-        seen = run.charge_counts.get((nr.node_id, digest), 0)
-        run.charge_counts[(nr.node_id, digest)] = seen + 1
-        key = f"{run.id}:{nr.node_id}:{digest}:{seen}"
-        nr.stats["charge_key"] = key
-        return key
 
     # --- stopping ------------------------------------------------------------------------
 
