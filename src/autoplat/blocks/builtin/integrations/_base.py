@@ -11,7 +11,11 @@ Invariants:
   ``http_max_response_bytes``, without following redirects (an API that redirects is
   answered as an error, so a key never travels to another host).
 - A secret never reaches an error or an output: errors quote the provider's answer, never
-  the request headers.
+  the request headers, and a secret the request carried (an auth, key or token header's
+  value) is blanked out of the answer before anything reads it, so a provider that echoes
+  the key back (in a refusal or an echo) hands it to nobody.
+- An author's value that becomes one segment of an API path (:func:`path_segment`) is
+  quoted whole and may not be ``.`` or ``..``, so it can never climb to another endpoint.
 - A provider's job (a prediction, a crawl) is polled by one loop (:func:`poll_until`): a
   fixed pause between reads, and a deadline after which the block gives up.
 """
@@ -22,6 +26,7 @@ import asyncio
 import dataclasses
 import json
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -38,6 +43,12 @@ from autoplat.integrations.providers import BUILTIN_PROVIDERS
 TEST_CREDENTIALS_ID = "01234567-89ab-cdef-0123-456789abcdef"
 #: Longest provider answer an error message quotes.
 _QUOTE = 300
+#: Request headers whose values are secrets (by a part of their lower-cased name).
+_SECRET_HEADER_PARTS = ("auth", "key", "token", "secret")
+#: Shorter values are not blanked out (too likely to be ordinary text of the answer).
+_SHORTEST_SECRET = 8
+#: What a secret in an answer is replaced by.
+REDACTED = b"[redacted]"
 
 T = TypeVar("T")
 
@@ -87,6 +98,37 @@ def platform_cost(provider: str, amount: int, **filters: Any) -> BlockCost:
     spec = next(s for s in BUILTIN_PROVIDERS if s.name == provider)
     reference = {"id": spec.system_credentials_id, "provider": provider, "type": "api_key"}
     return BlockCost(cost_amount=amount, cost_filter={**filters, "credentials": reference})
+
+
+def path_segment(value: str, what: str) -> str:
+    """``value`` quoted as exactly one path segment; ProviderError for an empty value and
+    for ``.`` or ``..`` (which a URL resolves to the same or the parent path)."""
+    if value in ("", ".", ".."):
+        raise ProviderError(f"{what} {value!r} is not a valid name")
+    return urllib.parse.quote(value, safe="")
+
+
+def _secrets(headers: Mapping[str, str]) -> list[bytes]:
+    """The secret values among ``headers``: the whole value and, for ``Bearer <token>``
+    and the like, the token alone."""
+    found: list[bytes] = []
+    for name, value in headers.items():
+        if not any(part in name.lower() for part in _SECRET_HEADER_PARTS):
+            continue
+        for candidate in (value, value.partition(" ")[2]):
+            candidate = candidate.strip()
+            if len(candidate) >= _SHORTEST_SECRET:
+                found.append(candidate.encode("utf-8", "replace"))
+    # Longest first, so a token inside a longer value is not left half-blanked.
+    return sorted(set(found), key=len, reverse=True)
+
+
+def redact(content: bytes, secrets: list[bytes]) -> bytes:
+    """``content`` with every occurrence of each secret replaced by :data:`REDACTED`."""
+    for secret in secrets:
+        if secret in content:
+            content = content.replace(secret, REDACTED)
+    return content
 
 
 def api_key(context: BlockContext) -> SecretStr:
@@ -158,7 +200,8 @@ async def call(
         raise ProviderUnavailable(f"reading from {host} failed: {type(exc).__name__}") from None
     finally:
         await response.aclose()
-    return Answer(response.status_code, response.headers, b"".join(chunks))
+    content = redact(b"".join(chunks), _secrets(headers or {}))
+    return Answer(response.status_code, response.headers, content)
 
 
 def raise_for_status(answer: Answer, what: str) -> None:
