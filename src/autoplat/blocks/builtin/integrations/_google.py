@@ -61,15 +61,30 @@ async def request(
     **body: Any,
 ) -> Any:
     """``method`` ``path`` on the Google ``service`` (a ``PROVIDER_BASE_URLS`` key): JSON."""
+    found = await answer(context, service, method, path, params=params, **body)
+    return found.json() if found.content else {}
+
+
+async def answer(
+    context: BlockContext,
+    service: str,
+    method: str,
+    path: str,
+    *,
+    params: dict[str, str] | None = None,
+    **body: Any,
+) -> Answer:
+    """The 2xx answer of ``method`` ``path`` on ``service``; ProviderError (or, for 429
+    and 5xx, ProviderUnavailable) with Google's message otherwise."""
     url = f"{context.settings.provider_url(service)}{path}"
     headers = {"Authorization": f"Bearer {bearer_token(context, api_key=False)}"}
-    answer = await call(context, method, url, headers=headers, params=params, **body)
-    if not answer.ok:
-        message = f"Google {service} answered HTTP {answer.status}: {_google_message(answer)}"
-        if answer.status >= 500 or answer.status == 429:
+    found = await call(context, method, url, headers=headers, params=params, **body)
+    if not found.ok:
+        message = f"Google {service} answered HTTP {found.status}: {_google_message(found)}"
+        if found.status >= 500 or found.status == 429:
             raise ProviderUnavailable(message)
         raise ProviderError(message)
-    return answer.json() if answer.content else {}
+    return found
 
 
 def json_answer(body: Any, status: int = 200) -> httpx.Response:

@@ -4,16 +4,17 @@ over the Gmail REST API v1 (no Google client library).
 Invariants: reading lists ``/gmail/v1/users/me/messages`` (``q``, ``maxResults``) and gets
 each message with ``format=full``; an email is AutoGPT's shape (``from_`` and ``to`` reduced
 to the address, the first ``text/plain`` part as ``body``, named parts as attachments
-without their content). Sending builds an RFC 822 message with the standard library and
-posts it base64url-encoded as ``raw`` to ``messages/send``; headers are set through
-``email.message``, so a subject or address holding a line break cannot add a header.
+without their content); the messages of one read are held to ``http_max_response_bytes``
+together (up to 500 capped answers would be too much to hold at once). Sending builds an
+RFC 822 message with the standard library and posts it base64url-encoded as ``raw`` to
+``messages/send``; headers are set through ``email.message``, so a subject or address
+holding a line break cannot add a header.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import urllib.parse
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
@@ -30,7 +31,11 @@ from autoplat.blocks.base import (
     BlockSchema,
 )
 from autoplat.blocks.builtin.integrations import _google as google
-from autoplat.blocks.builtin.integrations._base import CredentialsRefInput, ProviderError
+from autoplat.blocks.builtin.integrations._base import (
+    CredentialsRefInput,
+    ProviderError,
+    path_segment,
+)
 from autoplat.blocks.builtin.integrations._tokens import oauth_stand_in
 from autoplat.blocks.schema import pin
 
@@ -195,10 +200,20 @@ class GmailReadBlock(Block["GmailReadBlock.Input"]):
         listing = await google.request(context, SERVICE, "GET", _MESSAGES, params=params)
         refs = listing.get("messages", []) if isinstance(listing, dict) else []
         emails: list[Email] = []
+        # Up to 500 messages of up to one cap each: together they are held to one cap.
+        budget = context.settings.http_max_response_bytes
         for ref in refs[:limit] if isinstance(refs, list) else []:
-            message_id = urllib.parse.quote(str((ref or {}).get("id", "")), safe="")
+            message_id = path_segment(str((ref or {}).get("id", "")), "the Gmail message id")
             path = f"{_MESSAGES}/{message_id}"
-            message = await google.request(context, SERVICE, "GET", path, params={"format": "full"})
+            answer = await google.answer(context, SERVICE, "GET", path, params={"format": "full"})
+            budget -= len(answer.content)
+            if budget < 0:
+                raise ProviderError(
+                    "the emails are larger than "
+                    f"{context.settings.http_max_response_bytes} bytes together "
+                    "(http_max_response_bytes); ask for fewer"
+                )
+            message = answer.json() if answer.content else {}
             if isinstance(message, dict):
                 emails.append(to_email(message))
         for email in emails:

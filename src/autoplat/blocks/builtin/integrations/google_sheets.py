@@ -24,7 +24,11 @@ from autoplat.blocks.base import (
     BlockSchema,
 )
 from autoplat.blocks.builtin.integrations import _google as google
-from autoplat.blocks.builtin.integrations._base import CredentialsRefInput, ProviderError
+from autoplat.blocks.builtin.integrations._base import (
+    CredentialsRefInput,
+    ProviderError,
+    path_segment,
+)
 from autoplat.blocks.builtin.integrations._tokens import oauth_stand_in
 from autoplat.blocks.schema import pin
 
@@ -35,11 +39,15 @@ _TEST_SHEET = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
 
 
 def values_path(spreadsheet_id: str, cell_range: str) -> str:
-    """``/v4/spreadsheets/{id}/values/{range}``, each part quoted as one segment."""
-    sheet = urllib.parse.quote(spreadsheet_id.strip(), safe="")
-    cells = urllib.parse.quote(cell_range.strip(), safe="!:")
+    """``/v4/spreadsheets/{id}/values/{range}``, each part quoted as one segment (``.`` and
+    ``..`` refused: the URL would resolve them to another resource of the API)."""
+    sheet, cells = spreadsheet_id.strip(), cell_range.strip()
     if not sheet or not cells:
         raise ProviderError("a spreadsheet id and a range are required")
+    sheet = path_segment(sheet, "the spreadsheet id")
+    path_segment(cells, "the range")  # refuses the dot names
+    # ``!`` and ``:`` stay readable (``Sheet1!A1:B2``), as Google's own examples write them.
+    cells = urllib.parse.quote(cells, safe="!:")
     return f"/v4/spreadsheets/{sheet}/values/{cells}"
 
 
