@@ -7,7 +7,8 @@ Invariants:
   on ``GET /v2/crawl/{id}`` (the shared ``poll_until``: a fixed pause, and the node's
   timeout as the deadline) until it is completed; a job that fails or is cancelled is an
   error. A result page's ``next`` link is followed only when it is under the same base URL,
-  so the key never travels to a host Firecrawl names.
+  so the key never travels to a host Firecrawl names; all result pages together are held to
+  ``http_max_response_bytes``, so a crawl's memory is one answer's, not ``MAX_PAGES``'.
 - Outputs follow AutoGPT's order: ``data`` first, then for each page one value per asked
   format, in the order the formats were asked. A format the page lacks gives the pin's empty
   value. AutoGPT yields the JSON format on an undeclared ``json`` pin; here it is the
@@ -36,6 +37,7 @@ from autoplat.blocks.builtin.integrations._base import (
     call,
     credentials_pin,
     mock_credentials_input,
+    path_segment,
     platform_cost,
     poll_until,
     raise_for_status,
@@ -233,11 +235,14 @@ class FirecrawlCrawlBlock(Block["FirecrawlCrawlBlock.Input"]):
         job_id = _object(answer.json(), "Firecrawl crawl").get("id")
         if not isinstance(job_id, str) or not job_id:
             raise ProviderError("Firecrawl crawl: the answer names no job id")
-        status_url = f"{base}/v2/crawl/{job_id}"
+        status_url = f"{base}/v2/crawl/{path_segment(job_id, 'the Firecrawl job id')}"
+        size = 0  # bytes of the answer read last
 
         async def read(url: str = status_url) -> dict[str, Any]:
+            nonlocal size
             answer = await call(context, "GET", url, headers=headers)
             raise_for_status(answer, "Firecrawl crawl status failed")
+            size = len(answer.content)
             return _object(answer.json(), "Firecrawl crawl status")
 
         job = await poll_until(
@@ -252,11 +257,19 @@ class FirecrawlCrawlBlock(Block["FirecrawlCrawlBlock.Input"]):
             raise ProviderError(f"Firecrawl crawl {job.get('status')}: {job.get('error') or ''}")
         pages = [p for p in job.get("data") or [] if isinstance(p, dict)]
         next_url = job.get("next")
+        # All result pages together are held to one answer's cap, not MAX_PAGES of them.
+        limit, total = context.settings.http_max_response_bytes, size
         for _ in range(MAX_PAGES):
             # Only a next page under our base URL is read: the key goes nowhere else.
             if not isinstance(next_url, str) or not next_url.startswith(f"{base}/"):
                 break
             more = await read(next_url)
+            total += size
+            if total > limit:
+                raise ProviderError(
+                    f"the Firecrawl crawl's results are larger than {limit} bytes "
+                    "(http_max_response_bytes); ask for fewer pages"
+                )
             pages.extend(p for p in more.get("data") or [] if isinstance(p, dict))
             next_url = more.get("next")
         yield "data", pages
