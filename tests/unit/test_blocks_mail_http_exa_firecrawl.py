@@ -199,7 +199,8 @@ async def test_the_credential_headers_go_only_to_its_own_host(
     settings = BlockSettings(http_allow_private=True)
     block = SendAuthenticatedWebRequestBlock()
     async with OutboundHttp(settings) as outbound:
-        context = await _context(settings, outbound, _scoped("127.0.0.1"))
+        # The stand-in's port is not http's default, so the credential names it.
+        context = await _context(settings, outbound, _scoped(f"127.0.0.1:{port}"))
         mine = await collect_outputs(block, _request(f"http://127.0.0.1:{port}/echo"), context)
         other = await collect_outputs(block, _request(f"http://localhost:{port}/echo"), context)
         hop = f"http://127.0.0.1:{port}/redirect?to=http://localhost:{port}/echo"

@@ -10,7 +10,8 @@ hand, a few at most, so each target goes through that check when its connection 
 (a reused connection was checked when it was opened); address literals are refused here
 already, before any packet. Credentials are dropped when a redirect changes host, and
 headers scoped to a host (``host_headers``) are chosen again for every hop, so a hop to
-another host never carries them.
+another host never carries them. A request httpx refuses to put on the wire (a header
+holding a line break) fails without quoting the header.
 """
 
 from __future__ import annotations
@@ -161,6 +162,13 @@ async def send_request(
         )
         try:
             response = await context.http.send(request, stream=True, follow_redirects=False)
+        except httpx.LocalProtocolError:
+            # httpx's message quotes the offending header value, which may be a secret; the
+            # same request would fail again, so this is no transient failure.
+            raise BlockRunError(
+                f"request to {target.host} was not sent: a header name or value is not valid "
+                "HTTP (a line break, or spaces around it?)"
+            ) from None
         except httpx.TransportError as exc:
             raise TransientBlockError(f"request to {target.host} failed: {exc!r}") from exc
         try:

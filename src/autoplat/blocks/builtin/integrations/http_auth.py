@@ -5,8 +5,10 @@ Invariants:
 - The request takes the HTTP block's one checked path (``web_request.send_request``: public
   addresses only, checked redirects, capped body); nothing here opens a connection itself.
 - A credential's headers go only to a hop whose host is the credential's host (exactly, or
-  under a ``*.`` wildcard, as AutoGPT's ``matches_url``): they are chosen again for every
-  redirect hop, so a redirect to another host never carries them. The request's own headers
+  under a ``*.`` wildcard, as AutoGPT's ``matches_url``; names compared in their IDNA form,
+  without a trailing dot) on the credential's port (the scheme's default when it names
+  none) and, for a credential saved as a URL, its scheme: they are chosen again for every
+  redirect hop, so a redirect to another host or port never carries them. The request's own headers
   win over the credential's (AutoGPT's precedence).
 - The header values are unwrapped only for the hop that sends them: no output, error or log
   line names them (a log line names the credential's id and the host, never a value).
@@ -39,30 +41,96 @@ log = get_logger("autoplat.blocks.http_auth")
 PROVIDER = "http"
 
 
-def host_matches(pattern: str, host: str) -> bool:
-    """Whether a credential for ``pattern`` applies to ``host`` (no port on either side):
-    the same name, or for ``*.example.com`` the domain itself and any name under it."""
-    pattern = pattern.strip().lower()
-    if "://" in pattern:
-        # A credential saved as a URL names the URL's host.
-        pattern = urllib.parse.urlsplit(pattern).hostname or ""
+#: The port a URL means when it names none.
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Scope:
+    """What a credential's ``host`` names: a host (or ``*.`` domain), maybe a port and a
+    scheme (a credential saved as a URL)."""
+
+    host: str
+    wildcard: bool
+    port: int | None
+    scheme: str | None
+
+
+def _wire_host(name: str) -> str:
+    """``name`` as it goes on the wire: IDNA (``xn--``) for a non-ASCII name, lower case,
+    no trailing dot; "" for anything that is not a plain host name or address."""
+    name = name.strip().rstrip(".")
+    if not name or any(c in name for c in "/\\@?#% \t\r\n"):
+        return ""
+    if ":" in name:  # an IPv6 address (urlsplit took its brackets off)
+        return name.lower()
+    try:
+        return httpx.URL(f"http://{name}/").raw_host.decode("ascii").lower().rstrip(".")
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        return ""
+
+
+def _scope(pattern: str) -> _Scope | None:
+    text = pattern.strip()
+    parts = urllib.parse.urlsplit(text if "://" in text else f"//{text}")
+    try:
+        port = parts.port
+    except ValueError:
+        return None  # a port that is no number matches nothing
+    name = (parts.hostname or "").strip()
+    wildcard = name.startswith("*.")
+    host = _wire_host(name[2:] if wildcard else name)
+    if not host:
+        return None
+    return _Scope(host, wildcard, port, parts.scheme.lower() or None)
+
+
+def _host_in(scope: _Scope, host: str) -> bool:
     host = host.lower().rstrip(".")
-    if not pattern or not host:
+    if scope.wildcard:
+        return host == scope.host or host.endswith(f".{scope.host}")
+    return host == scope.host
+
+
+def host_matches(pattern: str, host: str) -> bool:
+    """Whether a credential for ``pattern`` names ``host`` (ports aside): the same name, or
+    for ``*.example.com`` the domain itself and any name under it. Both sides are compared
+    as they go on the wire (IDNA, lower case, no trailing dot)."""
+    scope = _scope(pattern)
+    return scope is not None and _host_in(scope, _wire_host(host))
+
+
+def url_matches(pattern: str, url: httpx.URL) -> bool:
+    """Whether a credential for ``pattern`` applies to a request to ``url``: its host, and
+    its port — the one the credential names, else the scheme's default (so
+    ``api.example.com`` is not sent to ``api.example.com:8080``, another service) — and,
+    for a credential saved as a URL, its scheme."""
+    scope = _scope(pattern)
+    if scope is None or (scope.scheme is not None and scope.scheme != url.scheme):
         return False
-    if pattern.startswith("*."):
-        domain = pattern[2:]
-        return host == domain or host.endswith(f".{domain}")
-    return pattern == host
+    port = url.port or _DEFAULT_PORTS.get(url.scheme)
+    wanted = scope.port or _DEFAULT_PORTS.get(scope.scheme or url.scheme)
+    return port == wanted and _host_in(scope, url.raw_host.decode("ascii"))
 
 
 def scoped_headers(credentials: HostScopedCredentials) -> HostHeaders:
     """The ``host_headers`` hook of ``send_request`` for ``credentials``."""
 
     def for_hop(url: httpx.URL) -> Mapping[str, str]:
-        if not host_matches(credentials.host, url.host):
+        if not url_matches(credentials.host, url):
             log.info("http_auth.host_mismatch", credentials_id=credentials.id, host=url.host)
             return {}
-        return {name: value.get_secret_value() for name, value in credentials.headers.items()}
+        headers = {}
+        for name, secret in credentials.headers.items():
+            # Pasted values often end in a newline; HTTP forbids one inside, and httpx's
+            # refusal would quote the value, so it is refused here naming the header only.
+            value = secret.get_secret_value().strip()
+            if any(c in value for c in "\r\n\0"):
+                raise BlockRunError(
+                    f"the credential's header {name[:100]!r} holds a line break: fix the credential"
+                )
+            headers[name] = value
+        return headers
 
     return for_hop
 
