@@ -244,6 +244,9 @@ class Echo:
     def app(self) -> Starlette:
         async def echo(request: Request) -> Response:
             self.seen.append((self.port, request.headers.get("x-api-key")))
+            if "mirror" in request.query_params:
+                # A debug endpoint of the credential's own host: it echoes the request.
+                return JSONResponse({"headers": dict(request.headers)})
             if "to" in request.query_params:
                 return RedirectResponse(request.query_params["to"], status_code=302)
             return JSONResponse({"ok": True})
@@ -314,3 +317,20 @@ async def test_a_credential_value_with_a_line_break_is_never_quoted_in_the_error
     own = await _send(url, _scoped("other.example"), headers={"X-Own": f"{SECRET}\r\nA: b"})
     assert own[0][0] == "error" and "not valid HTTP" in own[0][1] and SECRET not in own[0][1]
     assert len(first.seen) == 1
+
+
+async def test_an_answer_echoing_the_credential_headers_has_them_blanked_out(
+    two_ports: tuple[Echo, Echo],
+) -> None:
+    first, _ = two_ports
+    creds = HostScopedCredentials(
+        id="h1",
+        provider="http",
+        host=f"127.0.0.1:{first.port}",
+        headers={"X-API-Key": SecretStr(SECRET), "Authorization": SecretStr(f"Bearer {TOKEN}")},
+    )
+    got = await _send(f"http://127.0.0.1:{first.port}/echo?mirror=1", creds)
+    assert got[0][0] == "response" and first.seen == [(first.port, SECRET)]
+    echoed = got[0][1]["headers"]
+    assert echoed["x-api-key"] == "[redacted]" and echoed["authorization"] == "[redacted]"
+    assert SECRET not in repr(got) and TOKEN not in repr(got)

@@ -11,7 +11,8 @@ Invariants:
   redirect hop, so a redirect to another host or port never carries them. The request's own headers
   win over the credential's (AutoGPT's precedence).
 - The header values are unwrapped only for the hop that sends them: no output, error or log
-  line names them (a log line names the credential's id and the host, never a value).
+  line names them (a log line names the credential's id and the host, never a value), and
+  an answer that echoes them has them blanked out before it becomes an output.
 """
 
 from __future__ import annotations
@@ -135,6 +136,36 @@ def scoped_headers(credentials: HostScopedCredentials) -> HostHeaders:
     return for_hop
 
 
+#: Shorter header values are not blanked out of answers (too likely to be ordinary text).
+_SHORTEST_SECRET = 8
+REDACTED = "[redacted]"
+
+
+def _secret_values(credentials: HostScopedCredentials) -> list[str]:
+    """The credential's header values worth blanking out, and for ``Bearer <token>`` and
+    the like the token alone; longest first, so no secret is left half-blanked."""
+    found: set[str] = set()
+    for secret in credentials.headers.values():
+        value = secret.get_secret_value().strip()
+        for candidate in (value, value.partition(" ")[2].strip()):
+            if len(candidate) >= _SHORTEST_SECRET:
+                found.add(candidate)
+    return sorted(found, key=len, reverse=True)
+
+
+def _redacted(value: Any, secrets: list[str]) -> Any:
+    """``value`` (a parsed answer) with each secret in any string replaced."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, list):
+        return [_redacted(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {_redacted(k, secrets): _redacted(v, secrets) for k, v in value.items()}
+    return value
+
+
 def _mock_credentials(self: Any, context: BlockContext) -> BlockContext:
     """AutoGPT's mock host-scoped credential (for api.example.com) on the pin."""
     mock = HostScopedCredentials(
@@ -192,5 +223,10 @@ class SendAuthenticatedWebRequestBlock(Block["SendAuthenticatedWebRequestBlock.I
         credentials = context.credentials.get("credentials")
         if not isinstance(credentials, HostScopedCredentials):
             raise BlockRunError("this block needs host-scoped credentials on its credentials input")
-        async for output in web_request_outputs(input_data, context, scoped_headers(credentials)):
-            yield output
+        secrets = _secret_values(credentials)
+        async for name, value in web_request_outputs(
+            input_data, context, scoped_headers(credentials)
+        ):
+            # A host that echoes the request (a debug endpoint) would hand the values to
+            # every node downstream, and to wherever those send them.
+            yield name, _redacted(value, secrets)
