@@ -80,6 +80,8 @@ class GithubCommentBlock(Block["GithubCommentBlock.Input"]):
     id = "a8db4d8d-db1c-4a25-a1b0-416a8c33602b"
     description = "This block posts a comment on a specified GitHub issue or pull request."
     categories = (BlockCategory.DEVELOPER_TOOLS,)
+    # Acts in the user's name: under the sensitive-action safe mode a person approves first.
+    is_sensitive_action = True
     input_schema = Input
     output_schema = Output
     test_input = [
@@ -133,6 +135,8 @@ class GithubMakeIssueBlock(Block["GithubMakeIssueBlock.Input"]):
     id = "691dad47-f494-44c3-a1e8-05b7990f2dab"
     description = "This block creates a new issue on a specified GitHub repository."
     categories = (BlockCategory.DEVELOPER_TOOLS,)
+    # Acts in the user's name: under the sensitive-action safe mode a person approves first.
+    is_sensitive_action = True
     input_schema = Input
     output_schema = Output
     test_input = [

@@ -175,6 +175,8 @@ class SendEmailBlock(Block["SendEmailBlock.Input"]):
     id = "4335878a-394e-4e67-adf2-919877ff49ae"
     description = "This block sends an email using the provided SMTP credentials."
     categories = (BlockCategory.OUTPUT,)
+    # Acts in the user's name: under the sensitive-action safe mode a person approves first.
+    is_sensitive_action = True
     input_schema = Input
     output_schema = Output
     test_input = [
