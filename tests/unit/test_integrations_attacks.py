@@ -240,10 +240,12 @@ class Echo:
 
     port: int = 0
     seen: list[tuple[int, str | None]] = dataclasses.field(default_factory=list)
+    authorization: list[str | None] = dataclasses.field(default_factory=list)
 
     def app(self) -> Starlette:
         async def echo(request: Request) -> Response:
             self.seen.append((self.port, request.headers.get("x-api-key")))
+            self.authorization.append(request.headers.get("authorization"))
             if "mirror" in request.query_params:
                 # A debug endpoint of the credential's own host: it echoes the request.
                 return JSONResponse({"headers": dict(request.headers)})
@@ -334,3 +336,16 @@ async def test_an_answer_echoing_the_credential_headers_has_them_blanked_out(
     echoed = got[0][1]["headers"]
     assert echoed["x-api-key"] == "[redacted]" and echoed["authorization"] == "[redacted]"
     assert SECRET not in repr(got) and TOKEN not in repr(got)
+
+
+async def test_a_redirect_to_another_port_of_the_host_drops_the_requests_own_authorization(
+    two_ports: tuple[Echo, Echo],
+) -> None:
+    first, second = two_ports
+    hop = f"http://127.0.0.1:{first.port}/echo?to=http://127.0.0.1:{second.port}/echo"
+    own = {"Authorization": f"Bearer {TOKEN}", "X-API-Key": "plain-header"}
+    got = await _send(hop, _scoped("other.example"), headers=own)
+    assert got == [("response", {"ok": True})]
+    assert first.authorization == [f"Bearer {TOKEN}"] and second.authorization == [None]
+    # A non-sensitive header of the request's own still goes along.
+    assert second.seen == [(second.port, "plain-header")]

@@ -8,7 +8,8 @@ answer is not public and connects to exactly the address it checked, so a DNS se
 answers differently a moment later (DNS rebinding) changes nothing. Redirects are followed by
 hand, a few at most, so each target goes through that check when its connection is opened
 (a reused connection was checked when it was opened); address literals are refused here
-already, before any packet. Credentials are dropped when a redirect changes host, and
+already, before any packet. Credentials are dropped when a redirect changes origin (host,
+port, or scheme other than an upgrade to https), and
 headers scoped to a host (``host_headers``) are chosen again for every hop, so a hop to
 another host never carries them. A request httpx refuses to put on the wire (a header
 holding a line break) fails without quoting the header.
@@ -45,6 +46,7 @@ MAX_REDIRECTS = 5
 MAX_BODY_TEXT = 10_000_000
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 #: The headers a hop to ``url`` gets on top of the request's own (host-scoped credentials).
 HostHeaders = Callable[[httpx.URL], Mapping[str, str]]
@@ -137,6 +139,17 @@ def _parse_body(response: httpx.Response, content: bytes) -> Any:
     return text
 
 
+def _keeps_credentials(old: httpx.URL, new: httpx.URL) -> bool:
+    """Whether a redirect from ``old`` to ``new`` keeps the request's own credentials: the
+    same origin (scheme, host and port: another port is another service), or the same
+    host upgraded from http to https on the default ports."""
+    if old.host != new.host:
+        return False
+    before = (old.scheme, old.port or _DEFAULT_PORTS.get(old.scheme))
+    after = (new.scheme, new.port or _DEFAULT_PORTS.get(new.scheme))
+    return before == after or (before, after) == (("http", 80), ("https", 443))
+
+
 async def send_request(
     context: BlockContext,
     method: str,
@@ -179,7 +192,7 @@ async def send_request(
                     response.status_code in (301, 302) and method not in ("GET", "HEAD")
                 ):
                     method, body_arguments = "GET", {}
-                if next_target.host != target.host:
+                if not _keeps_credentials(target, next_target):
                     headers = {
                         k: v for k, v in headers.items() if k.lower() not in _SENSITIVE_HEADERS
                     }
