@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
@@ -33,6 +34,9 @@ log = get_logger("autoplat.cli")
 EXIT_FAILURE, EXIT_CONFIG, EXIT_DATABASE = 1, 2, 3
 #: Interrupted by Ctrl-C (the shell's convention, 128 + SIGINT).
 EXIT_INTERRUPTED = 130
+#: The reader of stdout went away (``autoplat runs list | head``): 128 + SIGPIPE, what a
+#: tool that the signal ends exits with.
+EXIT_STDOUT_CLOSED = 141
 #: Where admin commands log unless ``--log-level`` says otherwise: their output is the point.
 ADMIN_LOG_LEVEL = "warning"
 
@@ -81,6 +85,9 @@ def report(exc: AutoplatError) -> int:
     details = [d for d in exc.details if d.get("message")]
     if len(details) == 1 and str(details[0]["message"]) in exc.message:
         details = []
+    # A line that already names every field and says what is wrong with it needs no more.
+    if all(f"{d.get('field')}: {d['message']}" in exc.message for d in details):
+        details = []
     for detail in details:
         where = [
             f"{key} {detail[key]}"
@@ -110,6 +117,8 @@ def run_async(settings: Settings, main: Body) -> int:
         unreachable = isinstance(exc, DBAPIError) and exc.connection_invalidated
         code = EXIT_DATABASE if unreachable or _is_disconnect(exc) else EXIT_FAILURE
         return fail(f"database error: {describe_db_error(exc)}", code)
+    except BrokenPipeError:
+        raise  # not an error of the command: main() ends it quietly
     except Exception as exc:
         # A bug: still one line by default; the traceback with --log-level debug.
         log.debug("cli.crashed", exc_info=True)
@@ -285,6 +294,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 async def migrate(settings: Settings, revision: str = "head", down: bool = False) -> int:
     """Bring the database schema to ``revision``."""
+    from alembic.util import CommandError
+
     from autoplat.db import migrate as migrations
     from autoplat.db.manager import DatabaseManager
 
@@ -298,6 +309,9 @@ async def migrate(settings: Settings, revision: str = "head", down: bool = False
         else:
             await migrations.upgrade(db.engine, revision)
         current = await migrations.current_revision(db.engine)
+    except CommandError as exc:
+        # Alembic's refusals (an unknown or ambiguous revision) are bad usage, not bugs.
+        raise ConfigError(f"cannot migrate to {revision!r}: {exc}") from None
     finally:
         await db.disconnect()
     print(f"database at revision {current or 'base'}")
@@ -376,8 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
         "does the upgrade itself unless AUTOPLAT_MIGRATE_ON_START=false.",
     )
     add_common(p)
-    p.add_argument("--revision", default="head", help="target revision (default: head)")
-    p.add_argument("--downgrade", metavar="REV", help="downgrade to REV instead")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--revision", default="head", help="target revision (default: head)")
+    target.add_argument("--downgrade", metavar="REV", help="downgrade to REV instead")
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("version", help="print the version", description="Print the version.")
@@ -415,7 +430,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
     func: Command = args.func
-    return func(args)
+    try:
+        code = func(args)
+        # An answer small enough to sit in the buffer meets a closed pipe only here.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _stdout_closed()
+    return code
+
+
+def _stdout_closed() -> int:
+    """End quietly once nobody reads stdout (``| head`` has what it wanted)."""
+    # Point stdout at /dev/null: the interpreter's last flush then has nothing to fail on.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_STDOUT_CLOSED
 
 
 if __name__ == "__main__":

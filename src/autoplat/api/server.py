@@ -1,9 +1,16 @@
-"""The HTTP server: uvicorn run as an owned task on the platform's event loop."""
+"""The HTTP server: uvicorn run as an owned task on the platform's event loop.
+
+Invariant: a server that cannot start raises ConfigError from :meth:`HttpServer.start`
+(a port held by another process names the address); uvicorn's own way out, exiting the
+process, never leaves its task.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import os
 from collections.abc import Generator
 
 import uvicorn
@@ -43,13 +50,39 @@ class HttpServer:
 
     async def start(self) -> None:
         """Bind the socket and start serving; raise ConfigError when the port is taken."""
-        self._task = asyncio.create_task(self._server.serve(), name="api:uvicorn")
+        await self._check_address()
+        self._task = asyncio.create_task(self._serve(), name="api:uvicorn")
         while not self._server.started:
             if self._task.done():
                 exc = self._task.exception() if not self._task.cancelled() else None
                 raise ConfigError(f"HTTP server failed to start: {exc or 'could not bind'}")
             await asyncio.sleep(0.01)
         log.info("api.listening", url=self.url)
+
+    async def _check_address(self) -> None:
+        """Refuse an address another process holds, with the reason, before uvicorn tries."""
+        host, port = self._server.config.host, self._server.config.port
+        if port == 0:  # any free port: nothing to hold
+            return
+        try:
+            probe = await asyncio.get_running_loop().create_server(asyncio.Protocol, host, port)
+        except OSError as exc:
+            why = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            hint = " (another process listens there: --port or AUTOPLAT_PORT picks another)"
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {why or os.strerror(exc.errno or 0)}"
+                + (hint if exc.errno == errno.EADDRINUSE else "")
+            ) from None
+        probe.close()
+        await probe.wait_closed()
+
+    async def _serve(self) -> None:
+        try:
+            await self._server.serve()
+        except SystemExit as exc:
+            # uvicorn exits when it cannot start; here that fails this task, not the process
+            # (a SystemExit would leave the event loop itself).
+            raise RuntimeError(f"uvicorn could not start (exit {exc.code})") from None
 
     @property
     def port(self) -> int:

@@ -44,7 +44,8 @@ def register(subparsers: Any) -> None:
         help="import an AutoGPT agent export as a new graph",
         description="Import FILE ('-' for stdin): ids are reassigned, embedded sub-graphs "
         "become graphs of their own. A graph using blocks this platform lacks is refused "
-        "with the list of those blocks and their nodes. Prints the new graph's id.",
+        "with the list of those blocks and their nodes. Prints the new graph's id; "
+        "`autoplat run FILE` then runs that graph rather than importing FILE again.",
     )
     add_common(p)
     p.add_argument("file", metavar="FILE", help="the agent JSON file, or - for stdin")
@@ -153,10 +154,17 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
-async def _import(service: GraphService, args: argparse.Namespace) -> int:
+async def _import(service: GraphService, args: argparse.Namespace, scope: str) -> int:
+    from autoplat.executions.cli_output import ImportCache
+
     data = _read_document(args.file)
     await service.store.db.users.ensure(args.user)
     graph = await service.create(args.user, data)
+    # Remembered as `autoplat run FILE` remembers its imports, so that the README's
+    # `graphs import FILE` then `run FILE` makes one graph, not two of the same content.
+    cache, digest = ImportCache(), ImportCache.digest(data)
+    scope = f"{scope} {args.user}"
+    cache.remember(scope, digest, [(graph.id, graph.version), *cache.lookup(scope, digest)])
     print(json.dumps({"id": graph.id, "version": graph.version, "name": graph.name}))
     return 0
 
@@ -222,7 +230,14 @@ async def _delete(service: GraphService, args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """``autoplat graphs import FILE``."""
-    return _command(_import)(args)
+    from autoplat.cli import run_command
+    from autoplat.executions.cli import database_scope
+
+    async def body(settings: Settings) -> int:
+        async with _graph_service(settings) as service:
+            return await _import(service, args, database_scope(settings))
+
+    return run_command(args, body)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
