@@ -61,6 +61,7 @@ class Recorder:
     message_ids: list[str] = dataclasses.field(default_factory=list)
     snippet_size: int = 10
     echo_refusal: bool = False
+    refusal_status: str = "DENIED"
 
     def app(self) -> Starlette:
         async def any_path(request: Request) -> Response:
@@ -69,7 +70,10 @@ class Recorder:
             if self.echo_refusal:
                 # GitHub's, Google's and Exa's refusal shapes, each quoting what it was sent.
                 error = f"invalid credential {sent!r}"
-                body = {"message": error, "error": {"message": error, "status": "DENIED"}}
+                body = {
+                    "message": error,
+                    "error": {"message": error, "status": self.refusal_status},
+                }
                 return JSONResponse(body, status_code=401)
             if request.url.path.endswith("/users/me/messages"):
                 return JSONResponse({"messages": [{"id": i} for i in self.message_ids]})
@@ -189,6 +193,15 @@ async def test_a_provider_that_echoes_the_key_in_its_refusal_shows_it_in_no_erro
         assert KEY not in got[0][1] and TOKEN not in got[0][1], got[0][1]
         assert "[redacted]" in got[0][1]
     assert len(rig.recorder.paths) == len(cases)
+
+
+async def test_a_google_refusal_with_a_huge_status_gives_a_short_error(rig: Rig) -> None:
+    rig.recorder.echo_refusal = True
+    rig.recorder.refusal_status = "S" * 50_000
+    data = {"spreadsheet_id": "s1", "range": "A1"}
+    got = await run(GoogleSheetsReadBlock(), data, rig.google())
+    assert got[0][0] == "error" and "invalid credential" in got[0][1]
+    assert len(got[0][1]) < 600
 
 
 # --- bounded memory --------------------------------------------------------------------

@@ -46,7 +46,8 @@ def _google_message(answer: Answer) -> str:
         return answer.quote()
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict) and error.get("message"):
-        status = f" ({error['status']})" if error.get("status") else ""
+        # Both fields are Google's text: each is cut short, so no answer can swell an error.
+        status = f" ({str(error['status'])[:100]})" if error.get("status") else ""
         return f"{str(error['message'])[:300]}{status}"
     return answer.quote()
 

@@ -254,7 +254,9 @@ class FirecrawlCrawlBlock(Block["FirecrawlCrawlBlock.Input"]):
             what="the Firecrawl crawl",
         )
         if job.get("status") != "completed":
-            raise ProviderError(f"Firecrawl crawl {job.get('status')}: {job.get('error') or ''}")
+            # Firecrawl's own text, cut short like every quoted answer.
+            reason = str(job.get("error") or "")[:300]
+            raise ProviderError(f"Firecrawl crawl {str(job.get('status'))[:50]}: {reason}")
         pages = [p for p in job.get("data") or [] if isinstance(p, dict)]
         next_url = job.get("next")
         # All result pages together are held to one answer's cap, not MAX_PAGES of them.
