@@ -186,11 +186,19 @@ async def test_resources_link_create_to_read_update_and_delete(
         "execute_graph": {"get_execution", "stop_execution", "delete_execution"},
         "create_schedule": {"get_schedule", "pause_schedule", "delete_schedule"},
         "create_preset": {"get_preset", "update_preset", "delete_preset", "schedule_preset"},
-        "create_api_key": {"get_api_key", "update_api_key_permissions", "revoke_api_key"},
+        "create_api_key": {"get_api_key", "update_api_key_permissions", "suspend_api_key"},
         "create_credentials": {"get_credentials", "delete_credentials"},
     }
     for producer, targets in expected.items():
         assert targets <= set(links(producer)), producer
+    # Revoking keeps the key (AutoGPT lists it as REVOKED): no chain goes through it.
+    revoke = spec["paths"]["/api/api-keys/{key_id}"]["delete"]
+    assert "x-keeps-resource" in revoke
+    assert not any(
+        link["operationId"] == "revoke_api_key"
+        for producer in ops
+        for link in links(producer).values()
+    )
     # Every link fills exactly its target's path parameters, from the answer or the request.
     for producer, (path, _) in ops.items():
         for name, link in links(producer).items():

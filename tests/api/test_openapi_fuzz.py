@@ -12,6 +12,8 @@ graphs, versions, runs, schedules, presets, API keys and credentials). The one
 allowance is the document's own: an operation marked ``x-validates-beyond-schema`` says
 what it checks beyond any JSON Schema (a graph's blocks and links, a cron expression) and
 with which status, and only that status is also accepted for its schema-valid requests.
+(A DELETE marked ``x-keeps-resource``, revoking an API key, is no link target: the key
+stays readable by design, which the stateful phase would take for a use after free.)
 """
 
 from __future__ import annotations
@@ -51,8 +53,6 @@ def config_for(spec: dict[str, Any]) -> str:
     blocks = [
         "[phases.stateful]\n"
         f"generation.max-examples = {int(STATEFUL_EXAMPLES)}\n"
-        # The chains run as the fuzzing user: a made-up X-API-Key would win over its token.
-        "generation.with-security-parameters = false\n"
         "inference.algorithms = []\n"
     ]
     for item in spec["paths"].values():

@@ -117,6 +117,7 @@ class EndpointSpec:
     upload: str | None = None
     validates: str = ""
     validates_status: int = 422
+    keeps: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def response_adapter(self) -> TypeAdapter[Any] | None:
@@ -259,6 +260,7 @@ def endpoint(
     upload: str | None = None,
     validates: str = "",
     validates_status: int = 422,
+    keeps: str = "",
 ) -> Callable[[Handler], ApiRoute]:
     """Declare a route: ``@endpoint("GET", "/graphs/{graph_id}", response=..., ...)``.
 
@@ -269,7 +271,11 @@ def endpoint(
     answered with ``validates_status`` (422 unless said); the document states it in that
     response and as ``x-validates-beyond-schema: {"status", "when"}``, so that a client (and
     the fuzz test) knows that a schema-valid request of this operation may still be refused.
+    ``keeps="..."`` (a DELETE only): what stays readable after it succeeds and why (AutoGPT
+    revokes an API key and keeps it listed); the document says it as ``x-keeps-resource``.
     """
+    if keeps and method.upper() != "DELETE":
+        raise ValueError("only a DELETE keeps what it deletes")
     if body is not None and upload is not None:
         raise ValueError("a route takes a JSON body or an upload, not both")
     method = method.upper()
@@ -300,6 +306,7 @@ def endpoint(
             upload=upload,
             validates=validates,
             validates_status=validates_status,
+            keeps=keeps,
         )
         adapters: list[TypeAdapter[Any] | None] = []  # built on first use, not at import
 

@@ -228,7 +228,9 @@ def _add_links(paths: dict[str, dict[str, Any]]) -> None:
                 continue
             links: dict[str, Any] = {}
             for target_path, consumer in ops:
-                if consumer is producer:
+                # A DELETE that keeps its resource (x-keeps-resource) is no step of a chain:
+                # what follows it would read what is meant to stay, not a use after free.
+                if consumer is producer or "x-keeps-resource" in consumer:
                     continue
                 params = _link_parameters(_path_names(path), ids, _path_names(target_path))
                 if params is not None:
@@ -348,6 +350,8 @@ def _operation(
         responses[str(beyond)]["description"] = f"{_reason(beyond)}; also when {spec.validates}"
         op["x-validates-beyond-schema"] = {"status": beyond, "when": spec.validates}
     op["responses"] = responses
+    if spec.keeps:
+        op["x-keeps-resource"] = spec.keeps
     if spec.auth:
         op["security"] = [{"bearer": []}, {"apiKey": []}]
         # Machine-readable too: the permission and admin tests walk the spec by these.

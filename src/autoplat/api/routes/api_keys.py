@@ -84,6 +84,7 @@ async def get_api_key(request: Request) -> ApiKeyOut:
     permission=PERMISSION,
     summary="Revoke an API key",
     tags=TAGS,
+    keeps="the key stays readable and listed with status REVOKED (as AutoGPT keeps it)",
 )
 async def revoke_api_key(request: Request) -> ApiKeyOut:
     """Revoke the key for good; it stays listed with status REVOKED."""
