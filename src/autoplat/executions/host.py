@@ -54,6 +54,13 @@ class RunHost(Protocol):
         """node id -> {field -> credential reference} from the run's credentials inputs."""
         ...
 
+    async def review_gate(
+        self, run: GraphRun, nr: NodeRun, cnode: CompiledNode, record: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The input a sensitive action runs with, once a person approved it if they must
+        (ReviewRequired while the review waits, BlockRunError when it was rejected)."""
+        ...
+
     async def credentials_for(
         self, run: GraphRun, nr: NodeRun, cnode: CompiledNode, record: Mapping[str, Any]
     ) -> Mapping[str, Any]:

@@ -273,6 +273,12 @@ class GraphRun:
         began = time.perf_counter()
         try:
             await self._hold_lease()
+            if cnode.block.is_sensitive_action:
+                # Under the graph's sensitive-action safe mode a person approves first
+                # (ReviewRequired parks the node), before credentials or charges; approved,
+                # the block runs with the input the reviewer approved.
+                record = await self.host.review_gate(self, nr, cnode, record)
+                nr.input_data = to_json_safe(record)
             credentials = await self.host.credentials_for(self, nr, cnode, record)
             cost = await self.host.charge_node(self, nr, cnode, record)
             if cost:
