@@ -37,7 +37,6 @@ from autoplat.executions.cli_output import (
     RECHECK_SECONDS,
     ImportCache,
     Progress,
-    print_details,
     progress,
     report,
 )
@@ -136,6 +135,7 @@ def database_scope(settings: Settings) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     """``autoplat run``."""
     from autoplat.cli import fail, run_async
+    from autoplat.cli import report as report_error
     from autoplat.logging import configure_logging
 
     try:
@@ -159,8 +159,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             return asyncio.run(run_remote(args, inputs, document))
         except RequestRefused as exc:
-            print_details(exc)
-            return fail(exc.message, EXIT_CONFIG if exc.http_status in (401, 403) else 1)
+            # The server's one line, then only the details that add to it, as locally.
+            report_error(exc)
+            return EXIT_CONFIG if exc.http_status in (401, 403) else 1
         except ServerUnreachable as exc:
             return fail(exc.message, EXIT_DATABASE)
     configure_logging(settings)
@@ -212,13 +213,10 @@ async def run_graph(
         # Subscribed before the submit so that no event of the run can be missed; by graph,
         # so that other runs of the user do not crowd the queue.
         with platform.executions.bus.subscribe(user_id=user_id, graph_id=graph_id) as sub:
-            try:
-                run_id = await platform.executions.submit(
-                    user_id=user_id, graph_id=graph_id, graph_version=version, inputs=inputs
-                )
-            except ValidationFailed as exc:
-                print_details(exc)
-                raise
+            # A refusal reaches run_async, which prints it (and the details that add to it).
+            run_id = await platform.executions.submit(
+                user_id=user_id, graph_id=graph_id, graph_version=version, inputs=inputs
+            )
             show.line(f"run {run_id} queued")
             final = await LocalFollower(platform, sub, run_id, user_id, show).follow(args.timeout)
     return report(final)

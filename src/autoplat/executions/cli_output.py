@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from autoplat.cli import EXIT_FAILURE
-from autoplat.errors import AutoplatError
 
 if TYPE_CHECKING:
     from autoplat.blocks.registry import BlockRegistry
@@ -92,11 +91,6 @@ def report(final: dict[str, Any]) -> int:
         print(f"autoplat: run {status}: {final.get('error') or ''}", file=sys.stderr)
         return EXIT_FAILURE
     return 0
-
-
-def print_details(exc: AutoplatError) -> None:
-    for detail in exc.details:
-        print(f"  {detail.get('pin') or ''}: {detail.get('message')}", file=sys.stderr)
 
 
 def progress(line: str, quiet: bool) -> None:
