@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpcore
@@ -18,6 +18,7 @@ from autoplat.blocks.builtin.web_request import SendWebRequestBlock
 from autoplat.blocks.outbound import OutboundHttp, Resolver, is_forbidden_ip, system_resolver
 from autoplat.blocks.settings import BlockSettings
 from autoplat.errors import BlockRunError, TransientBlockError
+from tests.support.network import LocalNetwork
 from tests.support.servers import serve
 
 # Public address literals: they pass the address guard without DNS. Tests that use them open
@@ -67,30 +68,6 @@ def make_app() -> Starlette:
 async def base_url() -> AsyncIterator[str]:
     async with serve(make_app()) as url:
         yield url
-
-
-class LocalNetwork(httpcore.AsyncNetworkBackend):
-    """Opens every connection to the local test server, whatever address it was asked for,
-    and records the addresses asked for: no packet ever leaves this machine."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.inner = httpcore.AnyIOBackend()
-        self.connected: list[str] = []
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        self.connected.append(host)
-        return await self.inner.connect_tcp("127.0.0.1", self.port, timeout=timeout)
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
 
 
 def fixed_resolver(answers: dict[str, list[str]]) -> Resolver:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 
 import httpcore
 import httpx
@@ -15,32 +15,10 @@ from starlette.routing import Route
 
 from autoplat.blocks.outbound import ForbiddenAddress, OutboundHttp
 from autoplat.blocks.settings import BlockSettings
+from tests.support.network import LocalNetwork
 from tests.support.servers import serve
 
 PUBLIC_IP = "93.184.216.34"
-
-
-class LocalNetwork(httpcore.AsyncNetworkBackend):
-    """Opens every connection to the local test server and records the address asked for."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.inner = httpcore.AnyIOBackend()
-        self.connected: list[str] = []
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        self.connected.append(host)
-        return await self.inner.connect_tcp("127.0.0.1", self.port, timeout=timeout)
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
 
 
 class RebindingResolver:
