@@ -15,10 +15,10 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from autoplat import __version__
 from autoplat.config import ROLES, Settings, load_settings
@@ -42,6 +42,8 @@ ADMIN_LOG_LEVEL = "warning"
 
 Command = Callable[[argparse.Namespace], int]
 Body = Callable[[Settings], Coroutine[Any, Any, int | None]]
+#: What an admin command works on (a database, a service, the offline platform).
+R = TypeVar("R")
 
 
 def _settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -162,6 +164,26 @@ async def offline_platform(settings: Settings) -> AsyncIterator[Platform]:
         await platform.outbound.aclose()
         await platform.credentials.aclose()
         await platform.db.disconnect()
+
+
+def command_on(
+    opener: Callable[[Settings], AbstractAsyncContextManager[R]],
+    action: Callable[[R, argparse.Namespace], Awaitable[int]],
+) -> Command:
+    """The handler of an admin command that runs ``action`` on what ``opener`` opens.
+
+    ``opener`` is given the command's settings and closes what it opened however the
+    action ends; settings, logging and errors are :func:`run_command`'s.
+    """
+
+    def run(args: argparse.Namespace) -> int:
+        async def body(settings: Settings) -> int:
+            async with opener(settings) as resource:
+                return await action(resource, args)
+
+        return run_command(args, body)
+
+    return run
 
 
 # --- output -----------------------------------------------------------------------------

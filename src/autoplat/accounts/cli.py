@@ -11,7 +11,6 @@ from typing import Any
 from autoplat.accounts.api_keys import ApiKeys
 from autoplat.accounts.auth import LOCAL_USER_ID
 from autoplat.accounts.permissions import all_permissions
-from autoplat.config import Settings
 from autoplat.db.manager import DatabaseManager, connected_database
 from autoplat.errors import ConfigError, NotFound
 
@@ -90,16 +89,9 @@ Action = Callable[[DatabaseManager, argparse.Namespace], Awaitable[int]]
 
 
 def _command(action: Action) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        from autoplat.cli import run_command
+    from autoplat.cli import command_on
 
-        async def main(settings: Settings) -> int:
-            async with connected_database(settings) as db:
-                return await action(db, args)
-
-        return run_command(args, main)
-
-    return run
+    return command_on(connected_database, action)
 
 
 def _user_record(user: Any) -> dict[str, Any]:

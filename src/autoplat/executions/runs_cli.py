@@ -15,8 +15,16 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from autoplat.accounts.auth import LOCAL_USER_ID
-from autoplat.cli import EXIT_FAILURE, add_json_flag, emit_fields, emit_json, emit_rows
-from autoplat.config import Settings
+from autoplat.cli import (
+    EXIT_FAILURE,
+    Command,
+    add_json_flag,
+    command_on,
+    emit_fields,
+    emit_json,
+    emit_rows,
+    offline_platform,
+)
 from autoplat.errors import ExecutionNotFound
 from autoplat.executions.status import is_terminal
 from autoplat.executions.views import node_view, run_view
@@ -87,17 +95,8 @@ def _add_user(parser: argparse.ArgumentParser) -> None:
 Action = Callable[["Platform", argparse.Namespace], Awaitable[int]]
 
 
-def _command(action: Action) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        from autoplat.cli import offline_platform, run_command
-
-        async def body(settings: Settings) -> int:
-            async with offline_platform(settings) as platform:
-                return await action(platform, args)
-
-        return run_command(args, body)
-
-    return run
+def _command(action: Action) -> Command:
+    return command_on(offline_platform, action)
 
 
 def _summary(view: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autoplat.accounts.auth import LOCAL_USER_ID
-from autoplat.cli import EXIT_FAILURE, add_json_flag, emit_fields, emit_json, emit_rows
+from autoplat.cli import (
+    EXIT_FAILURE,
+    Command,
+    add_json_flag,
+    command_on,
+    emit_fields,
+    emit_json,
+    emit_rows,
+)
 from autoplat.config import Settings
 from autoplat.errors import ValidationFailed
 
@@ -122,17 +130,8 @@ async def _graph_service(settings: Settings) -> AsyncIterator[GraphService]:
 Action = Callable[["GraphService", argparse.Namespace], Awaitable[int]]
 
 
-def _command(action: Action) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        from autoplat.cli import run_command
-
-        async def body(settings: Settings) -> int:
-            async with _graph_service(settings) as service:
-                return await action(service, args)
-
-        return run_command(args, body)
-
-    return run
+def _command(action: Action) -> Command:
+    return command_on(_graph_service, action)
 
 
 def _read_document(file: str) -> Any:

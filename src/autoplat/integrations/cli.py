@@ -13,7 +13,8 @@ import argparse
 import getpass
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from pydantic import SecretStr
@@ -101,24 +102,25 @@ def register(subparsers: Any) -> None:
 Action = Callable[[CredentialsService, argparse.Namespace], Awaitable[int]]
 
 
+@asynccontextmanager
+async def _credentials_service(settings: Settings) -> AsyncIterator[CredentialsService]:
+    """A CredentialsService with its keys loaded, on a connected, current database."""
+    from autoplat.blocks.registry import BlockRegistry
+    from autoplat.db.manager import connected_database
+
+    async with connected_database(settings) as db:
+        service = CredentialsService(settings, db, BlockRegistry.builtin())
+        try:
+            service.load_keys()
+            yield service
+        finally:
+            await service.aclose()
+
+
 def _command(action: Action) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        from autoplat.blocks.registry import BlockRegistry
-        from autoplat.cli import run_command
-        from autoplat.db.manager import connected_database
+    from autoplat.cli import command_on
 
-        async def main(settings: Settings) -> int:
-            async with connected_database(settings) as db:
-                service = CredentialsService(settings, db, BlockRegistry.builtin())
-                try:
-                    service.load_keys()
-                    return await action(service, args)
-                finally:
-                    await service.aclose()
-
-        return run_command(args, main)
-
-    return run
+    return command_on(_credentials_service, action)
 
 
 def _generate(args: argparse.Namespace) -> int:
