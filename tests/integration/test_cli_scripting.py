@@ -18,6 +18,7 @@ from pathlib import Path
 from autoplat.cli import EXIT_CONFIG, EXIT_STDOUT_CLOSED
 from autoplat.testing import TEST_ENCRYPTION_KEY
 from tests.support import graphs as tk
+from tests.support.graphs import node
 
 AUTOPLAT = [sys.executable, "-m", "autoplat"]
 
@@ -143,3 +144,16 @@ def test_serve_on_a_port_another_process_holds_stops_with_one_line(
         "process listens there: --port or AUTOPLAT_PORT picks another)"
     ], result.stderr
     assert "Traceback" not in result.stderr and "Task" not in result.stderr, result.stderr
+
+
+def test_a_quiet_run_stopped_by_its_timeout_ends_with_one_plain_line(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    env = _env(autoplat_database_url, tmp_path)
+    path = tmp_path / "countdown.json"
+    countdown = tk.graph([node(tk.COUNTDOWN, seconds=30)], [], "countdown of 30 s")
+    path.write_text(countdown.model_dump_json())
+    result = _autoplat(env, "run", str(path), "--timeout", "1", "-q")
+    assert result.returncode == 1
+    assert json.loads(result.stdout) == {}
+    assert result.stderr == "autoplat: run TERMINATED\n"

@@ -88,7 +88,9 @@ def report(final: dict[str, Any]) -> int:
     print(json.dumps(final.get("outputs") or {}, indent=2, default=str))
     status = str(final.get("status"))
     if status != "COMPLETED":
-        print(f"autoplat: run {status}: {final.get('error') or ''}", file=sys.stderr)
+        error = final.get("error")
+        # A stopped run (--timeout) has no error to add: no dangling colon then.
+        print(f"autoplat: run {status}" + (f": {error}" if error else ""), file=sys.stderr)
         return EXIT_FAILURE
     return 0
 
