@@ -100,6 +100,19 @@ async def request(
     return answer.json()
 
 
+async def read_issue(
+    context: BlockContext, url: str, kinds: tuple[str, ...], what: str
+) -> dict[str, Any]:
+    """The issue object of the item numbered in ``url`` (one of ``kinds``): GitHub serves
+    an issue's and a pull request's title, body and author alike on ``/issues/{n}``.
+    ProviderError when the answer is not an object (``what``: the item's name)."""
+    number = numbered(url, kinds)
+    issue = await request(context, "GET", api_url(context, url, "issues", number))
+    if not isinstance(issue, dict):
+        raise ProviderError(f"GitHub answered {what} that is not an object")
+    return issue
+
+
 class Listed(TypedDict):
     """An issue or a pull request as a repository's list shows it: title and web URL."""
 

@@ -191,12 +191,7 @@ class GithubReadIssueBlock(Block["GithubReadIssueBlock.Input"]):
     test_context = _TEST_CONTEXT
 
     async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
-        number = gh.numbered(input_data.issue_url, ("issues", "pull"))
-        issue = await gh.request(
-            context, "GET", gh.api_url(context, input_data.issue_url, "issues", number)
-        )
-        if not isinstance(issue, dict):
-            raise ProviderError("GitHub answered an issue that is not an object")
+        issue = await gh.read_issue(context, input_data.issue_url, ("issues", "pull"), "an issue")
         # AutoGPT's placeholders for missing fields; an empty value is not output (as there).
         title = issue.get("title", "No title found")
         body = issue.get("body", "No body content found")

@@ -159,18 +159,14 @@ class GithubReadPullRequestBlock(Block["GithubReadPullRequestBlock.Input"]):
     test_context = _TEST_CONTEXT
 
     async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
-        number = gh.numbered(input_data.pr_url, ("pull", "pulls"))
-        issue = await gh.request(
-            context, "GET", gh.api_url(context, input_data.pr_url, "issues", number)
-        )
-        if not isinstance(issue, dict):
-            raise ProviderError("GitHub answered a pull request that is not an object")
+        url, kinds = input_data.pr_url, ("pull", "pulls")
+        issue = await gh.read_issue(context, url, kinds, "a pull request")
         yield "title", str(issue.get("title", "No title found"))
         yield "body", str(issue.get("body") or "")
         yield "author", str((issue.get("user") or {}).get("login", "Unknown author"))
         if input_data.include_pr_changes:
-            url = gh.api_url(context, input_data.pr_url, "pulls", number, "files")
-            files = await gh.request(context, "GET", url)
+            files_url = gh.api_url(context, url, "pulls", gh.numbered(url, kinds), "files")
+            files = await gh.request(context, "GET", files_url)
             if not isinstance(files, list):
                 raise ProviderError("GitHub answered a file list that is not a list")
             yield "changes", render_changes(files)
