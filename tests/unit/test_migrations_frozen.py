@@ -23,6 +23,9 @@ RELEASED = {
     "0008_schedule_presets_graph_settings.py": (
         "a278372634e39cc456aad6a001de1300508371737d6bcf8e45413b8d98a15bc7"
     ),
+    "0009_schedule_credentials.py": (
+        "07804ce023c83d5853896f3068396a948754777bcba78731aee4a5b890483952"
+    ),
 }
 
 

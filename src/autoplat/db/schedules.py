@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -49,6 +49,9 @@ class ScheduleRecord:
     updated_at: datetime
     #: The preset each fire reads its inputs and credentials from (``inputs`` override).
     preset_id: str | None = None
+    #: The schedule's own credential references (never secrets); a fire's credentials are
+    #: these over the preset's, field by field.
+    credentials_inputs: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> ScheduleRecord:
@@ -117,6 +120,7 @@ class ScheduleStore:
         inputs: dict[str, Any],
         fires_from: datetime,
         preset_id: str | None = None,
+        credentials_inputs: dict[str, Any] | None = None,
     ) -> ScheduleRecord:
         """Store a new active schedule owing fires from ``fires_from`` on."""
         now = utcnow()
@@ -130,6 +134,7 @@ class ScheduleStore:
             timezone=timezone,
             inputs=inputs,
             preset_id=preset_id,
+            credentials_inputs=dict(credentials_inputs or {}),
             status=ACTIVE,
             paused_reason=None,
             fires_from=fires_from,

@@ -7,7 +7,8 @@ the fire's transaction, and the rows of every run of a batch are written inside 
 queue's one insert path (``ExecutionStore.submit`` with the fire's connection). A schedule
 of a preset reads the preset when its batch is prepared, so each fire runs the preset's
 inputs and credentials as they are at that moment (a preset edited since the last fire
-changes the next run).
+changes the next run). A fire's credentials are the schedule's own over the preset's, field
+by field: references only, checked when the schedule was made and again as nodes run.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from autoplat.db.schedules import ScheduleRecord
 from autoplat.errors import AutoplatError
 from autoplat.executions.newrun import new_run_rows
 from autoplat.library.errors import PresetNotFound
-from autoplat.scheduler.service import fire_inputs
+from autoplat.scheduler.service import fire_credentials, fire_inputs
 
 if TYPE_CHECKING:
     from autoplat.executions.graph import CompiledGraph
@@ -104,9 +105,11 @@ class RunMaker:
             if preset is None:
                 self.validated.add(schedule.id)
         run, nodes = new_run_rows(schedule.user_id, graph, inputs, schedule_id=schedule.id)
-        if preset is not None:
-            # References to the user's credentials (never secrets), checked when nodes run.
-            run.credentials_inputs = storable.sanitize(dict(preset.credentials))
+        # References to the user's credentials (never secrets), checked again as nodes run
+        # (a credential deleted since the schedule was made fails its node, not the tick).
+        run.credentials_inputs = storable.sanitize(
+            fire_credentials(dict(schedule.credentials_inputs), preset)
+        )
         return NewRun(run, nodes)
 
     def announce(self, runs: list[NewRun]) -> None:

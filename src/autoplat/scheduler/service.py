@@ -1,4 +1,10 @@
-"""Schedule use cases behind the REST routes: create, list, pause, resume, delete."""
+"""Schedule use cases behind the REST routes: create, list, pause, resume, delete.
+
+A schedule holds only credential references (id, provider, type, title), never secrets,
+and only after the credentials service has found them to be the user's and of the right
+provider for every node that takes them. A fire's credentials are the schedule's own over
+its preset's current ones, field by field (:func:`fire_credentials`), as its inputs are.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from autoplat.db import storable
 from autoplat.db.presets import Preset
 from autoplat.db.schedules import ACTIVE, PAUSED, ScheduleRecord
 from autoplat.errors import GraphNotFound, ScheduleNotFound, ValidationFailed
 from autoplat.graphs.validation import validate_run_inputs
+from autoplat.integrations.fields import parse_ref
 from autoplat.library.errors import PresetNotFound
 from autoplat.logging import get_logger
 from autoplat.scheduler.cron import CronFormatError, CronSpec, load_timezone, normalize_cron
@@ -34,6 +42,8 @@ class ScheduleView(BaseModel):
     cron: str
     timezone: str
     inputs: dict[str, Any]
+    #: The schedule's own credential references (never secrets), over the preset's.
+    credentials: dict[str, Any]
     preset_id: str | None
     status: str
     paused_reason: str | None
@@ -69,6 +79,7 @@ class ScheduleService:
             cron=record.cron,
             timezone=record.timezone,
             inputs=record.inputs,
+            credentials=record.credentials_inputs,
             preset_id=record.preset_id,
             status=record.status,
             paused_reason=record.paused_reason,
@@ -95,12 +106,15 @@ class ScheduleService:
         inputs: dict[str, Any],
         graph_version: int | None,
         preset_id: str | None = None,
+        credentials: dict[str, Any] | None = None,
     ) -> ScheduleRecord:
         """Validate and store a schedule of a graph version, then start timing it.
 
         With ``preset_id`` the schedule runs the preset's graph version, and every fire
-        reads the preset's inputs and credentials as they are then (``inputs`` override
-        them); only the overrides are stored.
+        reads the preset's inputs and credentials as they are then (``inputs`` and
+        ``credentials`` override them); only the overrides are stored. The credentials a
+        fire would run with are checked as a run's are: 422 naming the node and field
+        unless each is one of the user's (or a platform one) of a provider the node takes.
         """
         zone = await self._timezone_for(user_id, timezone)
         spec = parse_spec(cron, zone)
@@ -113,6 +127,8 @@ class ScheduleService:
             which = f"version {graph_version} of graph" if graph_version else "graph"
             raise GraphNotFound(f"{which} {graph_id!r} not found")
         validate_run_inputs(graph, fire_inputs(inputs, preset), self.platform.blocks)
+        own = storable.sanitize(dict(credentials or {}))
+        await self.platform.credentials.check_graph(user_id, graph, fire_credentials(own, preset))
         record = await self.store.create(
             user_id=user_id,
             graph_id=graph.id,
@@ -123,6 +139,7 @@ class ScheduleService:
             inputs=inputs,
             fires_from=self.platform.scheduler.now(),
             preset_id=preset.id if preset is not None else None,
+            credentials_inputs=references(own),
         )
         self.platform.scheduler.schedule_changed(record)
         log.info("schedule.created", schedule_id=record.id, graph_id=graph.id, cron=spec.expr)
@@ -203,6 +220,24 @@ class ScheduleService:
 def fire_inputs(overrides: dict[str, Any], preset: Preset | None) -> dict[str, Any]:
     """A fire's run inputs: the preset's current ones (if any) under the schedule's own."""
     return {**(preset.inputs if preset is not None else {}), **overrides}
+
+
+def fire_credentials(own: dict[str, Any], preset: Preset | None) -> dict[str, Any]:
+    """A fire's credential references: the preset's current ones under the schedule's own.
+
+    The schedule's own win field by field, as its inputs do; a field only the preset
+    fills follows the preset (an edited preset changes the next fire).
+    """
+    return {**(preset.credentials if preset is not None else {}), **own}
+
+
+def references(credentials: dict[str, Any]) -> dict[str, Any]:
+    """Checked credentials reduced to their references: nothing else sent is kept."""
+    return {
+        key: ref.model_dump(mode="json")
+        for key, value in credentials.items()
+        if (ref := parse_ref(value)) is not None
+    }
 
 
 def parse_spec(cron: str, timezone: str) -> CronSpec:

@@ -48,7 +48,9 @@ class CreateSchedule(StrictBody):
         default=None, ge=1, le=MAX_VERSION, description="default: active"
     )
     credentials: dict[str, Any] = Field(
-        default_factory=dict, description="accepted for AutoGPT clients; unused"
+        default_factory=dict,
+        description="credential references (id, provider, type, title) every fire runs "
+        "with, over the preset's field by field; each must be yours and fit its node",
     )
     preset_id: str | None = Field(
         default=None,
@@ -94,10 +96,12 @@ def _schedule_id(request: Request) -> str:
     summary="Schedule runs of a graph version",
     tags=_TAGS,
     validates="the cron expression does not parse or never fires, the inputs do not fit "
-    "the graph version's input schema, or the preset is of another graph or version",
+    "the graph version's input schema, the preset is of another graph or version, or a "
+    "credential is not yours or not of a provider its node takes",
 )
 async def create_schedule(request: Request) -> ScheduleView:
-    """Validate the cron, timezone and run inputs, store the schedule and start timing it."""
+    """Validate the cron, timezone, run inputs and credentials, store the schedule and start
+    timing it."""
     principal = await current_principal(request)
     body = await parse_body(request, CreateSchedule)
     service = _service(request)
@@ -110,6 +114,7 @@ async def create_schedule(request: Request) -> ScheduleView:
         inputs=body.inputs,
         graph_version=body.graph_version,
         preset_id=body.preset_id,
+        credentials=body.credentials,
     )
     return service.view(record)
 

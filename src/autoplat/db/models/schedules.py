@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from autoplat.db.models.base import Base
@@ -32,10 +32,16 @@ class Schedule(Base):
     cron: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
     inputs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    # A preset whose current inputs and credentials each fire reads (``inputs`` override
-    # them). Deleting the preset pauses the schedule first, keeping a copy of its inputs.
+    # A preset whose current inputs and credentials each fire reads (``inputs`` and
+    # ``credentials_inputs`` override them). Deleting the preset pauses the schedule first,
+    # keeping a copy of its inputs.
     preset_id: Mapped[str | None] = mapped_column(
         ForeignKey("agent_presets.id", ondelete="SET NULL")
+    )
+    #: The schedule's own credential references (never secrets): every fire runs with
+    #: these over the preset's, field by field (the schedule's win).
+    credentials_inputs: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict, server_default=text("'{}'")
     )
     status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
     paused_reason: Mapped[str | None] = mapped_column(Text)
