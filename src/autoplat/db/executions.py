@@ -136,7 +136,8 @@ class ExecutionStore:
         A node execution left RUNNING by a dead process loses its partial outputs and goes
         back to QUEUED. Child runs of any unfinished node of the run are ended TERMINATED
         (with theirs, recursively): the node will start new ones, and a child whose parent
-        node was not yet durably RUNNING when its process died is found this way too.
+        node was not yet durably RUNNING when its process died is found this way too. A
+        child parked for a review (REVIEW) is kept: its node takes it back when run again.
         """
         async with self.db.begin() as conn:
             if resume:
@@ -151,7 +152,11 @@ class ExecutionStore:
             return [NodeRow.from_row(r) for r in await conn.execute(stmt)]
 
     async def _terminate_children(
-        self, conn: AsyncConnection, run_ids: list[str], now: datetime
+        self,
+        conn: AsyncConnection,
+        run_ids: list[str],
+        now: datetime,
+        statuses: tuple[str, ...] = ACTIVE,
     ) -> None:
         while run_ids:
             unfinished = select(NODES.c.id).where(
@@ -161,7 +166,7 @@ class ExecutionStore:
                 r.id
                 for r in await conn.execute(
                     select(RUNS.c.id)
-                    .where(RUNS.c.parent_node_exec_id.in_(unfinished), RUNS.c.status.in_(ACTIVE))
+                    .where(RUNS.c.parent_node_exec_id.in_(unfinished), RUNS.c.status.in_(statuses))
                     .order_by(RUNS.c.id)
                 )
             ]
@@ -212,7 +217,8 @@ class ExecutionStore:
             found = (await conn.execute(select(RUNS.c.id).where(*where))).first()
             if found is None:
                 return None
-            await self._terminate_children(conn, [graph_exec_id], now)
+            # Children parked for a review end too: nothing would ever take them back.
+            await self._terminate_children(conn, [graph_exec_id], now, OPEN)
             await self._end(conn, [graph_exec_id], status, error, now)
             row = (await conn.execute(select(RUNS).where(RUNS.c.id == graph_exec_id))).one()
             return RunRow.from_row(row)

@@ -4,20 +4,25 @@ A review is keyed by its node execution: asking again for the same node executio
 the same row, so a node run again after its run resumes reads the decision instead of
 asking twice. A decision is taken once (WAITING -> APPROVED/REJECTED, conditionally), and
 the run is queued again in the same transaction as the last decision of its reviews.
+
+A review inside a sub-agent parks the child run *and* the parent's node that started it
+(and so on up): the last decision anywhere under a top-level run queues that top-level run
+again, never the child (no claim takes a child). The parent's node, run again, takes the
+child back under its own process's lease (:meth:`ReviewStore.resume_child`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, func, select, text, update
 
 from autoplat.db.models import PendingReview
 from autoplat.db.queue import NODES, QUEUE_CHANNEL, RUNS
-from autoplat.db.rows import _FromRow
+from autoplat.db.rows import NodeRow, RunRow, _FromRow
 from autoplat.db.types import utcnow
 from autoplat.errors import ReviewNotEditable
 
@@ -28,6 +33,8 @@ REVIEWS: Table = cast(Table, PendingReview.__table__)
 WAITING = "WAITING"
 APPROVED = "APPROVED"
 REJECTED = "REJECTED"
+#: Sub-agent nesting followed when walking a run's parents or parked children.
+MAX_DEPTH = 32
 
 
 @dataclass(slots=True)
@@ -60,6 +67,16 @@ class Decision:
     #: Whether ``reviewed_data`` replaces the data (an edit), as opposed to absent.
     edited: bool = False
     message: str | None = None
+
+
+@dataclass(slots=True)
+class ChildResume:
+    """What :meth:`ReviewStore.resume_child` found: the child's row (None: no such child of
+    that node), whether a review under it still waits, and its node rows once taken."""
+
+    row: RunRow | None
+    waiting: bool = False
+    nodes: list[NodeRow] | None = None
 
 
 class ReviewStore:
@@ -139,19 +156,103 @@ class ReviewStore:
                     raise ReviewNotEditable(f"review {item.node_exec_id} cannot be edited")
                 decided += 1
                 runs.add(row.graph_exec_id)
-            resumed = [r for r in sorted(runs) if await self._resume(conn, r, now)]
+            roots = {await self._root(conn, r) for r in runs}
+            resumed = [r for r in sorted(roots) if await self._resume(conn, r, now)]
             if resumed and conn.dialect.name == "postgresql":
                 await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": QUEUE_CHANNEL})
         return decided, resumed
 
     @staticmethod
-    async def _resume(conn: Any, graph_exec_id: str, now: datetime) -> bool:
+    async def _root(conn: Any, graph_exec_id: str) -> str:
+        """The top-level run ``graph_exec_id`` runs under (itself when it is one)."""
+        run_id = graph_exec_id
+        for _ in range(MAX_DEPTH):
+            parent_node = await conn.scalar(
+                select(RUNS.c.parent_node_exec_id).where(RUNS.c.id == run_id)
+            )
+            if parent_node is None:
+                break
+            parent_run = await conn.scalar(
+                select(NODES.c.graph_exec_id).where(NODES.c.id == parent_node)
+            )
+            if parent_run is None:
+                break
+            run_id = str(parent_run)
+        return run_id
+
+    @staticmethod
+    async def _waiting_under(conn: Any, graph_exec_id: str) -> int:
+        """Reviews still waiting in the run or in any child run parked under it."""
+        runs = [graph_exec_id]
+        frontier = [graph_exec_id]
+        for _ in range(MAX_DEPTH):
+            parked = select(NODES.c.id).where(
+                NODES.c.graph_exec_id.in_(frontier), NODES.c.status == "REVIEW"
+            )
+            frontier = [
+                str(r.id)
+                for r in await conn.execute(
+                    select(RUNS.c.id).where(
+                        RUNS.c.parent_node_exec_id.in_(parked), RUNS.c.status == "REVIEW"
+                    )
+                )
+            ]
+            if not frontier:
+                break
+            runs += frontier
         waiting = await conn.scalar(
             select(func.count())
             .select_from(REVIEWS)
-            .where(REVIEWS.c.graph_exec_id == graph_exec_id, REVIEWS.c.status == WAITING)
+            .where(REVIEWS.c.graph_exec_id.in_(runs), REVIEWS.c.status == WAITING)
         )
-        if waiting:
+        return int(waiting or 0)
+
+    async def resume_child(
+        self, child_id: str, parent_node_exec_id: str, *, owner: str, lease_seconds: float
+    ) -> ChildResume:
+        """Take a parked child run back under ``owner``'s lease once nothing under it waits.
+
+        The child stays REVIEW (``ChildResume.waiting``) while a review under it waits; taken,
+        it is RUNNING with a new epoch and its parked nodes queued, like a claimed run.
+        """
+        now = utcnow()
+        async with self.db.begin() as conn:
+            found = (
+                await conn.execute(
+                    select(RUNS).where(
+                        RUNS.c.id == child_id, RUNS.c.parent_node_exec_id == parent_node_exec_id
+                    )
+                )
+            ).first()
+            if found is None or found.status != "REVIEW":
+                return ChildResume(None if found is None else RunRow.from_row(found))
+            if await self._waiting_under(conn, child_id):
+                return ChildResume(RunRow.from_row(found), waiting=True)
+            taken = (
+                await conn.execute(
+                    update(RUNS)
+                    .where(RUNS.c.id == child_id, RUNS.c.status == "REVIEW")
+                    .values(
+                        status="RUNNING",
+                        lease_owner=owner,
+                        lease_expires_at=now + timedelta(seconds=lease_seconds),
+                        attempts=RUNS.c.attempts + 1,
+                        updated_at=now,
+                    )
+                    .returning(*RUNS.columns)
+                )
+            ).one()
+            await conn.execute(
+                update(NODES)
+                .where(NODES.c.graph_exec_id == child_id, NODES.c.status == "REVIEW")
+                .values(status="QUEUED")
+            )
+            stmt = select(NODES).where(NODES.c.graph_exec_id == child_id).order_by(NODES.c.seq)
+            nodes = [NodeRow.from_row(r) for r in await conn.execute(stmt)]
+            return ChildResume(RunRow.from_row(taken), nodes=nodes)
+
+    async def _resume(self, conn: Any, graph_exec_id: str, now: datetime) -> bool:
+        if await self._waiting_under(conn, graph_exec_id):
             return False
         result = await conn.execute(
             update(RUNS)

@@ -104,6 +104,18 @@ class RunHost(Protocol):
         """Start a child run for a sub-agent node."""
         ...
 
+    async def resume_child(self, parent: GraphRun, nr: NodeRun, child_id: str) -> GraphRun | None:
+        """Take back the child run ``child_id`` the node parked on and run it again.
+
+        ReviewRequired while a review under it still waits; None when it is not a parked
+        child of that node (ended, or never written): the node starts a new one.
+        """
+        ...
+
+    async def abandon_child(self, child: GraphRun, reason: str) -> None:
+        """End a parked child run TERMINATED that nothing will take back."""
+        ...
+
     async def subgraph(self, run: GraphRun, graph_id: str, graph_version: int) -> Graph:
         """A graph a node of ``run`` runs as a sub-agent (GraphNotFound if not the user's)."""
         ...

@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from autoplat.blocks.base import BlockContext
+from autoplat.blocks.base import BlockContext, ReviewRequired
 from autoplat.blocks.outbound import OutboundHttp
 from autoplat.blocks.settings import BlockSettings
 from autoplat.config import Settings
@@ -37,7 +37,7 @@ from autoplat.executions.events import (
     encode_notifications,
 )
 from autoplat.executions.flusher import Flusher
-from autoplat.executions.graph import CompiledNode
+from autoplat.executions.graph import CompiledGraph, CompiledNode
 from autoplat.executions.graphcache import GraphCache
 from autoplat.executions.host import LeaseLost
 from autoplat.executions.newrun import new_run_rows
@@ -386,13 +386,44 @@ class Worker:
         )
         leased_at = asyncio.get_running_loop().time()
         await self.db.executions.submit([run], nodes)
-        child = GraphRun(self, run, graph, leased_at=leased_at, parent=parent)
+        child = self._host_child(parent, run, graph, nodes, leased_at)
+        log.info("execution.child_started", graph_exec_id=child.id, parent=parent.id)
+        return child
+
+    async def resume_child(self, parent: GraphRun, nr: NodeRun, child_id: str) -> GraphRun | None:
+        """Take back the child run the node parked on, under this process's lease."""
+        leased_at = asyncio.get_running_loop().time()
+        found = await self.db.reviews.resume_child(
+            child_id, nr.id, owner=self.owner, lease_seconds=self._settings.lease_seconds
+        )
+        if found.waiting:
+            raise ReviewRequired(f"sub-agent run {child_id} is waiting for a review")
+        if found.row is None or found.nodes is None:
+            return None
+        row = found.row
+        graph = await self.graphs.for_run(row.graph_id, row.graph_version, row.user_id)
+        child = self._host_child(parent, row, graph, found.nodes, leased_at)
+        log.info("execution.child_resumed", graph_exec_id=child.id, parent=parent.id)
+        return child
+
+    def _host_child(
+        self,
+        parent: GraphRun,
+        row: RunRow,
+        graph: CompiledGraph,
+        nodes: Sequence[NodeRow],
+        leased_at: float,
+    ) -> GraphRun:
+        child = GraphRun(self, row, graph, leased_at=leased_at, parent=parent)
         child.child_outputs = asyncio.Queue()
         child.restore(nodes)
         self.active[child.id] = child
         self.runs.spawn(f"child:{child.id}", self._run_child(child))
-        log.info("execution.child_started", graph_exec_id=child.id, parent=parent.id)
         return child
+
+    async def abandon_child(self, child: GraphRun, reason: str) -> None:
+        """End a parked child run TERMINATED (no node will take it back)."""
+        await self.end_hard(child.id, S.TERMINATED, reason, epoch=None, unheld_only=True)
 
     async def subgraph(self, run: GraphRun, graph_id: str, graph_version: int) -> Graph:
         """A graph a node of ``run`` runs as a sub-agent, as the run's user may see it."""

@@ -1,0 +1,312 @@
+"""A review inside a sub-agent through the HTTP API (both databases).
+
+A child run that settles in REVIEW (a HumanInTheLoopBlock, or a sensitive action under the
+parent graph's safe mode) parks the parent's sub-agent node and the parent run in REVIEW
+too, neither holding a worker; the child's review is listed as pending; the decision
+resumes the child under its parent (after a restart too), the parent's node then completes
+with the child's outputs, and a rejection reaches the parent as the child's end implies.
+Stopping the parent stops the child waiting under it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from autoplat.blocks.base import Block, BlockContext, BlockOutput, BlockOutputSchema, BlockSchema
+from autoplat.blocks.builtin.review import HumanInTheLoopBlock
+from autoplat.blocks.schema import pin
+from autoplat.config import Settings
+from autoplat.db.rows import RunRow
+from autoplat.graphs import catalog
+from autoplat.platform import Platform
+from autoplat.testing import TEST_USER_ID, client_for
+from tests.support import graphs as tk
+from tests.support.graphs import input_node, link, node, output_node
+
+
+class PostsForTheUser(Block["PostsForTheUser.Input"]):
+    """Test-only sensitive action: 'posts' a message (kept in ``posted``) and says so."""
+
+    class Input(BlockSchema):
+        message: str = pin(description="What is posted.")
+
+    class Output(BlockOutputSchema):
+        posted: str = pin(description="What was posted.")
+
+    id = "00000000-0000-4000-8000-00000000a12e"
+    is_sensitive_action = True
+    input_schema = Input
+    output_schema = Output
+
+    def __init__(self) -> None:
+        self.posted: list[str] = []
+
+    async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
+        self.posted.append(input_data.message)
+        yield "posted", input_data.message
+
+
+Env = tuple[Platform, httpx.AsyncClient, PostsForTheUser]
+
+
+@asynccontextmanager
+async def _platform(database_url: str, data_dir: Path) -> AsyncIterator[Env]:
+    settings: Settings = tk.exec_settings(database_url, data_dir)
+    poster = PostsForTheUser()
+    async with (
+        tk.exec_platform(settings, extra_blocks=[poster]) as platform,
+        client_for(platform, TEST_USER_ID) as client,
+    ):
+        assert (await client.post("/api/auth/user")).status_code == 200
+        yield platform, client, poster
+
+
+def _review_child() -> dict[str, Any]:
+    given = input_node("profile")
+    review = node(HumanInTheLoopBlock.id, name="Profile")
+    approved, rejected, said = output_node("approved"), output_node("rejected"), output_node("said")
+    g = tk.graph(
+        [given, review, approved, rejected, said],
+        [
+            link(given, "result", review, "data"),
+            link(review, "approved_data", approved, "value"),
+            link(review, "rejected_data", rejected, "value"),
+            link(review, "review_message", said, "value"),
+        ],
+        "reviewing child",
+    )
+    return g.model_dump(mode="json")
+
+
+def _posting_child() -> dict[str, Any]:
+    given = input_node("profile")
+    post = node(PostsForTheUser.id)
+    out = output_node("posted")
+    g = tk.graph(
+        [given, post, out],
+        [link(given, "result", post, "message"), link(post, "posted", out, "value")],
+        "posting child",
+    )
+    return g.model_dump(mode="json")
+
+
+def _parent_of(child: dict[str, Any]) -> dict[str, Any]:
+    """input ``profile`` -> a sub-agent node running ``child`` -> one output per child's."""
+    given = input_node("profile")
+    agent = node(
+        catalog.AGENT_EXECUTOR,
+        graph_id=child["id"],
+        graph_version=child["version"],
+        inputs={},
+        input_schema=copy.deepcopy(child["input_schema"]),
+        output_schema=copy.deepcopy(child["output_schema"]),
+    )
+    names = sorted(child["output_schema"]["properties"])
+    outs = [output_node(name) for name in names]
+    links = [link(given, "result", agent, "profile")]
+    links += [link(agent, name, out, "value") for name, out in zip(names, outs, strict=True)]
+    return tk.graph([given, agent, *outs], links, "parent").model_dump(mode="json")
+
+
+async def _new_graph(client: httpx.AsyncClient, graph: dict[str, Any]) -> dict[str, Any]:
+    created = await client.post("/api/graphs", json={"graph": graph})
+    assert created.status_code == 200, created.text
+    body: dict[str, Any] = created.json()
+    return body
+
+
+async def _parent(client: httpx.AsyncClient, child_graph: dict[str, Any]) -> dict[str, Any]:
+    child = await _new_graph(client, child_graph)
+    return await _new_graph(client, _parent_of(child))
+
+
+async def _run(client: httpx.AsyncClient, graph: dict[str, Any], profile: Any) -> str:
+    url = f"/api/graphs/{graph['id']}/execute/{graph['version']}"
+    answer = await client.post(url, json={"inputs": {"profile": profile}})
+    assert answer.status_code == 200, answer.text
+    run_id: str = answer.json()["id"]
+    return run_id
+
+
+async def _status(platform: Platform, run_id: str, status: str) -> RunRow:
+    row = None
+    for _ in range(500):
+        row = await platform.db.executions.get_run(run_id)
+        if row is not None and row.status == status:
+            return row
+        await asyncio.sleep(0.02)
+    raise AssertionError(
+        f"run {run_id} never reached {status} (last {row.status if row else None})"
+    )
+
+
+async def _pending(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    answer = await client.get("/api/review/pending")
+    assert answer.status_code == 200, answer.text
+    items: list[dict[str, Any]] = answer.json()["items"]
+    return items
+
+
+async def _decide(client: httpx.AsyncClient, **decision: Any) -> dict[str, Any]:
+    answer = await client.post("/api/review/action", json={"reviews": [decision]})
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+async def _parked(platform: Platform, client: httpx.AsyncClient, parent_id: str) -> dict[str, Any]:
+    """Wait until parent and child are both REVIEW; the child's one pending review."""
+    await _status(platform, parent_id, "REVIEW")
+    [review] = await _pending(client)
+    child = await _status(platform, review["graph_exec_id"], "REVIEW")
+    [agent] = [
+        n
+        for n in await platform.db.executions.get_nodes(parent_id)
+        if n.block_id == catalog.AGENT_EXECUTOR
+    ]
+    assert agent.status == "REVIEW"  # parked, not FAILED
+    assert child.parent_node_exec_id == agent.id
+    await asyncio.sleep(0.1)
+    # Waiting for a person holds no worker, for either run.
+    assert parent_id not in platform.executions.active
+    assert child.id not in platform.executions.active
+    return review
+
+
+async def test_a_review_in_a_sub_agent_parks_its_parent_and_approval_completes_both(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    async with _platform(autoplat_database_url, tmp_path) as (platform, client, _):
+        parent = await _parent(client, _review_child())
+        parent_id = await _run(client, parent, {"name": "Ada", "age": 36})
+        review = await _parked(platform, client, parent_id)
+        assert review["payload"] == {"name": "Ada", "age": 36} and review["name"] == "Profile"
+        decided = await _decide(
+            client,
+            node_exec_id=review["node_exec_id"],
+            approved=True,
+            reviewed_data={"name": "Ada", "age": 37},
+            message="one year on",
+        )
+        # The parent resumes (it takes the child back): no claim ever takes a child.
+        assert decided == {"decided": 1, "resumed": [parent_id]}
+        child = await _status(platform, review["graph_exec_id"], "COMPLETED")
+        assert child.outputs == {"approved": [{"name": "Ada", "age": 37}], "said": ["one year on"]}
+        row = await _status(platform, parent_id, "COMPLETED")
+        assert row.outputs == {"approved": [{"name": "Ada", "age": 37}], "said": ["one year on"]}
+        assert await _pending(client) == []
+        nodes = await platform.db.executions.get_nodes(parent_id)
+        assert {n.status for n in nodes} == {"COMPLETED"}
+
+
+async def test_an_approval_after_a_restart_resumes_the_child_and_its_parent(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    async with _platform(autoplat_database_url, tmp_path / "a") as (platform, client, _):
+        parent = await _parent(client, _review_child())
+        parent_id = await _run(client, parent, "draft")
+        review = await _parked(platform, client, parent_id)
+    # The process that ran both is gone; a new one on the same database takes over.
+    async with _platform(autoplat_database_url, tmp_path / "b") as (platform, client, _):
+        assert [r["node_exec_id"] for r in await _pending(client)] == [review["node_exec_id"]]
+        await _decide(client, node_exec_id=review["node_exec_id"], approved=True)
+        child = await _status(platform, review["graph_exec_id"], "COMPLETED")
+        assert child.outputs == {"approved": ["draft"]}
+        row = await _status(platform, parent_id, "COMPLETED")
+        assert row.outputs == {"approved": ["draft"]}
+        assert row.stats["attempts"] == 2
+
+
+async def test_a_rejection_in_a_sub_agent_routes_the_data_and_both_complete(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    async with _platform(autoplat_database_url, tmp_path) as (platform, client, _):
+        parent = await _parent(client, _review_child())
+        parent_id = await _run(client, parent, "draft")
+        review = await _parked(platform, client, parent_id)
+        await _decide(client, node_exec_id=review["node_exec_id"], approved=False, message="no")
+        await _status(platform, review["graph_exec_id"], "COMPLETED")
+        row = await _status(platform, parent_id, "COMPLETED")
+        assert row.outputs == {"rejected": ["draft"], "said": ["no"]}
+
+
+async def test_a_sensitive_action_in_a_sub_agent_waits_under_the_parents_safe_mode(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    async with _platform(autoplat_database_url, tmp_path / "a") as (platform, client, poster):
+        parent = await _parent(client, _posting_child())
+        # The safe mode of the graph the user ran governs its sub-agents' nodes.
+        patched = await client.patch(
+            f"/api/graphs/{parent['id']}/settings", json={"sensitive_action_safe_mode": True}
+        )
+        assert patched.status_code == 200, patched.text
+        parent_id = await _run(client, parent, "hello")
+        review = await _parked(platform, client, parent_id)
+        assert review["payload"] == {"message": "hello"} and poster.posted == []
+    async with _platform(autoplat_database_url, tmp_path / "b") as (platform, client, poster):
+        await _decide(
+            client,
+            node_exec_id=review["node_exec_id"],
+            approved=True,
+            reviewed_data={"message": "hello, world"},
+        )
+        row = await _status(platform, parent_id, "COMPLETED")
+        assert row.outputs == {"posted": ["hello, world"]}
+        assert poster.posted == ["hello, world"]  # the action ran once, on the new process
+        child = await _status(platform, review["graph_exec_id"], "COMPLETED")
+        assert child.outputs == {"posted": ["hello, world"]}
+
+
+async def test_a_rejected_sensitive_action_in_a_sub_agent_fails_child_and_parent(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    async with _platform(autoplat_database_url, tmp_path) as (platform, client, poster):
+        parent = await _parent(client, _posting_child())
+        await client.patch(
+            f"/api/graphs/{parent['id']}/settings", json={"sensitive_action_safe_mode": True}
+        )
+        parent_id = await _run(client, parent, "rude")
+        review = await _parked(platform, client, parent_id)
+        await _decide(
+            client, node_exec_id=review["node_exec_id"], approved=False, message="too rude"
+        )
+        child = await _status(platform, review["graph_exec_id"], "FAILED")
+        assert "too rude" in str(child.error)
+        row = await _status(platform, parent_id, "FAILED")
+        assert poster.posted == []
+        [agent] = [
+            n
+            for n in await platform.db.executions.get_nodes(parent_id)
+            if n.block_id == catalog.AGENT_EXECUTOR
+        ]
+        assert agent.status == "FAILED"
+        assert f"sub-agent run {child.id} ended FAILED" in agent.output_data["error"][0]
+        assert "too rude" in str(row.error)
+
+
+async def test_stopping_a_parent_waiting_on_its_sub_agent_stops_the_child(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    async with _platform(autoplat_database_url, tmp_path) as (platform, client, _):
+        parent = await _parent(client, _review_child())
+        parent_id = await _run(client, parent, "draft")
+        review = await _parked(platform, client, parent_id)
+        stopped = await client.post(f"/api/graphs/{parent['id']}/executions/{parent_id}/stop")
+        assert stopped.status_code in (200, 202), stopped.text
+        await _status(platform, parent_id, "TERMINATED")
+        child = await _status(platform, review["graph_exec_id"], "TERMINATED")
+        assert child.ended_at is not None
+        child_nodes = await platform.db.executions.get_nodes(child.id)
+        assert "REVIEW" not in {n.status for n in child_nodes}
+        # A late decision resumes nothing.
+        late = await _decide(client, node_exec_id=review["node_exec_id"], approved=True)
+        assert late["resumed"] == []
+        await asyncio.sleep(0.2)
+        assert (await _status(platform, parent_id, "TERMINATED")).ended_at is not None
