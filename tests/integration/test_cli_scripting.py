@@ -8,6 +8,7 @@ one graph, not two of the same content.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -15,12 +16,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from autoplat.cli import EXIT_CONFIG, EXIT_STDOUT_CLOSED
-from autoplat.testing import TEST_ENCRYPTION_KEY
+from autoplat.testing import (
+    PG_ENV,
+    TEST_ENCRYPTION_KEY,
+    TEST_USER_ID,
+    client_for,
+    make_settings,
+    running_platform,
+)
 from tests.support import graphs as tk
 from tests.support.graphs import node
 
 AUTOPLAT = [sys.executable, "-m", "autoplat"]
+USER = TEST_USER_ID
+ON_PG = bool(os.environ.get(PG_ENV))
 
 
 def _env(database_url: str, tmp_path: Path) -> dict[str, str]:
@@ -157,3 +169,35 @@ def test_a_quiet_run_stopped_by_its_timeout_ends_with_one_plain_line(
     assert result.returncode == 1
     assert json.loads(result.stdout) == {}
     assert result.stderr == "autoplat: run TERMINATED\n"
+
+
+@pytest.mark.skipif(ON_PG, reason="backup and restore copy the embedded SQLite database")
+async def test_a_restored_backup_serves_the_files_stored_before_it(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    env = _env(autoplat_database_url, tmp_path)
+    content = b"an upload that outlives its server\n"
+    settings = make_settings(autoplat_database_url, tmp_path / "data")
+    async with running_platform(settings) as (platform, _), client_for(platform, USER) as http:
+        upload = {"file": ("note.txt", content, "text/plain")}
+        stored = await http.post("/api/files/upload", files=upload)
+        assert stored.status_code == 200, stored.text
+        file_id = stored.json()["file_uri"].rsplit("/", 1)[1]
+        backup = tmp_path / "backups" / "autoplat.backup"
+        made = await asyncio.to_thread(_autoplat, env, "backup", str(backup))
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["files"] == f"{backup}.files"
+
+    fresh = tmp_path / "restored"
+    restored_env = {**env, "AUTOPLAT_DATA_DIR": str(fresh)}
+    restored_env.pop("AUTOPLAT_DATABASE_URL")
+    restored = _autoplat(restored_env, "restore", str(backup))
+    assert restored.returncode == 0, restored.stderr
+    async with (
+        running_platform(make_settings("", fresh)) as (platform, _),
+        client_for(platform, USER) as http,
+    ):
+        assert (await http.get(f"/api/files/{file_id}")).status_code == 200
+        downloaded = await http.get(f"/api/files/{file_id}/download")
+        assert downloaded.status_code == 200, downloaded.text
+        assert downloaded.content == content

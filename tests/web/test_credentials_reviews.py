@@ -1,8 +1,8 @@
 """The web app's credentials and reviews in headless Chromium and Firefox against a real
 server: add credentials (the secret is never shown again) and delete one; run an LLM agent
 choosing the user's OpenAI key in the run form's picker (an OpenAI stand-in answers), and
-schedule it with a key picked in the schedule form; approve a pending review with edited
-data and see the run complete, also at a phone's width.
+schedule it with a key picked in the schedule form (kept by the schedule, no preset made);
+approve a pending review with edited data and see the run complete, also at a phone's width.
 
 Each test saves screenshots in its tmp dir (``pytest --basetemp DIR`` keeps them).
 """
@@ -247,11 +247,13 @@ def test_schedule_an_llm_agent_with_a_credential_picked_in_the_schedule_form(
     assert "sk-sched" not in page.content()
     with web_server.client(user) as client:
         [schedule] = client.get("/api/schedules").json()["items"]
-        preset = client.get(f"/api/library/presets/{schedule['preset_id']}").json()
+        presets = client.get("/api/library/presets").json()["items"]
         runs = client.get(f"/api/graphs/{graph['id']}/executions").json()["items"]
     assert schedule["status"] == "PAUSED" and schedule["inputs"] == {"topic": "Hi"}
-    [ref] = preset["credentials"].values()
-    assert ref["id"] == ids["Home OpenAI"] and preset["graph_version"] == graph["version"]
+    # The schedule keeps the picked key itself: no preset was made behind the user's back.
+    assert schedule["preset_id"] is None and presets == []
+    [ref] = schedule["credentials"].values()
+    assert ref["id"] == ids["Home OpenAI"] and ref["title"] == "Home OpenAI"
     assert runs and _wait_run(web_server, user, graph["id"], runs[-1]["id"], "COMPLETED")
     assert page.page_errors == []
 

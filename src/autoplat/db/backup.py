@@ -5,7 +5,11 @@ a server keeps writing; it copies in steps, off the event loop) into a temporary
 is renamed into place only once complete and checked, so FILE is either a whole database
 or absent. A restore only ever fills an empty data dir: it never overwrites a database.
 The local-mode encryption key (``<data dir>/encryption.key``) travels beside the backup as
-``FILE.key`` (mode 0600), because the credentials in the database are useless without it.
+``FILE.key`` (mode 0600), because the credentials in the database are useless without it;
+the stored files' contents in the data dir (``<data dir>/files``) travel as ``FILE.files``,
+copied after the snapshot, because its file rows are useless without them (a file stored
+since is an unreferenced extra). An operator's own file directory or bucket is theirs to
+back up.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sqlite3
 import sys
 from pathlib import Path
@@ -26,6 +31,8 @@ from autoplat.errors import AutoplatError, ConfigError
 #: Pages copied per step of the backup API: writers get the database between steps.
 PAGES_PER_STEP = 4096
 KEY_FILE_NAME = "encryption.key"
+#: The stored files' directory in the data dir (the default AUTOPLAT_FILE_STORAGE_URL).
+FILES_DIR_NAME = "files"
 
 
 class BackupFailed(AutoplatError):
@@ -97,6 +104,50 @@ def _blank_database(path: Path) -> set[Path]:
     return {path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))}
 
 
+def _data_dir_files(settings: Settings) -> Path | None:
+    """The data dir's stored-files directory, when files are kept there and it exists."""
+    if settings.file_storage_url.strip():
+        return None
+    files = settings.data_dir / FILES_DIR_NAME
+    return files if files.is_dir() else None
+
+
+def _copy_files(source: Path, target: Path) -> int:
+    """Copy the blobs under ``source`` into the new directory ``target``; how many."""
+    copied = 0
+    for folder, _, names in os.walk(source):
+        into = target / Path(folder).relative_to(source)
+        into.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for name in names:
+            if name.startswith(".incoming-"):  # a blob still being written: not stored yet
+                continue
+            try:
+                shutil.copy2(Path(folder) / name, into / name)
+            except FileNotFoundError:  # deleted (expired) while copying: gone anyway
+                continue
+            copied += 1
+    return copied
+
+
+def _backup_files(settings: Settings, target: Path) -> dict[str, Any]:
+    """Copy the data dir's stored files beside the backup as ``FILE.files``."""
+    files = _data_dir_files(settings)
+    if files is None:
+        return {}
+    copy = target.with_name(target.name + ".files")
+    partial = target.with_name(f".{target.name}.files.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        count = _copy_files(files, partial)
+        shutil.rmtree(copy, ignore_errors=True)  # --force: the older copy goes with its backup
+        os.replace(partial, copy)
+    except OSError as exc:
+        raise BackupFailed(f"cannot copy the stored files {files}: {exc}") from None
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return {"files": str(copy), "file_count": count}
+
+
 def _write_key(key: Path, target: Path) -> None:
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
@@ -130,6 +181,7 @@ def backup(settings: Settings, target: Path, *, force: bool = False) -> dict[str
         "revision": revision,
         "bytes": target.stat().st_size,
     }
+    written.update(_backup_files(settings, target))
     key = settings.data_dir / KEY_FILE_NAME
     if not settings.encryption_key.get_secret_value() and key.is_file():
         _write_key(key, target.with_name(target.name + ".key"))
@@ -172,6 +224,13 @@ def restore(settings: Settings, source: Path) -> dict[str, Any]:
     finally:
         partial.unlink(missing_ok=True)
     restored: dict[str, Any] = {"database": str(target), "revision": revision}
+    files = source.with_name(source.name + ".files")
+    if files.is_dir() and not settings.file_storage_url.strip():
+        try:
+            _copy_files(files, settings.data_dir / FILES_DIR_NAME)
+        except OSError as exc:
+            raise BackupFailed(f"cannot restore the stored files {files}: {exc}") from None
+        restored["files"] = str(settings.data_dir / FILES_DIR_NAME)
     key = source.with_name(source.name + ".key")
     if key.is_file():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -195,7 +254,8 @@ def register(subparsers: Any) -> None:
         description="Copy the SQLite database (AUTOPLAT_DATA_DIR/autoplat.db, or the sqlite "
         "URL) to FILE with SQLite's online backup API: consistent while a server keeps "
         "running. The local-mode encryption key, when there is one, is written beside it as "
-        "FILE.key (mode 0600; keep it as safe as the key itself). For PostgreSQL use pg_dump.",
+        "FILE.key (mode 0600; keep it as safe as the key itself), and the stored files of the "
+        "data dir are copied to the directory FILE.files. For PostgreSQL use pg_dump.",
     )
     add_common(p)
     p.add_argument("file", metavar="FILE", help="the backup file to write")
@@ -207,7 +267,7 @@ def register(subparsers: Any) -> None:
         help="put a backup back into an empty data dir",
         description="Restore FILE (made by `autoplat backup`) as the database of an empty "
         "data dir (AUTOPLAT_DATA_DIR); a data dir that holds anything is refused. FILE.key, "
-        "when present, becomes the data dir's encryption key.",
+        "when present, becomes the data dir's encryption key, and FILE.files its stored files.",
     )
     add_common(p)
     p.add_argument("file", metavar="FILE", help="the backup file to restore")

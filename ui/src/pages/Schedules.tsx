@@ -7,8 +7,6 @@ import type { JsonSchema } from "../builder/model";
 import { Link, useDocumentTitle, useLocation } from "../router";
 import { Empty, ErrorBox, errorText, formatTime, Spinner, StatusBadge, toast, useAsync } from "../ui";
 
-type PresetBody = Parameters<typeof api.createPreset>[0];
-
 const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
 function zones(): string[] {
@@ -81,6 +79,12 @@ export function Schedules() {
   );
 }
 
+/** The titles (or ids) of a schedule's own credential references, for its summary line. */
+function ownCredentials(s: Schedule): string {
+  const refs = Object.values((s.credentials ?? {}) as Record<string, Partial<CredentialRef>>);
+  return refs.map((r) => r.title || r.id || "").filter(Boolean).join(", ");
+}
+
 function ScheduleItem({ schedule: s, agent, onPause, onResume, onDelete }: { schedule: Schedule; agent?: string; onPause: () => void; onResume: () => void; onDelete: () => void }) {
   const [open, setOpen] = useState(false);
   const paused = s.status !== "ACTIVE";
@@ -95,6 +99,7 @@ function ScheduleItem({ schedule: s, agent, onPause, onResume, onDelete }: { sch
             <Link to={`/build/${s.graph_id}`}>{agent ?? s.graph_id.slice(0, 8)}</Link> v{s.graph_version} · <code>{s.cron}</code> ({describeCron(s.cron)}) ·{" "}
             {s.timezone}
             {s.preset_id ? " · credentials and inputs from a preset" : ""}
+            {ownCredentials(s) ? ` · credentials: ${ownCredentials(s)}` : ""}
           </p>
           <p className="meta">
             Next run: {paused ? "— (paused)" : formatTime(s.next_run_time)} · last fire: {formatTime(s.last_fire_at)}
@@ -216,35 +221,21 @@ function CreateSchedule({ initialGraph, onCreated }: { initialGraph: string; onC
     setBusy(true);
     setError(null);
     type Body = Parameters<typeof api.createSchedule>[1];
-    // A schedule keeps no credentials of its own: it reads them at every fire from a preset
-    // of the graph version, made here for it (deleted again if the schedule is refused).
+    // The schedule keeps the picked references itself (the server checks them and every fire
+    // runs with them); only the fields of the graph picked now are sent.
     const refs = Object.fromEntries(Object.entries(credentials).filter(([k]) => credentialFields.some((f) => f.key === k)));
-    let presetId: string | null = null;
     try {
-      if (graph && Object.keys(refs).length) {
-        const preset = await api.createPreset({
-          graph_id: graph.id,
-          graph_version: graph.version,
-          name: `Credentials of the schedule “${name.trim()}”`.slice(0, 200),
-          description: "Made by the schedule form: the schedule reads its credentials from this preset at every fire.",
-          inputs: {},
-          credentials: refs as PresetBody["credentials"],
-          is_active: true,
-        });
-        presetId = preset.id;
-      }
       await api.createSchedule(graphId, {
         name: name.trim(),
         cron: cron.trim(),
         timezone: (timezone || null) as Body["timezone"],
         inputs: inputs as Body["inputs"],
         graph_version: graph?.version ?? null,
-        preset_id: presetId,
+        credentials: refs as Body["credentials"],
       });
       toast(`Scheduled “${name.trim()}”`);
       onCreated();
     } catch (exc) {
-      if (presetId) await api.deletePreset(presetId).catch(() => undefined);
       setError(exc);
     } finally {
       setBusy(false);

@@ -100,8 +100,7 @@ def _schedule_id(request: Request) -> str:
     "credential is not yours or not of a provider its node takes",
 )
 async def create_schedule(request: Request) -> ScheduleView:
-    """Validate the cron, timezone, run inputs and credentials, store the schedule and start
-    timing it."""
+    """Check the cron, timezone, run inputs and credentials; store the schedule and time it."""
     principal = await current_principal(request)
     body = await parse_body(request, CreateSchedule)
     service = _service(request)
