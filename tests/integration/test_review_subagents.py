@@ -53,15 +53,41 @@ class PostsForTheUser(Block["PostsForTheUser.Input"]):
         yield "posted", input_data.message
 
 
+class Lingers(Block["Lingers.Input"]):
+    """Test-only: passes its value on once the test releases it (``release``)."""
+
+    class Input(BlockSchema):
+        value: Any = pin(description="What is passed on.")
+
+    class Output(BlockOutputSchema):
+        value: Any = pin(description="The value, once released.")
+
+    id = "00000000-0000-4000-8000-00000000a12f"
+    input_schema = Input
+    output_schema = Output
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.started = asyncio.Event()
+
+    async def run(self, input_data: Input, context: BlockContext) -> BlockOutput:
+        self.started.set()
+        await self.release.wait()
+        yield "value", input_data.value
+
+
 Env = tuple[Platform, httpx.AsyncClient, PostsForTheUser]
 
 
 @asynccontextmanager
-async def _platform(database_url: str, data_dir: Path) -> AsyncIterator[Env]:
+async def _platform(
+    database_url: str, data_dir: Path, lingers: Lingers | None = None
+) -> AsyncIterator[Env]:
     settings: Settings = tk.exec_settings(database_url, data_dir)
     poster = PostsForTheUser()
+    extra: list[Block[Any]] = [poster] if lingers is None else [poster, lingers]
     async with (
-        tk.exec_platform(settings, extra_blocks=[poster]) as platform,
+        tk.exec_platform(settings, extra_blocks=extra) as platform,
         client_for(platform, TEST_USER_ID) as client,
     ):
         assert (await client.post("/api/auth/user")).status_code == 200
@@ -310,3 +336,42 @@ async def test_stopping_a_parent_waiting_on_its_sub_agent_stops_the_child(
         assert late["resumed"] == []
         await asyncio.sleep(0.2)
         assert (await _status(platform, parent_id, "TERMINATED")).ended_at is not None
+
+
+async def test_a_decision_taken_while_the_parent_is_still_busy_resumes_it_once_it_settles(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    lingers = Lingers()
+    async with _platform(autoplat_database_url, tmp_path, lingers) as (platform, client, _):
+        child = await _new_graph(client, _review_child())
+        graph = _parent_of(child)
+        # A second branch keeps the parent RUNNING after its sub-agent node parked.
+        given = next(n for n in graph["nodes"] if n["block_id"] == catalog.AGENT_INPUT)
+        slow, out = node(Lingers.id), output_node("lingered")
+        graph["nodes"] += [slow.model_dump(mode="json"), out.model_dump(mode="json")]
+        graph["links"] += [
+            {
+                "source_id": given["id"],
+                "source_name": "result",
+                "sink_id": slow.id,
+                "sink_name": "value",
+            },
+            {"source_id": slow.id, "source_name": "value", "sink_id": out.id, "sink_name": "value"},
+        ]
+        parent = await _new_graph(client, graph)
+        parent_id = await _run(client, parent, "draft")
+        await asyncio.wait_for(lingers.started.wait(), 10)
+        for _ in range(500):
+            pending = await _pending(client)
+            nodes = await platform.db.executions.get_nodes(parent_id)
+            if pending and "REVIEW" in {n.status for n in nodes}:
+                break
+            await asyncio.sleep(0.02)
+        [review] = pending
+        busy = await platform.db.executions.get_run(parent_id)
+        assert busy is not None and busy.status == "RUNNING"
+        decided = await _decide(client, node_exec_id=review["node_exec_id"], approved=True)
+        assert decided == {"decided": 1, "resumed": []}  # the parent is not waiting yet
+        lingers.release.set()
+        row = await _status(platform, parent_id, "COMPLETED")
+        assert row.outputs == {"approved": ["draft"], "lingered": ["draft"]}

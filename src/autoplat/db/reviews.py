@@ -162,6 +162,19 @@ class ReviewStore:
                 await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": QUEUE_CHANNEL})
         return decided, resumed
 
+    async def resume_if_decided(self, graph_exec_id: str) -> bool:
+        """Queue a top-level run that just settled in REVIEW again if nothing under it waits.
+
+        A decision taken while the run was still busy (another branch running, a child
+        just parking) found it not yet REVIEW and queued nothing: without this look at its
+        settling, the run would wait for a decision that was already taken.
+        """
+        async with self.db.begin() as conn:
+            resumed = await self._resume(conn, graph_exec_id, utcnow())
+            if resumed and conn.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": QUEUE_CHANNEL})
+        return resumed
+
     @staticmethod
     async def _root(conn: Any, graph_exec_id: str) -> str:
         """The top-level run ``graph_exec_id`` runs under (itself when it is one)."""

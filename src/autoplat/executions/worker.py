@@ -239,6 +239,8 @@ class Worker:
             if row.stop_requested:
                 run.request_stop()
             await run.execute()
+            if run.status == S.REVIEW:
+                await self._resume_if_decided(run)
         except (LeaseLost, RunFailedHard) as exc:
             outcome = exc
         except GraphNotFound as exc:
@@ -262,6 +264,14 @@ class Worker:
             if self.own is not None and (run is None or (run.finished and not run.lost)):
                 self.own.discard(row.id)
             self._after_run()
+
+    async def _resume_if_decided(self, run: GraphRun) -> None:
+        """Queue the run settled in REVIEW again if its decisions came while it was busy."""
+        try:
+            if await self.db.reviews.resume_if_decided(run.id):
+                self.wake()
+        except Exception:  # the run is durably REVIEW: a later decision still resumes it
+            log.exception("execution.review_check_failed", graph_exec_id=run.id)
 
     async def end_hard(
         self,
