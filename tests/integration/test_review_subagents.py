@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 
 from autoplat.blocks.base import Block, BlockContext, BlockOutput, BlockOutputSchema, BlockSchema
+from autoplat.blocks.builtin.orchestrator import OrchestratorBlock
 from autoplat.blocks.builtin.review import HumanInTheLoopBlock
 from autoplat.blocks.schema import pin
 from autoplat.config import Settings
@@ -29,6 +31,7 @@ from autoplat.platform import Platform
 from autoplat.testing import TEST_USER_ID, client_for
 from tests.support import graphs as tk
 from tests.support.graphs import input_node, link, node, output_node
+from tests.support.servers import FakeLlm, serve
 
 
 class PostsForTheUser(Block["PostsForTheUser.Input"]):
@@ -81,9 +84,9 @@ Env = tuple[Platform, httpx.AsyncClient, PostsForTheUser]
 
 @asynccontextmanager
 async def _platform(
-    database_url: str, data_dir: Path, lingers: Lingers | None = None
+    database_url: str, data_dir: Path, lingers: Lingers | None = None, **overrides: Any
 ) -> AsyncIterator[Env]:
-    settings: Settings = tk.exec_settings(database_url, data_dir)
+    settings: Settings = tk.exec_settings(database_url, data_dir, **overrides)
     poster = PostsForTheUser()
     extra: list[Block[Any]] = [poster] if lingers is None else [poster, lingers]
     async with (
@@ -331,9 +334,13 @@ async def test_stopping_a_parent_waiting_on_its_sub_agent_stops_the_child(
         assert child.ended_at is not None
         child_nodes = await platform.db.executions.get_nodes(child.id)
         assert "REVIEW" not in {n.status for n in child_nodes}
-        # A late decision resumes nothing.
+        # Its review is closed (no list keeps offering it) and a late decision does nothing.
+        assert await _pending(client) == []
+        listed = await client.get(f"/api/review/execution/{child.id}")
+        [closed] = listed.json()["reviews"]
+        assert closed["status"] == "REJECTED" and closed["message"]
         late = await _decide(client, node_exec_id=review["node_exec_id"], approved=True)
-        assert late["resumed"] == []
+        assert late == {"decided": 0, "resumed": []}
         await asyncio.sleep(0.2)
         assert (await _status(platform, parent_id, "TERMINATED")).ended_at is not None
 
@@ -375,3 +382,75 @@ async def test_a_decision_taken_while_the_parent_is_still_busy_resumes_it_once_i
         lingers.release.set()
         row = await _status(platform, parent_id, "COMPLETED")
         assert row.outputs == {"approved": ["draft"], "lingered": ["draft"]}
+
+
+async def test_a_sub_agent_run_as_a_tool_cannot_wait_for_a_review_and_the_model_is_told(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    fake = FakeLlm()
+    arguments = json.dumps({"profile": "draft"})
+    fake.replies = [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "review", "arguments": arguments},
+                }
+            ],
+        },
+        "The review could not happen.",
+    ]
+    async with (
+        serve(fake.app()) as url,
+        _platform(
+            autoplat_database_url, tmp_path, llm_base_url=f"{url}/v1", llm_api_key="sk-test"
+        ) as (platform, client, _),
+    ):
+        child = await _new_graph(client, _review_child())
+        task = input_node("task")
+        orch = node(
+            OrchestratorBlock.id,
+            model="gpt-4o-mini",
+            sys_prompt="Use the tools.",
+            agent_mode_max_iterations=3,
+        )
+        sub = node(
+            catalog.AGENT_EXECUTOR,
+            graph_id=child["id"],
+            graph_version=child["version"],
+            inputs={},
+            input_schema=copy.deepcopy(child["input_schema"]),
+            output_schema=copy.deepcopy(child["output_schema"]),
+        )
+        out = output_node("answer")
+        g = tk.graph(
+            [task, orch, sub, out],
+            [
+                link(task, "result", orch, "prompt", static=True),
+                link(orch, "tools_^_review_~_profile", sub, "profile"),
+                link(orch, "finished", out, "value"),
+            ],
+        )
+        parent = await _new_graph(client, g.model_dump(mode="json"))
+        url_run = f"/api/graphs/{parent['id']}/execute/{parent['version']}"
+        answer = await client.post(url_run, json={"inputs": {"task": "Review it"}})
+        assert answer.status_code == 200, answer.text
+        row = await _status(platform, answer.json()["id"], "COMPLETED")
+        assert row.outputs == {"answer": ["The review could not happen."]}
+        told = fake.requests[1]["messages"][-1]
+        assert told["tool_call_id"] == "c1"
+        assert "cannot wait for" in told["content"] and "human review" in told["content"]
+        # The child that parked is ended, and its review closed: nothing dangles.
+        [tool] = [
+            n
+            for n in await platform.db.executions.get_nodes(row.id)
+            if n.block_id == catalog.AGENT_EXECUTOR
+        ]
+        assert tool.status == "FAILED"
+        child_id = str((tool.stats or {})["sub_agent_run"])
+        child_row = await _status(platform, child_id, "TERMINATED")
+        assert "cannot wait for" in str(child_row.error)
+        assert await _pending(client) == []

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from autoplat.db.queue import NODES, QUEUE_CHANNEL, RUNS, Held, Queue, Starter
+from autoplat.db.reviews import REJECTED, REVIEWS, WAITING
 from autoplat.db.rows import NodeRow, NodeWrite, RunRow, RunWrite
 from autoplat.db.types import utcnow
 
@@ -27,6 +28,8 @@ ACTIVE = ("QUEUED", "RUNNING")
 #: Not over yet: active, or parked for a person.
 OPEN = (*ACTIVE, "REVIEW")
 UNFINISHED_NODES = ("INCOMPLETE", "QUEUED", "RUNNING", "REVIEW")
+#: The message of a review closed because its run ended first.
+RUN_ENDED = "The execution ended before a decision was taken"
 
 
 class ExecutionStore:
@@ -188,6 +191,13 @@ class ExecutionStore:
             update(NODES)
             .where(NODES.c.graph_exec_id.in_(ids), NODES.c.status.in_(UNFINISHED_NODES))
             .values(status="TERMINATED", ended_at=now)
+        )
+        # A review of a run that is over can no longer be decided: it is closed as rejected
+        # (as AutoGPT cancels a stopped execution's reviews), so no list keeps offering it.
+        await conn.execute(
+            update(REVIEWS)
+            .where(REVIEWS.c.graph_exec_id.in_(ids), REVIEWS.c.status == WAITING)
+            .values(status=REJECTED, message=RUN_ENDED, reviewed_at=now)
         )
 
     # --- the hard end of a run -----------------------------------------------------------
