@@ -345,38 +345,47 @@ async def test_stopping_a_parent_waiting_on_its_sub_agent_stops_the_child(
         assert (await _status(platform, parent_id, "TERMINATED")).ended_at is not None
 
 
+async def _busy_parent(
+    platform: Platform, client: httpx.AsyncClient, lingers: Lingers
+) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """A parent whose sub-agent parked while a second branch (Lingers) keeps it RUNNING:
+    the parent graph, its run and the child's pending review."""
+    child = await _new_graph(client, _review_child())
+    graph = _parent_of(child)
+    given = next(n for n in graph["nodes"] if n["block_id"] == catalog.AGENT_INPUT)
+    slow, out = node(Lingers.id), output_node("lingered")
+    graph["nodes"] += [slow.model_dump(mode="json"), out.model_dump(mode="json")]
+    graph["links"] += [
+        {
+            "source_id": given["id"],
+            "source_name": "result",
+            "sink_id": slow.id,
+            "sink_name": "value",
+        },
+        {"source_id": slow.id, "source_name": "value", "sink_id": out.id, "sink_name": "value"},
+    ]
+    parent = await _new_graph(client, graph)
+    parent_id = await _run(client, parent, "draft")
+    await asyncio.wait_for(lingers.started.wait(), 10)
+    pending: list[dict[str, Any]] = []
+    for _ in range(500):
+        pending = await _pending(client)
+        nodes = await platform.db.executions.get_nodes(parent_id)
+        if pending and "REVIEW" in {n.status for n in nodes}:
+            break
+        await asyncio.sleep(0.02)
+    [review] = pending
+    busy = await platform.db.executions.get_run(parent_id)
+    assert busy is not None and busy.status == "RUNNING"
+    return parent, parent_id, review
+
+
 async def test_a_decision_taken_while_the_parent_is_still_busy_resumes_it_once_it_settles(
     autoplat_database_url: str, tmp_path: Path
 ) -> None:
     lingers = Lingers()
     async with _platform(autoplat_database_url, tmp_path, lingers) as (platform, client, _):
-        child = await _new_graph(client, _review_child())
-        graph = _parent_of(child)
-        # A second branch keeps the parent RUNNING after its sub-agent node parked.
-        given = next(n for n in graph["nodes"] if n["block_id"] == catalog.AGENT_INPUT)
-        slow, out = node(Lingers.id), output_node("lingered")
-        graph["nodes"] += [slow.model_dump(mode="json"), out.model_dump(mode="json")]
-        graph["links"] += [
-            {
-                "source_id": given["id"],
-                "source_name": "result",
-                "sink_id": slow.id,
-                "sink_name": "value",
-            },
-            {"source_id": slow.id, "source_name": "value", "sink_id": out.id, "sink_name": "value"},
-        ]
-        parent = await _new_graph(client, graph)
-        parent_id = await _run(client, parent, "draft")
-        await asyncio.wait_for(lingers.started.wait(), 10)
-        for _ in range(500):
-            pending = await _pending(client)
-            nodes = await platform.db.executions.get_nodes(parent_id)
-            if pending and "REVIEW" in {n.status for n in nodes}:
-                break
-            await asyncio.sleep(0.02)
-        [review] = pending
-        busy = await platform.db.executions.get_run(parent_id)
-        assert busy is not None and busy.status == "RUNNING"
+        _, parent_id, review = await _busy_parent(platform, client, lingers)
         decided = await _decide(client, node_exec_id=review["node_exec_id"], approved=True)
         assert decided == {"decided": 1, "resumed": []}  # the parent is not waiting yet
         lingers.release.set()
@@ -453,4 +462,18 @@ async def test_a_sub_agent_run_as_a_tool_cannot_wait_for_a_review_and_the_model_
         child_id = str((tool.stats or {})["sub_agent_run"])
         child_row = await _status(platform, child_id, "TERMINATED")
         assert "cannot wait for" in str(child_row.error)
+        assert await _pending(client) == []
+
+
+async def test_stopping_a_busy_parent_stops_the_sub_agent_parked_under_it(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    lingers = Lingers()
+    async with _platform(autoplat_database_url, tmp_path, lingers) as (platform, client, _):
+        parent, parent_id, review = await _busy_parent(platform, client, lingers)
+        stopped = await client.post(f"/api/graphs/{parent['id']}/executions/{parent_id}/stop")
+        assert stopped.status_code in (200, 202), stopped.text
+        await _status(platform, parent_id, "TERMINATED")
+        child = await _status(platform, review["graph_exec_id"], "TERMINATED")
+        assert child.error == "its parent run ended"
         assert await _pending(client) == []

@@ -44,6 +44,7 @@ from autoplat.executions.journal import PART_BYTES, JournalPart, RunJournal
 from autoplat.executions.results import RunTally
 from autoplat.executions.state import NodeRun
 from autoplat.executions.status import TERMINAL, ExecutionStatus, check_transition
+from autoplat.executions.subgraph import CHILD_KEY
 from autoplat.executions.tools import NodeTools
 from autoplat.graphs.pins import NO_VALUE, parse_execution_output
 from autoplat.graphs.schema import io_name
@@ -104,6 +105,8 @@ class GraphRun:
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.child_outputs: asyncio.Queue[tuple[str, Any] | None] | None = None
         self.node_runs_started = 0
+        #: Child runs parked for a review under nodes this run ended without them.
+        self.parked_children: list[str] = []
         self.charges = ChargeKeys(self.id)
         #: Tool node execution id -> the node id of the node execution it runs inside.
         self.tool_calls: dict[str, str] = {}
@@ -506,6 +509,9 @@ class GraphRun:
                     self._halted or nr.status == S.REVIEW
                 ):
                     nr.ended_at = now
+                    child = nr.stats.get(CHILD_KEY) if nr.status == S.REVIEW else None
+                    if isinstance(child, str):
+                        self.parked_children.append(child)  # the host ends it: none resumes it
                     self._transition(nr, S.TERMINATED)
         self.status = status
         self.ended_at = None if status == S.REVIEW else now

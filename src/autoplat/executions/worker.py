@@ -241,6 +241,7 @@ class Worker:
             await run.execute()
             if run.status == S.REVIEW:
                 await self._resume_if_decided(run)
+            await self._end_parked_children(run)
         except (LeaseLost, RunFailedHard) as exc:
             outcome = exc
         except GraphNotFound as exc:
@@ -272,6 +273,13 @@ class Worker:
                 self.wake()
         except Exception:  # the run is durably REVIEW: a later decision still resumes it
             log.exception("execution.review_check_failed", graph_exec_id=run.id)
+
+    async def _end_parked_children(self, run: GraphRun) -> None:
+        """End the child runs parked for a review under nodes the run ended without them."""
+        for child_id in run.parked_children:
+            await self.end_hard(
+                child_id, S.TERMINATED, "its parent run ended", epoch=None, unheld_only=True
+            )
 
     async def end_hard(
         self,
@@ -449,6 +457,7 @@ class Worker:
             self.tracer.run_started(child)
         try:
             await child.execute()
+            await self._end_parked_children(child)
         except (LeaseLost, RunFailedHard) as exc:
             outcome = exc
         except BaseException as exc:  # noted for the trace, then on as before
