@@ -189,6 +189,17 @@ def command_on(
 # --- output -----------------------------------------------------------------------------
 
 
+def add_user_flag(parser: argparse.ArgumentParser) -> None:
+    """``--user``: whose rows a command reads or changes (default: the local-mode user)."""
+    from autoplat.accounts.auth import LOCAL_USER_ID
+
+    parser.add_argument(
+        "--user",
+        default=LOCAL_USER_ID,
+        help=f"the owning user id (default: {LOCAL_USER_ID!r}, the local-mode user)",
+    )
+
+
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     """``--json``: one JSON object per line instead of a table."""
     parser.add_argument(

@@ -14,11 +14,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from autoplat.accounts.auth import LOCAL_USER_ID
 from autoplat.cli import (
     EXIT_FAILURE,
     Command,
     add_json_flag,
+    add_user_flag,
     command_on,
     emit_fields,
     emit_json,
@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
         "list", help="list runs, newest first", description="The user's runs, newest first."
     )
     add_common(p)
-    _add_user(p)
+    add_user_flag(p)
     p.add_argument("--graph", metavar="ID", help="only the runs of this graph")
     p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     add_json_flag(p)
@@ -66,7 +66,7 @@ def register(subparsers: Any) -> None:
     )
     add_common(p)
     p.add_argument("run_id", metavar="ID", help="the run (graph execution) id")
-    _add_user(p)
+    add_user_flag(p)
     add_json_flag(p)
     p.set_defaults(func=_command(_show))
 
@@ -79,17 +79,9 @@ def register(subparsers: Any) -> None:
     )
     add_common(p)
     p.add_argument("run_id", metavar="ID", help="the run (graph execution) id")
-    _add_user(p)
+    add_user_flag(p)
     p.add_argument("--no-wait", action="store_true", help="return once the stop is requested")
     p.set_defaults(func=_command(_stop))
-
-
-def _add_user(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--user",
-        default=LOCAL_USER_ID,
-        help=f"the owning user id (default: {LOCAL_USER_ID!r}, the local-mode user)",
-    )
 
 
 Action = Callable[["Platform", argparse.Namespace], Awaitable[int]]

@@ -17,11 +17,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from autoplat.accounts.auth import LOCAL_USER_ID
 from autoplat.cli import (
     EXIT_FAILURE,
     Command,
     add_json_flag,
+    add_user_flag,
     command_on,
     emit_fields,
     emit_json,
@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
     )
     add_common(p)
     p.add_argument("file", metavar="FILE", help="the agent JSON file, or - for stdin")
-    _add_user(p)
+    add_user_flag(p)
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser(
@@ -70,7 +70,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("graph_id", metavar="ID", help="the graph id")
     p.add_argument("--version", type=int, help="the version (default: the active one)")
     p.add_argument("--output", "-o", help="write to this file instead of stdout")
-    _add_user(p)
+    add_user_flag(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
@@ -79,7 +79,7 @@ def register(subparsers: Any) -> None:
         description="The active version of each of the user's graphs, newest first.",
     )
     add_common(p)
-    _add_user(p)
+    add_user_flag(p)
     add_json_flag(p)
     p.set_defaults(func=_command(_list))
 
@@ -92,7 +92,7 @@ def register(subparsers: Any) -> None:
     add_common(p)
     p.add_argument("graph_id", metavar="ID", help="the graph id")
     p.add_argument("--version", type=int, help="the version (default: the active one)")
-    _add_user(p)
+    add_user_flag(p)
     add_json_flag(p)
     p.set_defaults(func=_command(_show))
 
@@ -104,16 +104,8 @@ def register(subparsers: Any) -> None:
     )
     add_common(p)
     p.add_argument("graph_id", metavar="ID", help="the graph id")
-    _add_user(p)
+    add_user_flag(p)
     p.set_defaults(func=_command(_delete))
-
-
-def _add_user(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--user",
-        default=LOCAL_USER_ID,
-        help=f"the owning user id (default: {LOCAL_USER_ID!r}, the local-mode user)",
-    )
 
 
 @asynccontextmanager

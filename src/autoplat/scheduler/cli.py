@@ -12,8 +12,7 @@ import argparse
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from autoplat.accounts.auth import LOCAL_USER_ID
-from autoplat.cli import add_json_flag, emit_json, emit_rows
+from autoplat.cli import add_json_flag, add_user_flag, emit_json, emit_rows
 from autoplat.config import Settings
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ def register(subparsers: Any) -> None:
         description="The user's schedules with their next fire time (in their own timezone).",
     )
     add_common(p)
-    _add_user(p)
+    add_user_flag(p)
     p.add_argument("--graph", metavar="ID", help="only the schedules of this graph")
     add_json_flag(p)
     p.set_defaults(func=_schedule_command("list"))
@@ -48,7 +47,7 @@ def register(subparsers: Any) -> None:
         p = sub.add_parser(action, help=text, description=f"{text.capitalize()}; prints it.")
         add_common(p)
         p.add_argument("schedule_id", metavar="ID", help="the schedule id")
-        _add_user(p)
+        add_user_flag(p)
         p.set_defaults(func=_schedule_command(action))
 
     jobs = subparsers.add_parser(
@@ -66,14 +65,6 @@ def register(subparsers: Any) -> None:
     add_common(p)
     p.add_argument("name", metavar="NAME", help="stuck_monitor or retention")
     p.set_defaults(func=cmd_run)
-
-
-def _add_user(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--user",
-        default=LOCAL_USER_ID,
-        help=f"the owning user id (default: {LOCAL_USER_ID!r}, the local-mode user)",
-    )
 
 
 # --- schedules --------------------------------------------------------------------------
