@@ -177,3 +177,46 @@ async def test_restart_with_many_missed_fires_runs_only_the_latest(
         assert await runs_of(platform, record.id) == 1
     assert got[-1] == (utc(2026, 5, 1, 12, 2), "FIRED")
     assert {s for _, s in got[:-1]} == {"MISSED"}
+
+
+async def runs_by_fire(platform: Platform, schedule_id: str) -> tuple[list[str | None], list[str]]:
+    """The run ids the schedule's fire records name, and the ids of its runs (both sorted)."""
+    async with platform.db.begin() as conn:
+        named = (
+            await conn.execute(
+                select(ScheduleFire.graph_exec_id).where(ScheduleFire.schedule_id == schedule_id)
+            )
+        ).scalars()
+        runs = (
+            await conn.execute(
+                select(GraphExecution.id).where(GraphExecution.schedule_id == schedule_id)
+            )
+        ).scalars()
+        return sorted(named, key=str), sorted(runs)
+
+
+async def test_after_a_restart_inside_grace_the_next_ticks_run_once_each(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    clock = ManualClock(utc(2026, 5, 1, 12, 0, 0))
+    async with manual_platform(autoplat_database_url, tmp_path, clock) as platform:
+        record = await add_schedule(platform, "0 * * * *")
+
+    # Down over 13:00, back at 13:02: 13:00 is caught up; 14:00 and 15:00 are ordinary ticks,
+    # and each must start one run (a caught-up schedule used to hold each later tick twice,
+    # and both copies fired in one batch: two runs under one fire record).
+    later = ManualClock(utc(2026, 5, 1, 13, 2))
+    async with manual_platform(autoplat_database_url, tmp_path, later) as platform:
+        for hour, fires in ((13, 1), (14, 2), (15, 3)):
+            later.set(max(later.now(), utc(2026, 5, 1, hour)))
+
+            async def recorded(n: int = fires) -> bool:
+                return len(await fires_of(platform, record.id)) == n
+
+            await eventually(recorded)
+            await settle()
+            named, runs = await runs_by_fire(platform, record.id)
+            assert named == runs and len(runs) == fires, (hour, named, runs)
+            # Alone, the process loses no fire to anyone: a copy of a tick written in a batch
+            # of its own (PostgreSQL writes two at once) would be a fire lost to itself.
+            assert platform.scheduler.counters["lost"] == 0, hour

@@ -143,3 +143,43 @@ def test_a_fire_offered_again_keeps_its_fire_time_until_too_late() -> None:
     table.retry("s1", due, due + timedelta(seconds=30))
     fire, missed = table.pop_due(due + timedelta(seconds=30))
     assert fire == [] and [t for _, t in missed] == [due]
+
+
+def due_times(table: Timetable, now: datetime) -> list[datetime]:
+    """The fire times ``pop_due(now)`` hands out, duplicates kept."""
+    fire, missed = table.pop_due(now)
+    assert missed == []
+    return [t for _, t in fire]
+
+
+def test_a_schedule_caught_up_after_its_first_tick_fires_every_later_tick_once() -> None:
+    # A process that first sees a schedule just after its first tick (another process made
+    # it, or a reload came late) catches that tick up; the ticks after it come once each.
+    table = Timetable(grace_seconds=300)
+    now = T0 + timedelta(seconds=1.4)
+    assert table.apply(record("* * * * * *"), now) == []
+    assert due_times(table, now) == [T0 + timedelta(seconds=1)]
+    for second in (2, 3, 4):
+        tick = T0 + timedelta(seconds=second)
+        assert due_times(table, tick) == [tick]
+
+
+def test_a_fire_offered_again_does_not_repeat_the_ticks_after_it() -> None:
+    table = Timetable(grace_seconds=0)
+    table.apply(record("* * * * * *"), T0)
+    first = T0 + timedelta(seconds=1)
+    assert due_times(table, first) == [first]
+    table.retry("s1", first, first + timedelta(seconds=0.5))
+    assert due_times(table, first + timedelta(seconds=0.5)) == [first]
+    for second in (2, 3):
+        tick = T0 + timedelta(seconds=second)
+        assert due_times(table, tick) == [tick]
+
+
+def test_a_caught_up_fire_popped_too_late_is_missed_once_and_the_ticks_go_on() -> None:
+    table = Timetable(grace_seconds=1)
+    now = T0 + timedelta(minutes=1, seconds=0.2)
+    assert table.apply(record("* * * * *"), now) == []  # 12:01 is caught up (in the grace)
+    fire, missed = table.pop_due(now + timedelta(seconds=30))
+    assert fire == [] and [t for _, t in missed] == [T0 + timedelta(minutes=1)]
+    assert due_times(table, T0 + timedelta(minutes=2)) == [T0 + timedelta(minutes=2)]

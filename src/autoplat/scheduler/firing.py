@@ -5,8 +5,11 @@ credits checked once per graph and user), build each run, wait for the fire time
 ONE transaction insert the
 fire rows of the still-active schedules with ``ON CONFLICT DO NOTHING`` and the runs of only
 the fires this process inserted. A fire is therefore recorded exactly when its run is, on both
-databases, and a second process or a restart cannot repeat it. If the transaction fails, the
-batch is retried one fire per transaction so that one bad fire cannot sink the rest.
+databases, and a second process or a restart cannot repeat it. Within a batch a key is
+taken by one plan only (a repeated fire is dropped before its run is built, and the write
+claims each key for one plan), so one fire row never stands for two runs. If the
+transaction fails, the batch is retried one fire per transaction so that one bad fire
+cannot sink the rest.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ class FireBatcher:
         """
         result = BatchResult()
         started = time.perf_counter()
+        due = _once_each(due)
         maker = RunMaker(self.executions, validated=self._validated)
         try:
             await maker.prepare(record for record, _ in due)
@@ -183,9 +187,14 @@ class FireBatcher:
         self, conn: AsyncConnection, plans: list[_Planned], gone: set[str]
     ) -> list[_Planned]:
         store = self.db.schedules
-        claim = await store.claim_fires(conn, [p.outcome for p in plans])
+        # One plan per key goes to the claim, so a key it inserted names that plan's run and
+        # no other: one fire row, one run, whatever the caller passed.
+        by_key: dict[tuple[str, datetime], _Planned] = {}
+        for plan in plans:
+            by_key.setdefault((plan.outcome.schedule_id, plan.outcome.fire_time), plan)
+        claim = await store.claim_fires(conn, [p.outcome for p in by_key.values()])
         gone |= claim.inactive
-        won = [p for p in plans if (p.outcome.schedule_id, p.outcome.fire_time) in claim.claimed]
+        won = [plan for key, plan in by_key.items() if key in claim.claimed]
         runs = [p.run for p in won if p.run is not None]
         stamp = utcnow()  # built ahead of their time: the rows say when they were written
         for new in runs:
@@ -198,3 +207,16 @@ class FireBatcher:
             if plan.pause_reason is not None:
                 await store.pause_broken(conn, plan.outcome.schedule_id, plan.pause_reason)
         return won
+
+
+def _once_each(due: Sequence[Fire]) -> list[Fire]:
+    """``due`` with every (schedule, fire time) once; a repeat is logged (a timetable bug)."""
+    seen: set[tuple[str, datetime]] = set()
+    unique: list[Fire] = []
+    for record, fire_time in due:
+        if (record.id, fire_time) in seen:
+            log.warning("schedule.fire_repeated", schedule_id=record.id, fire_time=fire_time)
+            continue
+        seen.add((record.id, fire_time))
+        unique.append((record, fire_time))
+    return unique

@@ -4,6 +4,11 @@ A schedule enters with its record; the timetable works out what is owed since th
 anchor (its last fire, or when it was created or resumed): after downtime the latest owed fire
 inside the grace runs once, older ones are reported as missed. ``pop_due`` hands out what is
 due and pushes each schedule's next time.
+
+Each timed schedule has exactly one heap item that continues its chain of cron times; a
+catch-up fire or a retried fire is pushed as an extra item that does not continue it, so
+popping one never pushes a second copy of a time the chain already holds (two copies of a
+tick in one batch were two runs under one fire record).
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ class Timetable:
         self.grace = grace_seconds
         self.next_times = NextFireCache()
         self._entries: dict[str, _Entry] = {}
-        self._heap: list[tuple[datetime, int, str, int, datetime]] = []
+        #: (due, seq, schedule id, generation, fire time, continues the schedule's chain)
+        self._heap: list[tuple[datetime, int, str, int, datetime, bool]] = []
         self._seq = itertools.count()
         self._generations = itertools.count(1)
 
@@ -101,7 +107,8 @@ class Timetable:
         latest = spec.latest_at_or_before(now)
         missed_until = latest
         if latest is not None and (now - latest).total_seconds() <= self.grace:
-            self._push(entry, now, latest)
+            # An extra item: the chain goes on from the next time pushed below.
+            self._push(entry, now, latest, chained=False)
             missed_until = latest - timedelta(microseconds=1)
         missed: list[Fire] = []
         moment: datetime | None = start
@@ -122,7 +129,8 @@ class Timetable:
         """Offer a fire that could not be written again at ``due`` (still bound by lateness)."""
         entry = self._entries.get(schedule_id)
         if entry is not None:
-            self._push(entry, due, fire_time)
+            # An extra item: the chain already went on when this fire was first popped.
+            self._push(entry, due, fire_time, chained=False)
 
     def pop_due(
         self, now: datetime, horizon: datetime | None = None
@@ -136,19 +144,25 @@ class Timetable:
         missed: list[Fire] = []
         horizon = horizon or now
         while self._heap and self._heap[0][0] <= horizon:
-            _, _, sid, generation, fire_time = heapq.heappop(self._heap)
+            _, _, sid, generation, fire_time, chained = heapq.heappop(self._heap)
             entry = self._entries.get(sid)
             if entry is None or entry.generation != generation:
                 continue  # changed or removed since this was pushed
-            if (now - fire_time).total_seconds() > late_limit:
-                missed.append((entry.record, fire_time))
-                self._push(entry, self.next_times.next_after(entry.spec, now))
-            else:
-                fire.append((entry.record, fire_time))
-                self._push(entry, self.next_times.next_after(entry.spec, fire_time))
+            late = (now - fire_time).total_seconds() > late_limit
+            (missed if late else fire).append((entry.record, fire_time))
+            if chained:  # only the chain's own item pushes the next time
+                after = now if late else fire_time
+                self._push(entry, self.next_times.next_after(entry.spec, after))
         return fire, missed
 
-    def _push(self, entry: _Entry, due: datetime | None, fire: datetime | None = None) -> None:
+    def _push(
+        self,
+        entry: _Entry,
+        due: datetime | None,
+        fire: datetime | None = None,
+        *,
+        chained: bool = True,
+    ) -> None:
         if due is not None:
-            item = (due, next(self._seq), entry.record.id, entry.generation, fire or due)
+            item = (due, next(self._seq), entry.record.id, entry.generation, fire or due, chained)
             heapq.heappush(self._heap, item)
