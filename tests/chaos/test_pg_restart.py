@@ -20,7 +20,6 @@ from pathlib import Path
 from tests.chaos.harness import (
     Api,
     PrivatePostgres,
-    Recorder,
     Servers,
     Tables,
     WsWatch,
@@ -30,6 +29,7 @@ from tests.chaos.harness import (
     wait_for,
     web_pair,
 )
+from tests.support.recorder import Recorder
 
 pytestmark = needs_postgres
 

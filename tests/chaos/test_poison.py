@@ -23,7 +23,6 @@ from tests.chaos.harness import (
     AGENT_OUTPUT,
     WEB_REQUEST,
     Api,
-    Recorder,
     Servers,
     Tables,
     echo_graph,
@@ -32,6 +31,7 @@ from tests.chaos.harness import (
     needs_postgres,
     node,
 )
+from tests.support.recorder import Recorder
 
 pytestmark = needs_postgres
 

@@ -21,7 +21,6 @@ from tests.chaos.harness import (
     WEB_REQUEST,
     Api,
     PrivatePostgres,
-    Recorder,
     Servers,
     Tables,
     WsWatch,
@@ -30,6 +29,7 @@ from tests.chaos.harness import (
     wait_for,
     web_pair,
 )
+from tests.support.recorder import Recorder
 
 pytestmark = needs_postgres
 

@@ -20,7 +20,6 @@ from typing import Any
 from tests.chaos.harness import (
     WEB_REQUEST,
     Api,
-    Recorder,
     Servers,
     Tables,
     WsWatch,
@@ -29,6 +28,7 @@ from tests.chaos.harness import (
     wait_for,
     web_fanout,
 )
+from tests.support.recorder import Recorder
 
 pytestmark = needs_postgres
 

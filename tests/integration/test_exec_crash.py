@@ -23,7 +23,8 @@ from autoplat.db.manager import DatabaseManager
 from autoplat.graphs.model import Graph
 from autoplat.testing import free_port, make_token, serve_process, wait_ready
 from tests.support import graphs as tk
-from tests.support.graphs import HitRecorder, link, node
+from tests.support.graphs import link, node
+from tests.support.recorder import Recorder
 
 CHAIN = 12
 RUNS = 3
@@ -31,8 +32,8 @@ USER = "crash-user"
 
 
 @pytest.fixture
-def recorder() -> Iterator[HitRecorder]:
-    with HitRecorder.running(delay=0.08) as server:
+def recorder() -> Iterator[Recorder]:
+    with Recorder.running(delay=0.08) as server:
         yield server
 
 
@@ -60,7 +61,7 @@ def web_chain(base: str, run: int) -> Graph:
 
 @pytest.mark.parametrize("same_port", [True, False], ids=["restarted", "other-process"])
 async def test_sigkill_mid_run_then_restart_finishes_every_run_once(
-    autoplat_database_url: str, tmp_path: Path, recorder: HitRecorder, same_port: bool
+    autoplat_database_url: str, tmp_path: Path, recorder: Recorder, same_port: bool
 ) -> None:
     """Restarted on the same address, a server adopts its runs at once; any other process
     takes them over when their leases lapse."""

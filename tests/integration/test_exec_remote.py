@@ -16,7 +16,7 @@ from autoplat.executions.events import ExecutionEvent
 from autoplat.platform import Platform
 from autoplat.testing import PG_ENV
 from tests.support import graphs as tk
-from tests.support.graphs import SleepBlock, node
+from tests.support.graphs import SleepBlock
 
 USER = "user-a"
 Pair = tuple[Platform, Platform]
@@ -35,15 +35,7 @@ async def pair(autoplat_database_url: str, tmp_path: Path) -> AsyncIterator[Pair
 
 async def test_stop_reaches_a_run_on_another_process(pair: Pair) -> None:
     runner, other = pair  # a submit starts the run on the submitting platform, if it can
-    saved = await tk.save_graph(runner.db, USER, tk.graph([node(SleepBlock.id, seconds=30)], []))
-    with runner.executions.bus.subscribe(user_id=USER) as sub:
-        run_id = await runner.executions.submit(
-            user_id=USER, graph_id=saved.id, graph_version=saved.version
-        )
-        while True:
-            event = await sub.get(timeout=5)
-            if event.kind == "node" and event.status == "RUNNING":
-                break
+    run_id = await tk.start_sleeping_run(runner, USER)
     assert run_id in runner.executions.active and run_id not in other.executions.active
     started = time.perf_counter()
     await other.executions.stop_execution(run_id, user_id=USER)
@@ -75,15 +67,7 @@ async def test_events_of_a_run_reach_another_process(pair: Pair) -> None:
 
 async def test_a_process_that_loses_its_lease_stops_and_writes_nothing(pair: Pair) -> None:
     runner, _ = pair
-    saved = await tk.save_graph(runner.db, USER, tk.graph([node(SleepBlock.id, seconds=30)], []))
-    with runner.executions.bus.subscribe(user_id=USER) as sub:
-        run_id = await runner.executions.submit(
-            user_id=USER, graph_id=saved.id, graph_version=saved.version
-        )
-        while True:
-            event = await sub.get(timeout=5)
-            if event.kind == "node" and event.status == "RUNNING":
-                break
+    run_id = await tk.start_sleeping_run(runner, USER)
     async with runner.db.begin() as conn:  # another process took the run over
         await conn.execute(
             update(GraphExecution).where(GraphExecution.id == run_id).values(lease_owner="thief")
@@ -103,15 +87,7 @@ async def test_a_drained_run_is_handed_back_at_once(
 ) -> None:
     quick_drain = tk.exec_settings(autoplat_database_url, tmp_path / "a", drain_timeout=0.2)
     async with tk.exec_platform(quick_drain, extra_blocks=[SleepBlock()]) as first:
-        saved = await tk.save_graph(first.db, USER, tk.graph([node(SleepBlock.id, seconds=30)], []))
-        with first.executions.bus.subscribe(user_id=USER) as sub:
-            run_id = await first.executions.submit(
-                user_id=USER, graph_id=saved.id, graph_version=saved.version
-            )
-            while True:
-                event = await sub.get(timeout=5)
-                if event.kind == "node" and event.status == "RUNNING":
-                    break
+        run_id = await tk.start_sleeping_run(first, USER)
     # The first platform has stopped mid-run; the lease (30 s) was given back, not left.
     second_settings = tk.exec_settings(autoplat_database_url, tmp_path / "b")
     async with tk.exec_platform(second_settings, extra_blocks=[SleepBlock()]) as second:

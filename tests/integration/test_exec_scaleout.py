@@ -17,7 +17,8 @@ from autoplat.executions.manager import ExecutionManager
 from autoplat.testing import PG_ENV, free_port, wait_ready
 from tests.integration.test_exec_crash import serve
 from tests.support import graphs as tk
-from tests.support.graphs import HitRecorder, input_node, link, node
+from tests.support.graphs import input_node, link, node
+from tests.support.recorder import Recorder
 
 RUNS = 500
 USER = "scale-user"
@@ -28,13 +29,13 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def recorder() -> Iterator[HitRecorder]:
-    with HitRecorder.running() as server:
+def recorder() -> Iterator[Recorder]:
+    with Recorder.running() as server:
         yield server
 
 
 async def test_two_processes_run_500_executions_exactly_once(
-    autoplat_database_url: str, tmp_path: Path, recorder: HitRecorder
+    autoplat_database_url: str, tmp_path: Path, recorder: Recorder
 ) -> None:
     settings = Settings(
         database_url=autoplat_database_url, data_dir=tmp_path, credits_enabled=False

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
-from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -149,6 +145,22 @@ async def run_graph(
     return row, await platform.db.executions.get_nodes(run_id)
 
 
+async def start_sleeping_run(platform: Platform, user_id: str, seconds: float = 30) -> str:
+    """Submit a graph of one SleepBlock node (``seconds``) and return its run id once that
+    node is RUNNING (the platform must offer SleepBlock; TimeoutError after 5 s of quiet)."""
+    saved = await save_graph(
+        platform.db, user_id, graph([node(SleepBlock.id, seconds=seconds)], [])
+    )
+    with platform.executions.bus.subscribe(user_id=user_id) as sub:
+        run_id = await platform.executions.submit(
+            user_id=user_id, graph_id=saved.id, graph_version=saved.version
+        )
+        while True:
+            event = await sub.get(timeout=5)
+            if event.kind == "node" and event.status == "RUNNING":
+                return run_id
+
+
 class SleepBlock(Block["SleepBlock.Input"]):
     """Test-only block: sleeps ``seconds`` then emits ``value`` (not in the builtin registry)."""
 
@@ -189,57 +201,3 @@ class FlakyBlock(Block["FlakyBlock.Input"]):
         if self.calls <= input_data.fail_times:
             raise TransientBlockError(f"flaky call {self.calls}")
         yield "calls", self.calls
-
-
-class HitRecorder(ThreadingHTTPServer):
-    """A local HTTP service for tests: counts POSTs per path and answers ``{"ok": true}``.
-
-    Graphs of SendWebRequestBlock nodes pointed at it make every node run visible from
-    outside the platform, so a test can tell a node execution that ran twice.
-    """
-
-    daemon_threads = True
-
-    def __init__(self, delay: float = 0.0) -> None:
-        super().__init__(("127.0.0.1", 0), _HitHandler)
-        self.delay = delay
-        self.hits: Counter[str] = Counter()
-        self.lock = threading.Lock()
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    @classmethod
-    @contextmanager
-    def running(cls, delay: float = 0.0) -> Iterator[HitRecorder]:
-        """A recorder serving from a background thread until the block ends."""
-        server = cls(delay)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield server
-        finally:
-            server.shutdown()
-            server.server_close()
-
-
-class _HitHandler(BaseHTTPRequestHandler):
-    server: HitRecorder
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        with self.server.lock:
-            self.server.hits[self.path] += 1
-        if self.server.delay:
-            time.sleep(self.server.delay)
-        body = b'{"ok": true}'
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: tests read ``hits``, not logs."""
