@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from autoplat.blocks.base import Block, BlockContext, BlockOutput, BlockOutputSchema, BlockSchema
 from autoplat.blocks.builtin.orchestrator import OrchestratorBlock
 from autoplat.blocks.builtin.review import HumanInTheLoopBlock
 from autoplat.blocks.schema import pin
 from autoplat.config import Settings
+from autoplat.db.queue import NODES
 from autoplat.db.rows import RunRow
 from autoplat.graphs import catalog
 from autoplat.platform import Platform
@@ -477,3 +479,34 @@ async def test_stopping_a_busy_parent_stops_the_sub_agent_parked_under_it(
         child = await _status(platform, review["graph_exec_id"], "TERMINATED")
         assert child.error == "its parent run ended"
         assert await _pending(client) == []
+
+
+async def test_a_review_two_sub_agents_deep_parks_every_run_above_it_and_approval_completes_all(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    async with _platform(autoplat_database_url, tmp_path) as (platform, client, _):
+        inner = await _new_graph(client, _review_child())
+        middle = await _new_graph(client, _parent_of(inner))
+        top = await _new_graph(client, _parent_of(middle))
+        top_id = await _run(client, top, "deep")
+        await _status(platform, top_id, "REVIEW")
+        [review] = await _pending(client)
+        inner_run = await _status(platform, review["graph_exec_id"], "REVIEW")
+        # The run between them is parked too, under the top run's sub-agent node.
+        async with platform.db.engine.connect() as conn:
+            middle_id = await conn.scalar(
+                select(NODES.c.graph_exec_id).where(NODES.c.id == inner_run.parent_node_exec_id)
+            )
+        middle_run = await _status(platform, str(middle_id), "REVIEW")
+        [agent] = [
+            n
+            for n in await platform.db.executions.get_nodes(top_id)
+            if n.block_id == catalog.AGENT_EXECUTOR
+        ]
+        assert middle_run.parent_node_exec_id == agent.id and agent.status == "REVIEW"
+        decided = await _decide(client, node_exec_id=review["node_exec_id"], approved=True)
+        assert decided == {"decided": 1, "resumed": [top_id]}
+        row = await _status(platform, top_id, "COMPLETED")
+        assert row.outputs == {"approved": ["deep"]}
+        for run_id in (inner_run.id, middle_run.id):
+            assert (await _status(platform, run_id, "COMPLETED")).outputs == {"approved": ["deep"]}
