@@ -53,10 +53,12 @@ async def test_admin_grant_then_balance_and_ledger(
     both = await autoplat_client.get("/api/credits/transactions?type=GRANT,TOP_UP")
     assert both.json()["pagination"]["total_items"] == 2
     future = await autoplat_client.get(
-        "/api/credits/transactions", params={"since": "2999-01-01T00:00:00"}
+        "/api/credits/transactions", params={"since": "2999-01-01T00:00:00Z"}
     )
     assert future.json()["items"] == []
-    past = await autoplat_client.get("/api/credits/transactions", params={"until": "2000-01-01"})
+    past = await autoplat_client.get(
+        "/api/credits/transactions", params={"until": "2000-01-01T00:00:00Z"}
+    )
     assert past.json()["items"] == []
 
 

@@ -176,7 +176,7 @@ async def test_export_round_trips_without_secrets(autoplat_client: httpx.AsyncCl
     again = await create(autoplat_client, {"graph": exported, "source": "upload"})
     assert again["id"] != graph["id"]
     assert _shape(again) == _shape(graph)
-    by_version = await autoplat_client.get(f"/api/graphs/{graph['id']}/versions/1?for_export=1")
+    by_version = await autoplat_client.get(f"/api/graphs/{graph['id']}/versions/1?for_export=true")
     assert by_version.json()["nodes"] == exported["nodes"]
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from autoplat.accounts.permissions import Permission
-from autoplat.api.validation import StrictBody, timezone_enum
+from autoplat.api.validation import JsonEnum, StrictBody, StrictJsonInt, timezone_enum
 
 NotificationName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]
 
@@ -48,7 +48,7 @@ class NotificationPreferencesIn(StrictBody):
     preferences: dict[NotificationName, bool] = Field(
         default_factory=dict, description="Notification type (e.g. LOW_BALANCE) -> wanted."
     )
-    daily_limit: int = Field(default=10, ge=0, le=10_000)
+    daily_limit: StrictJsonInt = Field(default=10, ge=0, le=10_000)
 
 
 class NotificationPreferencesOut(BaseModel):
@@ -98,7 +98,9 @@ class CreateApiKeyIn(StrictBody):
     """A new API key: a name and the permissions it grants."""
 
     name: str = Field(min_length=1, max_length=200)
-    permissions: list[Permission] = Field(min_length=1, max_length=len(Permission))
+    permissions: list[Annotated[Permission, JsonEnum]] = Field(
+        min_length=1, max_length=len(Permission)
+    )
     description: str | None = Field(default=None, max_length=1000)
 
 
@@ -112,4 +114,6 @@ class CreateApiKeyOut(BaseModel):
 class UpdatePermissionsIn(StrictBody):
     """The full new set of permissions of a key."""
 
-    permissions: list[Permission] = Field(min_length=1, max_length=len(Permission))
+    permissions: list[Annotated[Permission, JsonEnum]] = Field(
+        min_length=1, max_length=len(Permission)
+    )

@@ -1,10 +1,18 @@
-"""Request parsing shared by every route: JSON bodies, query parameters and pagination."""
+"""Request parsing shared by every route: JSON bodies, query parameters and pagination.
+
+Invariant: a request is accepted only if the JSON Schema the document publishes for it
+accepts it. Bodies are validated strictly (JSON types, no coercion); query parameters,
+which arrive as text, are read the way the document spells their types (``true``/``false``,
+RFC 3339 date-times), never by pydantic's lax guesses (``0`` as false, ``0.5`` as a date).
+"""
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 import zoneinfo
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
@@ -17,9 +25,18 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class StrictBody(BaseModel):
-    """Base of request bodies: unknown fields are an error that names the field."""
+    """Base of request bodies: unknown fields are an error that names the field, and every
+    value must already be of its JSON type (``strict``): a boolean is ``true`` or ``false``
+    (never ``0`` or ``"yes"``), a number or string is never a boolean, an integer is never
+    a string. Lax coercion would accept bodies the published schema refuses, and clients
+    generated from the document rely on the schema being the whole truth.
 
-    model_config = ConfigDict(extra="forbid")
+    Where a Python type is not a JSON type, the field says how a JSON value reads as it:
+    :data:`StrictJsonInt` and :data:`JsonInteger` (``2.0`` is an integer), :data:`JsonEnum`
+    (a member by its value), :data:`JsonDateTime` (an RFC 3339 string).
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def _integral_float(value: Any) -> Any:
@@ -28,9 +45,50 @@ def _integral_float(value: Any) -> Any:
     return value
 
 
+#: Reads an integral JSON number (``2.0``) as the integer it is, for an ``int`` that is then
+#: validated strictly: ``Annotated[int, Field(ge=1), JsonInteger] | None``. The bounds go
+#: first: put after it (or on an optional field's ``Field``), pydantic can no longer say
+#: them as ``minimum``/``maximum`` in the document.
+JsonInteger = BeforeValidator(_integral_float)
+
 #: An integer as JSON Schema means one: ``2`` and ``2.0`` are both integers (the document
-#: cannot tell them apart), ``"2"`` and ``true`` are not. Use it where ``strict=True`` was.
-StrictJsonInt = Annotated[int, BeforeValidator(_integral_float), Strict()]
+#: cannot tell them apart), ``"2"`` and ``true`` are not. For a required or defaulted field
+#: (``amount: StrictJsonInt = Field(ge=1)``); an optional one spells it with JsonInteger.
+StrictJsonInt = Annotated[int, JsonInteger, Strict()]
+
+#: An enum field of a strict body: JSON carries a member as its value (a string), which
+#: strict validation alone would refuse (it wants the member object). Use as
+#: ``Annotated[Permission, JsonEnum]``; any value that is no member is still refused.
+JsonEnum = Strict(False)
+
+#: RFC 3339 (the ``date-time`` format of JSON Schema): date, ``T``, time, and an offset.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: Any) -> Any:
+    # Only the shape is checked here; pydantic then parses the string (and refuses a 13th
+    # month). Without this, it would also read numbers and digit strings as Unix times.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("expected an RFC 3339 date-time such as 2026-01-31T12:00:00Z")
+    return value
+
+
+#: A date-time as the document declares it (``format: date-time``): an RFC 3339 string with
+#: an offset, in a body or a query parameter alike; numbers and bare dates are refused.
+JsonDateTime = Annotated[datetime, Strict(False), BeforeValidator(_rfc3339)]
+
+
+def _true_or_false(value: Any) -> Any:
+    # Query text: the document's booleans are the words true and false, which is what
+    # the web app (String(true)) and AutoGPT's clients send; other text stays a string,
+    # and the strict boolean below refuses it ("0", "1", "yes", "True").
+    return {"true": True, "false": False}.get(value, value) if isinstance(value, str) else value
+
+
+#: A boolean query parameter: ``true`` or ``false``, nothing else.
+QueryBool = Annotated[bool, BeforeValidator(_true_or_false), Strict()]
 
 
 #: Some character that str.strip() keeps (whitespace and \x1c-\x1f are stripped), no NUL:

@@ -12,6 +12,8 @@ from starlette.routing import BaseRoute
 from autoplat.api.context import current_principal, get_platform
 from autoplat.api.endpoint import endpoint
 from autoplat.api.validation import (
+    JsonDateTime,
+    QueryBool,
     QueryModel,
     StrictBody,
     StrictJsonInt,
@@ -63,8 +65,10 @@ class TransactionQuery(QueryModel):
     type: list[TransactionType] | None = Field(
         default=None, description="comma-separated types, e.g. USAGE,REFUND"
     )
-    since: datetime | None = Field(default=None, description="created at or after (ISO 8601)")
-    until: datetime | None = Field(default=None, description="created before (ISO 8601)")
+    since: JsonDateTime | None = Field(
+        default=None, description="created at or after (RFC 3339, e.g. 2026-01-31T00:00:00Z)"
+    )
+    until: JsonDateTime | None = Field(default=None, description="created before (RFC 3339)")
 
     @field_validator("type", mode="before")
     @classmethod
@@ -78,8 +82,6 @@ class TransactionQuery(QueryModel):
     def _utc(cls, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
         try:
             return value.astimezone(UTC)
         except OverflowError:
@@ -89,7 +91,7 @@ class TransactionQuery(QueryModel):
 class NotificationQuery(QueryModel):
     """Filters of ``GET /notifications``."""
 
-    unread_only: bool = False
+    unread_only: QueryBool = False
     type: str | None = Field(default=None, max_length=32)
 
 

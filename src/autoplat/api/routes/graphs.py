@@ -24,7 +24,9 @@ from autoplat.api.routes.graph_models import (
     GraphOut,
 )
 from autoplat.api.validation import (
+    QueryBool,
     StrictBody,
+    StrictJsonInt,
     page_of,
     paginated,
     parse_body,
@@ -49,7 +51,7 @@ class GraphQuery(BaseModel):
     version: int | None = Field(
         default=None, ge=1, le=MAX_VERSION, description="a version (default: active)"
     )
-    for_export: bool = Field(default=False, description="answer in the AutoGPT export format")
+    for_export: QueryBool = Field(default=False, description="answer in the AutoGPT export format")
 
 
 class ExportQuery(BaseModel):
@@ -57,13 +59,13 @@ class ExportQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    for_export: bool = Field(default=False, description="answer in the AutoGPT export format")
+    for_export: QueryBool = Field(default=False, description="answer in the AutoGPT export format")
 
 
 class SetActiveVersion(StrictBody):
     """Body of ``PUT /graphs/{id}/versions/active``."""
 
-    active_graph_version: int = Field(ge=1, le=MAX_VERSION)
+    active_graph_version: StrictJsonInt = Field(ge=1, le=MAX_VERSION)
 
 
 def graph_service(request: Request) -> GraphService:

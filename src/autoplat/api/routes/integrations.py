@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 from autoplat.api.context import current_principal, get_platform
 from autoplat.api.endpoint import endpoint
 from autoplat.api.validation import (
+    JsonInteger,
     QueryModel,
     StrictBody,
     page_of,
@@ -43,6 +44,8 @@ OAUTH_CALLBACK_PATH = "/auth/integrations/oauth_callback"
 
 _Secret = Annotated[SecretStr, Field(min_length=1, max_length=20_000)]
 _Title = Annotated[str | None, Field(default=None, max_length=500)]
+# The bounds come before JsonInteger so that the document keeps them (see StrictJsonInt).
+_UnixTime = Annotated[int, Field(ge=0, le=2**40), JsonInteger]
 
 
 class _CreateBase(StrictBody):
@@ -60,7 +63,7 @@ class APIKeyIn(_CreateBase):
 
     type: Literal["api_key"]
     api_key: _Secret
-    expires_at: int | None = Field(default=None, ge=0, le=2**40, description="Unix time.")
+    expires_at: _UnixTime | None = Field(default=None, description="Unix time.")
 
 
 class OAuth2In(_CreateBase):
@@ -69,8 +72,8 @@ class OAuth2In(_CreateBase):
     type: Literal["oauth2"]
     access_token: _Secret
     refresh_token: _Secret | None = None
-    access_token_expires_at: int | None = Field(default=None, ge=0, le=2**40)
-    refresh_token_expires_at: int | None = Field(default=None, ge=0, le=2**40)
+    access_token_expires_at: _UnixTime | None = None
+    refresh_token_expires_at: _UnixTime | None = None
     scopes: list[Annotated[str, Field(max_length=500)]] = Field(
         default_factory=list, max_length=100
     )

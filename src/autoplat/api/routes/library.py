@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
@@ -11,7 +11,15 @@ from starlette.routing import BaseRoute
 
 from autoplat.api.context import current_principal, get_platform
 from autoplat.api.endpoint import endpoint
-from autoplat.api.validation import StrictBody, page_of, paginated, parse_body, parse_query
+from autoplat.api.validation import (
+    JsonInteger,
+    QueryBool,
+    StrictBody,
+    page_of,
+    paginated,
+    parse_body,
+    parse_query,
+)
 from autoplat.db.library import LibraryEntry
 from autoplat.errors import GraphNotFound, LibraryAgentNotFound
 from autoplat.library.graph_settings import GraphSettings
@@ -53,7 +61,7 @@ class LibraryQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    include_archived: bool = False
+    include_archived: QueryBool = False
 
 
 class UpdateLibraryAgent(StrictBody):
@@ -61,8 +69,8 @@ class UpdateLibraryAgent(StrictBody):
 
     is_archived: bool | None = None
     is_favorite: bool | None = None
-    graph_version: int | None = Field(
-        default=None, ge=1, description="Pin this version of the graph (stops following)."
+    graph_version: Annotated[int, Field(ge=1), JsonInteger] | None = Field(
+        default=None, description="Pin this version of the graph (stops following)."
     )
     use_graph_is_active_version: bool | None = Field(
         default=None, description="true: follow the graph's active version again."

@@ -9,7 +9,7 @@ credits, credentials checks).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
 from starlette.requests import Request
@@ -20,8 +20,10 @@ from autoplat.api.endpoint import endpoint
 from autoplat.api.routes.execution_schemas import RunQueued
 from autoplat.api.validation import (
     NOT_BLANK,
+    JsonInteger,
     QueryModel,
     StrictBody,
+    StrictJsonInt,
     page_of,
     paginated,
     parse_body,
@@ -58,7 +60,7 @@ class CreatePreset(StrictBody):
     """Body of ``POST /library/presets``."""
 
     graph_id: str = Field(min_length=1, max_length=36)
-    graph_version: int = Field(ge=1, le=MAX_VERSION)
+    graph_version: StrictJsonInt = Field(ge=1, le=MAX_VERSION)
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
     inputs: dict[str, Any] = Field(default_factory=dict)
@@ -69,7 +71,7 @@ class CreatePreset(StrictBody):
 class UpdatePreset(StrictBody):
     """Body of ``PATCH /library/presets/{id}``: only the fields given change."""
 
-    graph_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
+    graph_version: Annotated[int, Field(ge=1, le=MAX_VERSION), JsonInteger] | None = None
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
     inputs: dict[str, Any] | None = None
@@ -234,6 +236,8 @@ async def delete_preset(request: Request) -> None:
     tags=_TAGS,
     body=ExecutePreset,
     response=RunQueued,
+    validates="the merged inputs or credentials do not fit the preset's graph version's "
+    "input schema",
     permission="EXECUTE_GRAPH",
     rate_limited=True,
     errors=[402],

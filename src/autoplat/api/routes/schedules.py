@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
 from starlette.requests import Request
@@ -13,6 +13,7 @@ from autoplat.api.context import current_principal, ensure_graph_visible, get_pl
 from autoplat.api.endpoint import endpoint
 from autoplat.api.validation import (
     NOT_BLANK,
+    JsonInteger,
     StrictBody,
     page_of,
     paginated,
@@ -44,8 +45,8 @@ class CreateSchedule(StrictBody):
         json_schema_extra=timezone_enum,
     )
     inputs: dict[str, Any] = Field(default_factory=dict, description="the run's inputs")
-    graph_version: int | None = Field(
-        default=None, ge=1, le=MAX_VERSION, description="default: active"
+    graph_version: Annotated[int, Field(ge=1, le=MAX_VERSION), JsonInteger] | None = Field(
+        default=None, description="default: active"
     )
     credentials: dict[str, Any] = Field(
         default_factory=dict,

@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute
 from autoplat.api.context import current_principal, get_platform
 from autoplat.api.endpoint import endpoint
 from autoplat.api.routes.presets import PresetOut, preset_out
-from autoplat.api.validation import StrictBody, parse_body
+from autoplat.api.validation import StrictBody, StrictJsonInt, parse_body
 from autoplat.blocks.builtin.webhook_trigger import WEBHOOK_PAYLOAD_INPUT
 from autoplat.errors import (
     GraphNotFound,
@@ -41,7 +41,7 @@ class SetupTrigger(StrictBody):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
     graph_id: str = Field(min_length=1, max_length=36)
-    graph_version: int = Field(ge=1, le=MAX_VERSION)
+    graph_version: StrictJsonInt = Field(ge=1, le=MAX_VERSION)
     inputs: dict[str, Any] = Field(default_factory=dict, description="The graph's inputs.")
     agent_credentials: dict[str, Any] = Field(default_factory=dict)
 
