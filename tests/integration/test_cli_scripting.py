@@ -201,3 +201,23 @@ async def test_a_restored_backup_serves_the_files_stored_before_it(
         downloaded = await http.get(f"/api/files/{file_id}/download")
         assert downloaded.status_code == 200, downloaded.text
         assert downloaded.content == content
+
+
+@pytest.mark.skipif(ON_PG, reason="the embedded SQLite database is a file of the data dir")
+async def test_the_embedded_database_and_its_backup_are_readable_by_their_owner_only(
+    tmp_path: Path,
+) -> None:
+    # They hold hashed API keys, encrypted credentials and e-mail addresses.
+    data = tmp_path / "fresh"
+    async with running_platform(make_settings("", data)) as (platform, _):
+        await platform.db.users.ensure(USER)
+        database = data / "autoplat.db"
+        wal = data / "autoplat.db-wal"
+        modes = {p.name: p.stat().st_mode & 0o777 for p in (database, wal) if p.exists()}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPLAT_")}
+        env.update(AUTOPLAT_DATA_DIR=str(data), AUTOPLAT_ENCRYPTION_KEY=TEST_ENCRYPTION_KEY)
+        backup = tmp_path / "backups" / "autoplat.backup"
+        made = await asyncio.to_thread(_autoplat, env, "backup", str(backup))
+    assert made.returncode == 0, made.stderr
+    assert modes["autoplat.db"] == 0o600 and modes.get("autoplat.db-wal", 0o600) == 0o600
+    assert backup.stat().st_mode & 0o777 == 0o600

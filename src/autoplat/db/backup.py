@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from autoplat.config import Settings
+from autoplat.db.engine import create_private
 from autoplat.errors import AutoplatError, ConfigError
 
 #: Pages copied per step of the backup API: writers get the database between steps.
@@ -58,6 +59,7 @@ def _copy(source: Path, target: Path) -> None:
     """Copy one SQLite database into a new file with the backup API (blocking)."""
     src = sqlite3.connect(source, timeout=30)
     try:
+        create_private(target)  # a backup holds what the database holds
         dst = sqlite3.connect(target)
         try:
             src.backup(dst, pages=PAGES_PER_STEP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,24 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
+def create_private(path: Path) -> None:
+    """Create ``path`` (and its folder) readable by this user only, unless it exists.
+
+    An SQLite database holds hashed API keys, encrypted credentials and e-mail addresses;
+    SQLite gives its WAL and shared-memory files the database file's mode, so they follow.
+    """
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def _sqlite_engine(url: str) -> AsyncEngine:
     database = make_url(url).database
     memory = not database or database == ":memory:"
     if not memory:
         assert database is not None
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        create_private(Path(database))
     # One connection per process: SQLite allows one writer, so funnelling every transaction
     # through a single connection means load queues in the pool instead of failing with
     # "database is locked".
