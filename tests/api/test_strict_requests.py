@@ -13,6 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from autoplat.api.endpoint import ApiRoute
+from autoplat.api.openapi import walk_routes
+from autoplat.api.validation import JsonInteger, StrictBody
 from autoplat.graphs import catalog
 from autoplat.platform import Platform
 from autoplat.testing import TEST_USER_ID, client_for
@@ -168,3 +171,46 @@ async def test_the_document_states_every_integer_bound_in_json_schema_words(
     assert _stray_bounds(document) == []
     preset = document["components"]["schemas"]["UpdatePreset"]["properties"]["graph_version"]
     assert preset["anyOf"][0]["minimum"] == 1
+
+
+#: Core-schema types a strict body cannot take from JSON as such (it has no such values:
+#: enums, dates and UUIDs come as strings, tuples and sets as arrays).
+_NOT_JSON = {"enum", "datetime", "date", "time", "timedelta", "uuid", "decimal", "tuple", "set"}
+
+
+def _unreadable(schema: Any, where: str) -> list[str]:
+    """Where a strict body model would refuse a JSON value its schema documents: a type of
+    ``_NOT_JSON`` left strict, or an integer that refuses ``2.0`` (no JsonInteger)."""
+    found: list[str] = []
+    if isinstance(schema, list):
+        for item in schema:
+            found += _unreadable(item, where)
+        return found
+    if not isinstance(schema, dict):
+        return found
+    kind = schema.get("type")  # a model's fields are a dict too: a field may be "type"
+    kind = kind if isinstance(kind, str) else None
+    if kind == "function-before" and schema["function"].get("function") is JsonInteger.func:
+        return found  # the integer beneath reads 2.0
+    if (kind in _NOT_JSON and schema.get("strict") is not False) or kind == "int":
+        found.append(f"{where}: {kind}")
+    for key, item in schema.items():
+        if key not in {"cls", "function", "metadata", "serialization", "ref"}:
+            found += _unreadable(item, where)
+    return found
+
+
+async def test_every_strict_request_body_reads_each_json_value_its_schema_documents(
+    autoplat_platform: Platform,
+) -> None:
+    bodies = {
+        route.spec.body
+        for _, route in walk_routes(list(autoplat_platform.app.routes))
+        if isinstance(route, ApiRoute) and route.spec.body is not None
+    }
+    strict = [body for body in bodies if issubclass(body, StrictBody)]
+    assert len(strict) > 15
+    found = [
+        p for body in strict for p in _unreadable(body.__pydantic_core_schema__, body.__name__)
+    ]
+    assert found == []
