@@ -36,13 +36,8 @@ def error_message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-class RunHost(Protocol):
-    """What a run needs from the process that holds it."""
-
-    @property
-    def settings(self) -> Settings:
-        """Execution settings (node concurrency, timeouts, retries, lease)."""
-        ...
+class NodeServices(Protocol):
+    """What a run's node executions use besides their input (the worker's RunServices)."""
 
     def block_context(
         self, run: GraphRun, nr: NodeRun, credentials: Mapping[str, Any]
@@ -82,6 +77,20 @@ class RunHost(Protocol):
         seconds: float,
     ) -> int:
         """Charge a finished node's per-second cost."""
+        ...
+
+
+class RunHost(Protocol):
+    """What a run needs from the process that holds it."""
+
+    @property
+    def settings(self) -> Settings:
+        """Execution settings (node concurrency, timeouts, retries, lease)."""
+        ...
+
+    @property
+    def services(self) -> NodeServices:
+        """What the run's node executions use besides their input."""
         ...
 
     def mark_dirty(self, run: GraphRun) -> None:

@@ -76,6 +76,7 @@ class GraphRun:
         parent: GraphRun | None = None,
     ) -> None:
         self.host = host
+        self.services = host.services
         self.settings = host.settings
         self.id = row.id
         self.user_id = row.user_id
@@ -112,7 +113,7 @@ class GraphRun:
         self.tool_calls: dict[str, str] = {}
         self.lease_deadline = leased_at + self.settings.lease_seconds
         #: node id -> the credential references the run's credentials inputs give it.
-        self.masks = host.credential_masks(self) if self.credentials_inputs else {}
+        self.masks = host.services.credential_masks(self) if self.credentials_inputs else {}
         self._wake = asyncio.Event()
         self._lease_wake = asyncio.Event()
 
@@ -280,10 +281,10 @@ class GraphRun:
                 # Under the graph's sensitive-action safe mode a person approves first
                 # (ReviewRequired parks the node), before credentials or charges; approved,
                 # the block runs with the input the reviewer approved.
-                record = await self.host.review_gate(self, nr, cnode, record)
+                record = await self.services.review_gate(self, nr, cnode, record)
                 nr.input_data = to_json_safe(record)
-            credentials = await self.host.credentials_for(self, nr, cnode, record)
-            cost = await self.host.charge_node(self, nr, cnode, record)
+            credentials = await self.services.credentials_for(self, nr, cnode, record)
+            cost = await self.services.charge_node(self, nr, cnode, record)
             if cost:
                 nr.stats["cost"] = cost
             await self._run_block(nr, cnode, record, credentials)
@@ -317,7 +318,7 @@ class GraphRun:
     ) -> None:
         """Charge per-second costs once the block's run time is known."""
         seconds = time.perf_counter() - began
-        cost = await self.host.charge_duration(self, nr, cnode, record, seconds)
+        cost = await self.services.charge_duration(self, nr, cnode, record, seconds)
         if cost:
             nr.stats["cost"] = int(nr.stats.get("cost", 0)) + cost
 
@@ -334,7 +335,7 @@ class GraphRun:
         record: dict[str, Any],
         credentials: Mapping[str, Any],
     ) -> None:
-        context = self.host.block_context(self, nr, credentials)
+        context = self.services.block_context(self, nr, credentials)
         if cnode.tool_sinks:
             context.extra[TOOLS_KEY] = NodeTools(self, nr, cnode)
         retries = self.settings.node_retries

@@ -1,9 +1,9 @@
 """Worker: claims runs, holds their leases, runs them, and hosts their child runs.
 
 The worker is the one place where runs start and end in this process. It is the
-:class:`~autoplat.executions.host.RunHost` of every run it holds: block contexts, charges
-(keyed by run, node and input identity, so work run again after a crash is never charged
-twice), child runs, and the hand-over to the flusher.
+:class:`~autoplat.executions.host.RunHost` of every run it holds: child runs, the hand-over
+to the flusher, metrics and traces, and its :class:`~.services.RunServices` (block
+contexts, credentials, reviews and charges).
 
 Invariants: a run is held by at most one live ``GraphRun`` here (a run claimed again
 after its lease lapsed replaces the old instance, which is told its lease is lost); every
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import structlog
 
-from autoplat.blocks.base import BlockContext, ReviewRequired
+from autoplat.blocks.base import ReviewRequired
 from autoplat.blocks.outbound import OutboundHttp
 from autoplat.blocks.settings import BlockSettings
 from autoplat.config import Settings
@@ -37,18 +37,16 @@ from autoplat.executions.events import (
     encode_notifications,
 )
 from autoplat.executions.flusher import Flusher
-from autoplat.executions.graph import CompiledGraph, CompiledNode
+from autoplat.executions.graph import CompiledGraph
 from autoplat.executions.graphcache import GraphCache
 from autoplat.executions.host import LeaseLost
 from autoplat.executions.newrun import new_run_rows
 from autoplat.executions.ports import CredentialsResolver, Credits, ExecutionObserver, RunTracer
-from autoplat.executions.review import NodeReview, settings_reader
 from autoplat.executions.run import GraphRun
+from autoplat.executions.services import RunServices
 from autoplat.executions.state import NodeRun
 from autoplat.executions.status import ExecutionStatus
-from autoplat.executions.subgraph import SubgraphRunner
 from autoplat.executions.views import run_view
-from autoplat.files.service import FileService
 from autoplat.graphs.model import Graph
 from autoplat.graphs.validation import validate_run_inputs
 from autoplat.logging import get_logger
@@ -94,11 +92,15 @@ class Worker:
         self.flusher = flusher
         self.bus = bus
         self.owner = owner
-        self.credits = credits
-        self.credentials = credentials
-        self.files = FileService.from_db(db)
-        self.outbound = outbound
-        self.block_settings = block_settings
+        #: What a run's node executions use besides their input (contexts, credentials,
+        #: reviews, charges).
+        self.services = RunServices(
+            db,
+            credits=credits,
+            credentials=credentials,
+            outbound=outbound,
+            block_settings=block_settings,
+        )
         #: Runs submitted here: the only ones claimed when ``own_runs_only``.
         self.own: set[str] | None = set() if own_runs_only else None
         self.active: dict[str, GraphRun] = {}
@@ -473,64 +475,6 @@ class Worker:
 
     # --- RunHost -------------------------------------------------------------------------
 
-    def credential_masks(self, run: GraphRun) -> dict[str, dict[str, Any]]:
-        """node id -> {field -> credential reference} from the run's credentials inputs."""
-        if self.credentials is None:
-            return {}
-        return self.credentials.node_credentials_map(run.graph.graph, run.credentials_inputs)
-
-    async def credentials_for(
-        self, run: GraphRun, nr: NodeRun, cnode: CompiledNode, record: Mapping[str, Any]
-    ) -> Mapping[str, Any]:
-        """The node's credentials, decrypted for this block run only."""
-        if self.credentials is None:
-            return {}
-        return await self.credentials.for_node(
-            run.user_id,
-            cnode.block,
-            record,
-            node_id=nr.node_id,
-            optional=bool(cnode.node.metadata.get("credentials_optional")),
-        )
-
-    def block_context(
-        self, run: GraphRun, nr: NodeRun, credentials: Mapping[str, Any]
-    ) -> BlockContext:
-        """Everything one block run may use besides its input (the user's own client)."""
-        return BlockContext(
-            settings=self.block_settings,
-            http=self.outbound.client_for(run.user_id),
-            user_id=run.user_id,
-            graph_id=run.graph_id,
-            graph_version=run.graph_version,
-            graph_exec_id=run.id,
-            node_id=nr.node_id,
-            node_exec_id=nr.id,
-            subgraphs=SubgraphRunner(run, nr),
-            credentials=credentials,
-            # The run's user's own stores: a block reaches no one else's keys or files.
-            kv=self.db.kv.for_node(run.user_id, nr.id),
-            files=self.files.for_run(run.user_id, run.id),
-            review=self._review(run, nr),
-        )
-
-    def _review(self, run: GraphRun, nr: NodeRun) -> NodeReview:
-        # A sub-agent's nodes follow the settings of the graph the user ran (as on AutoGPT,
-        # where a child execution inherits its parent's safe modes).
-        root = run
-        while root.parent is not None:
-            root = root.parent
-        reader = settings_reader(self.db.library.graph_settings, root.user_id, root.graph_id)
-        return NodeReview(self.db.reviews, run, nr, reader)
-
-    async def review_gate(
-        self, run: GraphRun, nr: NodeRun, cnode: CompiledNode, record: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """The input the node's block runs with, once a person approved it if it must."""
-        if not cnode.block.is_sensitive_action:
-            return dict(record)  # the common case reads no settings
-        return await self._review(run, nr).gate(cnode.block, record)
-
     def mark_dirty(self, run: GraphRun) -> None:
         """The run has changes to write."""
         self.flusher.mark(run)
@@ -542,43 +486,6 @@ class Worker:
             self.observer.observe_node_end(block, nr.status.value, walltime)
         if self.tracer is not None:
             self.tracer.node_ended(run, nr, block)
-
-    async def charge_node(
-        self, run: GraphRun, nr: NodeRun, cnode: CompiledNode, record: Mapping[str, Any]
-    ) -> int:
-        """Charge one node run to the run's user (InsufficientCredits fails the run)."""
-        if self.credits is None or not self.credits.enabled:
-            return 0
-        return await self.credits.charge_node(
-            user_id=run.user_id,
-            graph_exec_id=run.id,
-            node_exec_id=nr.id,
-            block=cnode.block,
-            input_data=record,
-            run_number=run.node_runs_started,
-            charge_key=run.charges.key_for(nr, record),
-        )
-
-    async def charge_duration(
-        self,
-        run: GraphRun,
-        nr: NodeRun,
-        cnode: CompiledNode,
-        record: Mapping[str, Any],
-        seconds: float,
-    ) -> int:
-        """Charge a finished node's per-second cost, when its block has one."""
-        if self.credits is None or not self.credits.bills_time(cnode.block.id):
-            return 0
-        return await self.credits.charge_duration(
-            user_id=run.user_id,
-            graph_exec_id=run.id,
-            node_exec_id=nr.id,
-            block=cnode.block,
-            input_data=record,
-            seconds=seconds,
-            charge_key=nr.stats.get("charge_key"),
-        )
 
     # --- stopping ------------------------------------------------------------------------
 
