@@ -113,3 +113,22 @@ async def test_a_trigger_needs_a_graph_with_a_webhook_trigger_block(
         "/api/library/presets/setup-trigger", json={**body, "graph_version": 9}
     )
     assert missing.status_code == 404
+
+
+async def test_a_trigger_set_up_with_autogpts_trigger_config_keeps_it_as_the_preset_inputs(
+    autoplat_client: httpx.AsyncClient,
+) -> None:
+    client = autoplat_client
+    await client.post("/api/auth/user")
+    graph = (await client.post("/api/graphs", json=_graph())).json()
+    body = {
+        "name": "on hook",
+        "graph_id": graph["id"],
+        "graph_version": graph["version"],
+        "trigger_config": {"topic": "builds", "kept": 1},
+        "inputs": {"topic": "deploys"},
+    }
+    setup = await client.post("/api/library/presets/setup-trigger", json=body)
+    assert setup.status_code == 200, setup.text
+    # AutoGPT's clients send trigger_config; our own name, inputs, wins where both say.
+    assert setup.json()["preset"]["inputs"] == {"topic": "deploys", "kept": 1}

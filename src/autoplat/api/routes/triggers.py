@@ -42,7 +42,13 @@ class SetupTrigger(StrictBody):
     description: str = Field(default="", max_length=5000)
     graph_id: str = Field(min_length=1, max_length=36)
     graph_version: StrictJsonInt = Field(ge=1, le=MAX_VERSION)
-    inputs: dict[str, Any] = Field(default_factory=dict, description="The graph's inputs.")
+    trigger_config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The graph's inputs for every delivery (AutoGPT's name for them).",
+    )
+    inputs: dict[str, Any] = Field(
+        default_factory=dict, description="The same as trigger_config; these win over it."
+    )
     agent_credentials: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -112,7 +118,7 @@ async def setup_trigger(request: Request) -> TriggerOut:
         graph_version=body.graph_version,
         name=body.name,
         description=body.description,
-        inputs=body.inputs,
+        inputs={**body.trigger_config, **body.inputs},
         credentials=body.agent_credentials,
         webhook_id=webhook.id,
     )
