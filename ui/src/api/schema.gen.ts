@@ -3132,13 +3132,20 @@ export interface components {
             graph_version: number;
             /**
              * Inputs
-             * @description The graph's inputs.
+             * @description The same as trigger_config; these win over it.
              */
             inputs?: {
                 [key: string]: components["schemas"]["JsonValue"];
             };
             /** Name */
             name: string;
+            /**
+             * Trigger Config
+             * @description The graph's inputs for every delivery (AutoGPT's name for them).
+             */
+            trigger_config?: {
+                [key: string]: components["schemas"]["JsonValue"];
+            };
         };
         /**
          * ShareOut
@@ -3253,7 +3260,7 @@ export interface components {
         TransactionQuery: {
             /**
              * Since
-             * @description created at or after (ISO 8601)
+             * @description created at or after (RFC 3339, e.g. 2026-01-31T00:00:00Z)
              * @default null
              */
             since?: string | null;
@@ -3265,7 +3272,7 @@ export interface components {
             type?: components["schemas"]["TransactionType"][] | null;
             /**
              * Until
-             * @description created before (ISO 8601)
+             * @description created before (RFC 3339)
              * @default null
              */
             until?: string | null;
@@ -3772,9 +3779,9 @@ export interface operations {
             query?: {
                 /** @description comma-separated types, e.g. USAGE,REFUND */
                 type?: components["schemas"]["TransactionType"][] | null;
-                /** @description created at or after (ISO 8601) */
+                /** @description created at or after (RFC 3339, e.g. 2026-01-31T00:00:00Z) */
                 since?: string | null;
-                /** @description created before (ISO 8601) */
+                /** @description created before (RFC 3339) */
                 until?: string | null;
                 page?: number;
                 page_size?: number;
@@ -5084,9 +5091,9 @@ export interface operations {
             query?: {
                 /** @description comma-separated types, e.g. USAGE,REFUND */
                 type?: components["schemas"]["TransactionType"][] | null;
-                /** @description created at or after (ISO 8601) */
+                /** @description created at or after (RFC 3339, e.g. 2026-01-31T00:00:00Z) */
                 since?: string | null;
-                /** @description created before (ISO 8601) */
+                /** @description created before (RFC 3339) */
                 until?: string | null;
                 page?: number;
                 page_size?: number;
@@ -8245,7 +8252,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity; also when the merged inputs or credentials do not fit the preset's graph version's input schema */
             422: {
                 headers: {
                     [name: string]: unknown;
