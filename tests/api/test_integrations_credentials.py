@@ -205,6 +205,24 @@ async def test_bad_bodies_and_unknown_providers_are_refused_naming_the_problem(
     assert chosen["id"] != OPENAI_SYSTEM_ID and chosen["is_system"] is False
 
 
+async def test_a_refused_credential_names_its_field_as_the_body_spells_it_without_the_type_tag(
+    autoplat_client: httpx.AsyncClient,
+) -> None:
+    url = "/api/integrations/openai/credentials"
+    cases = [
+        ({"type": "api_key"}, "body.api_key", "missing"),
+        ({"type": "api_key", "api_key": 5}, "body.api_key", "string_type"),
+        ({"type": "host_scoped", "host": ""}, "body.host", "string_too_short"),
+        ({"type": "oauth2", "access_token": "t", "scopes": [1]}, "body.scopes.0", "string_type"),
+    ]
+    for body, field, kind in cases:
+        refused = await autoplat_client.post(url, json=body)
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert [(d["field"], d["type"]) for d in error["details"]] == [(field, kind)], body
+        assert error["message"].startswith(f"{field}: "), error["message"]
+
+
 async def test_providers_are_listed_with_types_and_oauth_availability(
     autoplat_database_url: str, tmp_path: Path
 ) -> None:

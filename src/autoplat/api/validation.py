@@ -12,11 +12,13 @@ import functools
 import json
 import re
 import zoneinfo
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import CoreSchema
 from starlette.requests import Request
 
 from autoplat.errors import BadRequest, UnsupportedMediaType, ValidationFailed
@@ -149,11 +151,21 @@ def _cached(request: Request, model: type[ModelT]) -> ModelT | None:
     return value if isinstance(value, model) else None
 
 
-def field_errors(exc: PydanticValidationError, prefix: str = "") -> list[dict[str, Any]]:
-    """Pydantic errors as ``{"field", "message", "type"}`` entries."""
+def field_errors(
+    exc: PydanticValidationError, prefix: str = "", model: type[BaseModel] | None = None
+) -> list[dict[str, Any]]:
+    """Pydantic errors as ``{"field", "message", "type"}`` entries.
+
+    With ``model`` (the model that raised ``exc``), a field is named by where it sits in the
+    JSON document only: pydantic puts a tagged union's tag in the location too
+    (``api_key.api_key`` for the ``api_key`` field of a ``{"type": "api_key"}`` body), a
+    step the client never wrote.
+    """
+    schema = model.__pydantic_core_schema__ if model is not None else None
     out = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"])
+        parts = err["loc"] if schema is None else document_location(schema, err["loc"])
+        loc = ".".join(str(part) for part in parts)
         out.append(
             {
                 "field": f"{prefix}{loc}" if loc else prefix.rstrip(".") or "body",
@@ -162,6 +174,62 @@ def field_errors(exc: PydanticValidationError, prefix: str = "") -> list[dict[st
             }
         )
     return out
+
+
+#: Core-schema kinds that wrap one inner schema without adding a step to the location.
+_WRAPPERS = frozenset(
+    {
+        "default",
+        "nullable",
+        "function-before",
+        "function-after",
+        "function-wrap",
+        "lax-or-strict",
+        "json-or-python",
+        "model",
+    }
+)
+
+
+def document_location(schema: CoreSchema, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """``loc`` without the steps that are no part of the document (a tagged union's tag).
+
+    The location is followed down the model's core schema; where the walk meets a kind of
+    schema it does not know, the rest of the location is kept as pydantic said it.
+    """
+    defs: dict[str, CoreSchema] = {}
+    kept: list[int | str] = []
+    node: Mapping[str, Any] = schema
+    i = 0
+    while i < len(loc):
+        kind = node["type"]
+        if kind == "definitions":
+            defs.update({d["ref"]: d for d in node["definitions"] if "ref" in d})
+            node = node["schema"]
+        elif kind == "definition-ref" and node["schema_ref"] in defs:
+            node = defs[node["schema_ref"]]
+        elif kind in _WRAPPERS and "schema" in node:
+            if "ref" in node:  # a model defined inline can be referred to further down
+                defs.setdefault(node["ref"], node)
+            node = node["schema"]
+        elif kind == "tagged-union" and loc[i] in node["choices"]:
+            node = node["choices"][loc[i]]  # the tag: pydantic's step, not the client's
+            i += 1
+        elif kind == "model-fields" and loc[i] in node["fields"]:
+            kept.append(loc[i])
+            node = node["fields"][loc[i]]["schema"]
+            i += 1
+        elif kind in ("list", "set", "frozenset") and "items_schema" in node:
+            kept.append(loc[i])
+            node = node["items_schema"]
+            i += 1
+        elif kind == "dict" and "values_schema" in node and loc[i + 1 : i + 2] != ("[key]",):
+            kept.append(loc[i])
+            node = node["values_schema"]
+            i += 1
+        else:
+            break
+    return (*kept, *loc[i:])
 
 
 async def read_json(request: Request) -> Any:
@@ -251,7 +319,7 @@ def validate_model(model: type[ModelT], data: Any, prefix: str = "") -> ModelT:
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        details = field_errors(exc, prefix)
+        details = field_errors(exc, prefix, model)
         raise ValidationFailed(
             "; ".join(f"{d['field']}: {d['message']}" for d in details[:5]), details=details
         ) from None
