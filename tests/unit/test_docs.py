@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -40,3 +41,25 @@ def test_every_route_is_documented() -> None:
     documented = {_template(p) for p in re.findall(r"(/api/[^\s`,)]*)", README)}
     missing = [p for p in spec["paths"] if p.startswith("/api") and _template(p) not in documented]
     assert missing == []
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, tuple[str, list[str]]]:
+    """Each command: its one-line help and the names of its own subcommands."""
+    command = next(a for a in parser._actions if a.dest == "command")
+    assert isinstance(command, argparse._SubParsersAction)
+    helps = {a.dest: a.help or "" for a in command._get_subactions()}
+    out = {}
+    for name, sub in command.choices.items():
+        assert isinstance(sub, argparse.ArgumentParser)
+        nested = [a for a in sub._actions if isinstance(a, argparse._SubParsersAction)]
+        out[name] = (helps[name], sorted(nested[0].choices) if nested else [])
+    return out
+
+
+def test_each_commands_one_line_help_and_readme_row_name_every_action_it_has() -> None:
+    rows = [line for line in README.splitlines() if line.startswith("| `autoplat ")]
+    for name, (summary, actions) in _subcommands(build_parser()).items():
+        mine = " ".join(row for row in rows if row.startswith(f"| `autoplat {name} "))
+        for action in actions:
+            assert re.search(rf"(?<![\w-]){action}(?![\w-])", summary), (name, action, summary)
+            assert re.search(rf"[ |]{action}[ |`\\]", mine), (name, action)

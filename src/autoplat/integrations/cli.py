@@ -41,7 +41,8 @@ def register(subparsers: Any) -> None:
 
     top = subparsers.add_parser(
         "credentials",
-        help="add, list and delete users' integration credentials",
+        help="add, list, delete and rotate users' integration credentials; generate-key "
+        "prints a new encryption key",
         description="Manage users' credentials for integrations (stored encrypted with "
         "AUTOPLAT_ENCRYPTION_KEY). Secrets are read from standard input, never from flags.",
     )
