@@ -37,7 +37,9 @@ What ``@endpoint`` does before calling the handler, in this order:
    ``admin`` (403), and caches the Principal for ``current_principal(request)``;
 2. applies the per-user run rate limit when ``rate_limited=True`` (429);
 3. validates ``path_params`` (a :class:`~autoplat.api.validation.PathModel` of path parameters,
-   for constraints such as ``ge=1``), ``query`` (a pydantic model of query parameters),
+   for types and constraints such as ``version: int = Field(ge=1)``: a template takes no
+   convertor such as ``{version:int}``, which would answer a bare 404 where a 422 naming
+   ``path.version`` is due), ``query`` (a pydantic model of query parameters),
    pagination (``page``, ``page_size``) when ``paginated=True``, and ``body``; each is
    cached so that the handler's own ``parse_path``/``parse_body``/``parse_query``/``page_of``
    calls return the same object.
@@ -91,6 +93,8 @@ from autoplat.api.validation import (
 Handler = Callable[[Request], Awaitable[Any]]
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+#: A template parameter with a Starlette convertor other than ``path`` (``{version:int}``).
+_CONVERTED = re.compile(r"{(\w+):(?!path})\w+}")
 
 
 @dataclass(frozen=True)
@@ -283,6 +287,13 @@ def endpoint(
         raise ValueError(f"unsupported HTTP method {method!r}")
     if permission is not None:
         check_permission_name(permission)
+    converted = _CONVERTED.search(path)
+    if converted is not None:
+        # A convertor turns a mistyped parameter into a bare 404 (no route matches), where
+        # every other bad input is a 422 naming its field: type it in ``path_params``.
+        raise ValueError(
+            f"{path}: declare {converted.group(1)!r} in path_params instead of a convertor"
+        )
 
     def decorate(handler: Handler) -> ApiRoute:
         spec = EndpointSpec(

@@ -24,16 +24,17 @@ from autoplat.api.routes.graph_models import (
     GraphOut,
 )
 from autoplat.api.validation import (
+    PathModel,
     QueryBool,
     StrictBody,
     StrictJsonInt,
     page_of,
     paginated,
     parse_body,
+    parse_path,
     parse_query,
     read_json,
 )
-from autoplat.errors import GraphNotFound
 from autoplat.graphs.service import MAX_VERSION, GraphService
 
 _TAGS = ["graphs"]
@@ -60,6 +61,12 @@ class ExportQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     for_export: QueryBool = Field(default=False, description="answer in the AutoGPT export format")
+
+
+class VersionPath(PathModel):
+    """Path parameters of ``GET /graphs/{id}/versions/{version}``."""
+
+    version: int = Field(ge=1, le=MAX_VERSION, description="the version to read")
 
 
 class SetActiveVersion(StrictBody):
@@ -201,10 +208,11 @@ async def list_versions(request: Request) -> dict[str, Any]:
 
 @endpoint(
     "GET",
-    "/graphs/{graph_id}/versions/{version:int}",
+    "/graphs/{graph_id}/versions/{version}",
     summary="Get one version of a graph",
     tags=_TAGS,
     permission="READ_GRAPH",
+    path_params=VersionPath,
     query=ExportQuery,
     response=GraphOut,
 )
@@ -212,9 +220,7 @@ async def get_version(request: Request) -> dict[str, Any]:
     """One version; ``for_export=true`` gives the AutoGPT export format."""
     principal = await current_principal(request)
     query = parse_query(request, ExportQuery)
-    version = int(request.path_params["version"])
-    if not 1 <= version <= MAX_VERSION:
-        raise GraphNotFound(f"graph {_graph_id(request)} version {version} not found")
+    version = parse_path(request, VersionPath).version
     service = graph_service(request)
     if query.for_export:
         return await service.export(principal.user_id, _graph_id(request), version)
