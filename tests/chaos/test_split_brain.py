@@ -3,9 +3,12 @@ must, once it runs again (SIGCONT), start nothing, charge nothing and write noth
 
 The run is a fanout of web-request nodes against a local recorder, with a backlog larger
 than the node concurrency, so the paused server holds queued work it could still start.
-Invariant checked: each node runs once, except those whose request was in flight at the
-pause (their end was not durable, so the new owner runs them again); each node is charged
-once; the run's end is written once, by the new owner, and never touched afterwards.
+The recorder holds A's first requests until B is up, so however slow B's start is, A is
+paused with most of its fanout still queued.
+Invariant checked: each node runs once, except those in flight at the pause: A had begun
+to send its request (on a connection the recorder had by then) and its end was not durable,
+so the new owner runs it again; each node is charged once; the run's end is written once,
+by the new owner, and never touched afterwards.
 """
 
 from __future__ import annotations
@@ -49,8 +52,10 @@ async def test_a_server_paused_past_its_lease_runs_charges_and_writes_nothing_tw
         "node_concurrency": "2",
         "credits_enabled": "true",
         "block_costs": json.dumps({WEB_REQUEST: [{"cost_amount": 1}]}),
+        # A's first requests wait at the held recorder while B starts (slow under load).
+        "http_timeout": "180",
     }
-    with Recorder.running(delay=DELAY) as recorder:
+    with Recorder.running(delay=DELAY, held=True) as recorder:
         a = servers.start("a", chaos_db, priced)
         await a.ready()
         urls = [f"{recorder.base_url}/item/{i}" for i in range(ITEMS)]
@@ -63,31 +68,33 @@ async def test_a_server_paused_past_its_lease_runs_charges_and_writes_nothing_tw
             row = (await tables.runs([run_id])).get(run_id)
             return row["lease_owner"] if row and row["status"] == "RUNNING" else None
 
-        owner_a = await wait_for(held_by_a, 10, "the run started on A")
+        owner_a = await wait_for(held_by_a, 60, "the run started on A")
         # B starts only now, so the run cannot have gone to B first.
         b = servers.start("b", chaos_db, priced)
-        await b.ready()
+        await b.ready(120)
         watch = await WsWatch(b.ws_url(USER)).start(subscribe_run(run_id))
         try:
             # Pause A right after one of its requests reached the recorder: that node is
             # in flight (its answer takes DELAY) and the rest of the fanout is queued on A.
+            # Until now the recorder held A's requests (at most node_concurrency of them).
             seen = recorder.total()
             assert seen < ITEMS - 4, "A was too far through the fanout before B was up"
+            recorder.release()
 
             async def new_request() -> bool | None:
                 return True if recorder.total() > seen else None
 
-            await wait_for(new_request, 10, "a request from A")
+            await wait_for(new_request, 60, "a request from A")
             a.pause()
             paused_at = time.monotonic()
-            hits_at_pause = recorder.snapshot()
+            # Every connection to the recorder so far is A's (B holds no run yet). A request
+            # A had begun to send may be read after this, so requests are told apart by
+            # their connection, not by when the recorder got round to counting them.
+            opened_by_a = recorder.connections()
             done_at_pause = {
                 n["input_data"].get("url")
                 for n in await tables.nodes([run_id])
                 if n["status"] == "COMPLETED" and n["block_id"] == WEB_REQUEST
-            }
-            in_flight = {
-                path for path in hits_at_pause if f"{recorder.base_url}{path}" not in done_at_pause
             }
             assert a.is_stopped()
 
@@ -110,7 +117,9 @@ async def test_a_server_paused_past_its_lease_runs_charges_and_writes_nothing_tw
         finally:
             await watch.close()
         hits = recorder.snapshot()
+        sent_by_a = recorder.paths_on(opened_by_a)
     logs = servers.tails()
+    in_flight = {path for path in sent_by_a if f"{recorder.base_url}{path}" not in done_at_pause}
 
     print(
         f"split brain: A paused {paused_for:.2f} s until B took over; in flight at the pause "
