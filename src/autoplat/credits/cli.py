@@ -29,9 +29,10 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser(
         "grant",
         help="add AMOUNT credits to USER",
-        description="Record a GRANT (or, with --top-up, a TOP_UP) of AMOUNT credits for USER; "
-        "the user is created if it does not exist yet. --key makes the command safe to "
-        "repeat: a key already used records nothing new. Prints the entry as JSON.",
+        description="Record a GRANT (or, with --top-up, a TOP_UP) of AMOUNT credits for USER, "
+        "who must exist (`autoplat users create`), as for the admin route. --key makes the "
+        "command safe to repeat: a key already used records nothing new. Prints the entry "
+        "as JSON.",
     )
     add_common(p)
     p.add_argument("user", metavar="USER", help="the user id")
@@ -72,7 +73,8 @@ async def _grant(settings: Settings, args: argparse.Namespace) -> int:
     from autoplat.credits.ledger import TransactionType
 
     async with credit_service(settings) as service:
-        await service.db.users.ensure(args.user)
+        # An unknown user is refused (NotFound, exit 1), as POST /admin/credits/grant does:
+        # a typo must not become a user holding credits.
         posting = await service.add_credits(
             args.user,
             args.amount,
