@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,7 @@ from autoplat.platform import Platform
 from autoplat.testing import make_settings, running_platform
 
 CALCULATOR = "b1ab9b19-67a6-406d-abf5-2dba76d00c79"
+AI_TEXT_GENERATOR = "1f292d4a-41a4-4977-9684-7c8d560b9f91"
 PRINT_TO_CONSOLE = "f3b1c1b2-4c4f-4f0d-8d2f-4c4f0d8d2f4c"  # disabled, like upstream
 AI_TEXT = "1f292d4a-41a4-4977-9684-7c8d560b9f91"
 
@@ -101,3 +103,23 @@ async def test_blocks_need_authentication(autoplat_platform: Platform) -> None:
         assert (await anonymous.get("/api/blocks")).status_code == 401
         response = await anonymous.post(f"/api/blocks/{CALCULATOR}/execute", json={})
         assert response.status_code == 401
+
+
+async def test_an_llm_block_with_nothing_to_serve_its_model_says_what_to_give_in_plain_english(
+    autoplat_database_url: str, tmp_path: Path
+) -> None:
+    # No credential on the node, no platform key, no operator endpoint: the error says how
+    # to fix it, and reads right whatever the provider's name (no "a openai").
+    settings = make_settings(autoplat_database_url, tmp_path, credits_enabled=False)
+    url = f"/api/blocks/{AI_TEXT_GENERATOR}/execute"
+    async with running_platform(settings) as (_, client):
+        answers = [
+            (provider, await client.post(url, json={"prompt": "hi", "model": model}))
+            for model, provider in (("gpt-4o", "openai"), ("claude-sonnet-4-6", "anthropic"))
+        ]
+    for provider, response in answers:
+        error = response.json()["error"]
+        assert error["code"] == "llm_not_configured", response.text
+        assert f"credential of the {provider} provider" in error["message"], error["message"]
+        assert f"AUTOPLAT_{provider.upper()}_API_KEY" in error["message"]
+        assert not re.search(r"\ba [aeiou]", error["message"], re.IGNORECASE), error["message"]

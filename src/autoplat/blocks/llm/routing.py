@@ -210,6 +210,8 @@ def resolve_endpoint(
     if settings.llm_base_url:
         return _operator(settings, name, info)
     raise LlmNotConfigured(
-        f"nothing can serve {name} ({PROVIDER_TITLES[provider]}): give the node a {provider} "
-        f"credential, or set {env_name(KEY_SETTINGS[provider])} or AUTOPLAT_LLM_BASE_URL"
+        # "a credential of the ... provider": the article never depends on the provider's name.
+        f"nothing can serve {name} ({PROVIDER_TITLES[provider]}): give the node a credential "
+        f"of the {provider} provider, or set {env_name(KEY_SETTINGS[provider])} or "
+        "AUTOPLAT_LLM_BASE_URL"
     )
