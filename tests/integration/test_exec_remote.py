@@ -85,18 +85,27 @@ async def test_a_process_that_loses_its_lease_stops_and_writes_nothing(pair: Pai
 async def test_a_drained_run_is_handed_back_at_once(
     autoplat_database_url: str, tmp_path: Path
 ) -> None:
-    quick_drain = tk.exec_settings(autoplat_database_url, tmp_path / "a", drain_timeout=0.2)
+    # A lease far longer than the wait below: a run taken over only once its lease ran out
+    # cannot pass, however slowly a loaded machine lets the second platform start.
+    lease = 300.0
+    # The drain cuts the 30 s sleep short (runs get 70 % of it) and leaves the hand-back
+    # seconds, not the few milliseconds a 0.2 s budget leaves it on a loaded machine.
+    quick_drain = tk.exec_settings(
+        autoplat_database_url, tmp_path / "a", drain_timeout=10, lease_seconds=lease
+    )
     async with tk.exec_platform(quick_drain, extra_blocks=[SleepBlock()]) as first:
         run_id = await tk.start_sleeping_run(first, USER)
-    # The first platform has stopped mid-run; the lease (30 s) was given back, not left.
-    second_settings = tk.exec_settings(autoplat_database_url, tmp_path / "b")
+    stopped = time.monotonic()
+    # The first platform has stopped mid-run; the lease was given back, not left.
+    second_settings = tk.exec_settings(autoplat_database_url, tmp_path / "b", lease_seconds=lease)
     async with tk.exec_platform(second_settings, extra_blocks=[SleepBlock()]) as second:
-        for _ in range(100):
+        for _ in range(3000):  # 60 s or more: generous, and it ends once the run is taken
             if run_id in second.executions.active:
                 break
             await asyncio.sleep(0.02)
         assert run_id in second.executions.active
+        assert time.monotonic() - stopped < lease / 2
         row = await second.db.executions.get_run(run_id)
         assert row is not None and row.attempts == 2
         await second.executions.stop_execution(run_id, user_id=USER)
-        assert (await tk.wait_for_run(second.db, run_id, timeout=3)).status == "TERMINATED"
+        assert (await tk.wait_for_run(second.db, run_id, timeout=60)).status == "TERMINATED"
