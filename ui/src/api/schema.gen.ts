@@ -3496,6 +3496,17 @@ export interface components {
             username: string;
         };
         /**
+         * VersionPath
+         * @description Path parameters of ``GET /graphs/{id}/versions/{version}``.
+         */
+        VersionPath: {
+            /**
+             * Version
+             * @description the version to read
+             */
+            version: number;
+        };
+        /**
          * WebhookOut
          * @description A webhook as made: its secret is shown this once.
          */
@@ -6756,6 +6767,7 @@ export interface operations {
             header?: never;
             path: {
                 graph_id: string;
+                /** @description the version to read */
                 version: number;
             };
             cookie?: never;
