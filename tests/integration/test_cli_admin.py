@@ -29,6 +29,10 @@ from tests.support.graphs import node
 
 USER = "ops-user"
 ON_PG = bool(os.environ.get(PG_ENV))
+# Each test starts a dozen or more CLI processes one after another, each paying Python's
+# start-up and our imports (seconds apiece on a loaded two-core machine): far past the
+# suite's 120 s hang guard there, with no wait to shorten; nothing here waits idle.
+pytestmark = pytest.mark.timeout(600)
 
 
 def _env(database_url: str, data_dir: Path) -> dict[str, str]:
@@ -52,7 +56,7 @@ async def autoplat(env: dict[str, str], *args: str) -> subprocess.CompletedProce
         capture_output=True,
         text=True,
         env=env,
-        timeout=60,
+        timeout=180,
     )
 
 
@@ -83,7 +87,7 @@ async def server(autoplat_database_url: str, tmp_path: Path) -> AsyncIterator[Se
     url = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {make_token(USER)}"}
     try:
-        await wait_serving(port, proc)
+        await wait_serving(port, proc, 120)
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
             await http.post("/api/auth/user")
             yield Server(url, http, _env(autoplat_database_url, data_dir), data_dir)
@@ -105,7 +109,7 @@ async def _run(server: Server, graph_id: str, **inputs: Any) -> str:
 
 
 async def _status(server: Server, graph_id: str, run_id: str, wanted: str) -> None:
-    for _ in range(200):
+    for _ in range(2000):  # 100 s or more; it ends as soon as the run is there
         run = (await server.http.get(f"/api/graphs/{graph_id}/executions/{run_id}")).json()
         if run["status"] == wanted:
             return
