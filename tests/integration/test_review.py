@@ -15,6 +15,7 @@ from autoplat.platform import Platform
 from autoplat.testing import TEST_USER_ID, client_for, make_settings, running_platform
 from tests.support import graphs as tk
 from tests.support.graphs import input_node, link, node, output_node
+from tests.support.reviews import pending_reviews, wait_for_status
 
 
 def _graph() -> dict[str, Any]:
@@ -46,33 +47,15 @@ async def _start(platform: Platform, client: httpx.AsyncClient, data: Any) -> st
     return run_id
 
 
-async def _status(platform: Platform, run_id: str, status: str) -> Any:
-    for _ in range(500):
-        row = await platform.db.executions.get_run(run_id)
-        if row is not None and row.status == status:
-            return row
-        await asyncio.sleep(0.02)
-    raise AssertionError(
-        f"run {run_id} never reached {status} (last {row.status if row else None})"
-    )
-
-
-async def _pending(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    answer = await client.get("/api/review/pending")
-    assert answer.status_code == 200, answer.text
-    items: list[dict[str, Any]] = answer.json()["items"]
-    return items
-
-
 async def test_a_run_waits_for_review_holding_no_worker_and_resumes_with_the_edited_data(
     autoplat_database_url: str, tmp_path: Path
 ) -> None:
     async with running_platform(make_settings(autoplat_database_url, tmp_path)) as (p, client):
         run_id = await _start(p, client, {"name": "John", "age": 30})
-        await _status(p, run_id, "REVIEW")
+        await wait_for_status(p, run_id, "REVIEW")
         await asyncio.sleep(0.1)
         assert run_id not in p.executions.active  # waiting for a person holds no worker
-        [review] = await _pending(client)
+        [review] = await pending_reviews(client)
         assert review["payload"] == {"name": "John", "age": 30} and review["editable"]
         assert review["graph_exec_id"] == run_id and review["name"] == "User profile"
         nodes = await p.db.executions.get_nodes(run_id)
@@ -86,9 +69,9 @@ async def test_a_run_waits_for_review_holding_no_worker_and_resumes_with_the_edi
         done = await client.post("/api/review/action", json={"reviews": [decision]})
         assert done.status_code == 200, done.text
         assert done.json() == {"decided": 1, "resumed": [run_id]}
-        row = await _status(p, run_id, "COMPLETED")
+        row = await wait_for_status(p, run_id, "COMPLETED")
         assert row.outputs == {"approved": [{"name": "John", "age": 31}], "said": ["fixed the age"]}
-        assert await _pending(client) == []
+        assert await pending_reviews(client) == []
         again = await client.post("/api/review/action", json={"reviews": [decision]})
         assert again.json() == {"decided": 0, "resumed": []}  # a decision is taken once
 
@@ -98,11 +81,11 @@ async def test_a_rejection_sends_the_data_down_the_rejected_pin(
 ) -> None:
     async with running_platform(make_settings(autoplat_database_url, tmp_path)) as (p, client):
         run_id = await _start(p, client, "draft")
-        await _status(p, run_id, "REVIEW")
-        [review] = await _pending(client)
+        await wait_for_status(p, run_id, "REVIEW")
+        [review] = await pending_reviews(client)
         body = {"reviews": [{"node_exec_id": review["node_exec_id"], "approved": False}]}
         assert (await client.post("/api/review/action", json=body)).status_code == 200
-        row = await _status(p, run_id, "COMPLETED")
+        row = await wait_for_status(p, run_id, "COMPLETED")
         assert row.outputs == {"rejected": ["draft"]}
 
 
@@ -111,10 +94,10 @@ async def test_another_user_neither_sees_nor_decides_a_review(
 ) -> None:
     async with running_platform(make_settings(autoplat_database_url, tmp_path)) as (p, client):
         run_id = await _start(p, client, 1)
-        await _status(p, run_id, "REVIEW")
-        [review] = await _pending(client)
+        await wait_for_status(p, run_id, "REVIEW")
+        [review] = await pending_reviews(client)
         async with client_for(p, "user-b") as other:
-            assert await _pending(other) == []
+            assert await pending_reviews(other) == []
             assert (await other.get(f"/api/review/execution/{run_id}")).status_code == 404
             body = {"reviews": [{"node_exec_id": review["node_exec_id"], "approved": True}]}
             answer = await other.post("/api/review/action", json=body)
@@ -123,7 +106,7 @@ async def test_another_user_neither_sees_nor_decides_a_review(
         assert [r["status"] for r in listed.json()["reviews"]] == ["WAITING"]
         stopped = await client.post(f"/api/graphs/{review['graph_id']}/executions/{run_id}/stop")
         assert stopped.status_code in (200, 202), stopped.text
-        row = await _status(p, run_id, "TERMINATED")
+        row = await wait_for_status(p, run_id, "TERMINATED")
         assert row.ended_at is not None
 
 
@@ -133,12 +116,12 @@ async def test_a_review_paused_across_a_server_restart_resumes_on_approval(
     settings = make_settings(autoplat_database_url, tmp_path)
     async with running_platform(settings) as (first, client):
         run_id = await _start(first, client, {"step": 1})
-        await _status(first, run_id, "REVIEW")
+        await wait_for_status(first, run_id, "REVIEW")
     # The server that ran it is gone; a new one (another process in production) takes over.
     async with running_platform(settings) as (second, client):
-        [review] = await _pending(client)
+        [review] = await pending_reviews(client)
         body = {"reviews": [{"node_exec_id": review["node_exec_id"], "approved": True}]}
         assert (await client.post("/api/review/action", json=body)).status_code == 200
-        row = await _status(second, run_id, "COMPLETED")
+        row = await wait_for_status(second, run_id, "COMPLETED")
         assert row.outputs == {"approved": [{"step": 1}]}
         assert row.stats["attempts"] == 2

@@ -27,12 +27,12 @@ from autoplat.blocks.builtin.review import HumanInTheLoopBlock
 from autoplat.blocks.schema import pin
 from autoplat.config import Settings
 from autoplat.db.queue import NODES
-from autoplat.db.rows import RunRow
 from autoplat.graphs import catalog
 from autoplat.platform import Platform
 from autoplat.testing import TEST_USER_ID, client_for
 from tests.support import graphs as tk
 from tests.support.graphs import input_node, link, node, output_node
+from tests.support.reviews import decide, pending_reviews, wait_for_status
 from tests.support.servers import FakeLlm, serve
 
 
@@ -166,37 +166,11 @@ async def _run(client: httpx.AsyncClient, graph: dict[str, Any], profile: Any) -
     return run_id
 
 
-async def _status(platform: Platform, run_id: str, status: str) -> RunRow:
-    row = None
-    for _ in range(500):
-        row = await platform.db.executions.get_run(run_id)
-        if row is not None and row.status == status:
-            return row
-        await asyncio.sleep(0.02)
-    raise AssertionError(
-        f"run {run_id} never reached {status} (last {row.status if row else None})"
-    )
-
-
-async def _pending(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    answer = await client.get("/api/review/pending")
-    assert answer.status_code == 200, answer.text
-    items: list[dict[str, Any]] = answer.json()["items"]
-    return items
-
-
-async def _decide(client: httpx.AsyncClient, **decision: Any) -> dict[str, Any]:
-    answer = await client.post("/api/review/action", json={"reviews": [decision]})
-    assert answer.status_code == 200, answer.text
-    body: dict[str, Any] = answer.json()
-    return body
-
-
 async def _parked(platform: Platform, client: httpx.AsyncClient, parent_id: str) -> dict[str, Any]:
     """Wait until parent and child are both REVIEW; the child's one pending review."""
-    await _status(platform, parent_id, "REVIEW")
-    [review] = await _pending(client)
-    child = await _status(platform, review["graph_exec_id"], "REVIEW")
+    await wait_for_status(platform, parent_id, "REVIEW")
+    [review] = await pending_reviews(client)
+    child = await wait_for_status(platform, review["graph_exec_id"], "REVIEW")
     [agent] = [
         n
         for n in await platform.db.executions.get_nodes(parent_id)
@@ -219,7 +193,7 @@ async def test_a_review_in_a_sub_agent_parks_its_parent_and_approval_completes_b
         parent_id = await _run(client, parent, {"name": "Ada", "age": 36})
         review = await _parked(platform, client, parent_id)
         assert review["payload"] == {"name": "Ada", "age": 36} and review["name"] == "Profile"
-        decided = await _decide(
+        decided = await decide(
             client,
             node_exec_id=review["node_exec_id"],
             approved=True,
@@ -228,11 +202,11 @@ async def test_a_review_in_a_sub_agent_parks_its_parent_and_approval_completes_b
         )
         # The parent resumes (it takes the child back): no claim ever takes a child.
         assert decided == {"decided": 1, "resumed": [parent_id]}
-        child = await _status(platform, review["graph_exec_id"], "COMPLETED")
+        child = await wait_for_status(platform, review["graph_exec_id"], "COMPLETED")
         assert child.outputs == {"approved": [{"name": "Ada", "age": 37}], "said": ["one year on"]}
-        row = await _status(platform, parent_id, "COMPLETED")
+        row = await wait_for_status(platform, parent_id, "COMPLETED")
         assert row.outputs == {"approved": [{"name": "Ada", "age": 37}], "said": ["one year on"]}
-        assert await _pending(client) == []
+        assert await pending_reviews(client) == []
         nodes = await platform.db.executions.get_nodes(parent_id)
         assert {n.status for n in nodes} == {"COMPLETED"}
 
@@ -246,11 +220,13 @@ async def test_an_approval_after_a_restart_resumes_the_child_and_its_parent(
         review = await _parked(platform, client, parent_id)
     # The process that ran both is gone; a new one on the same database takes over.
     async with _platform(autoplat_database_url, tmp_path / "b") as (platform, client, _):
-        assert [r["node_exec_id"] for r in await _pending(client)] == [review["node_exec_id"]]
-        await _decide(client, node_exec_id=review["node_exec_id"], approved=True)
-        child = await _status(platform, review["graph_exec_id"], "COMPLETED")
+        assert [r["node_exec_id"] for r in await pending_reviews(client)] == [
+            review["node_exec_id"]
+        ]
+        await decide(client, node_exec_id=review["node_exec_id"], approved=True)
+        child = await wait_for_status(platform, review["graph_exec_id"], "COMPLETED")
         assert child.outputs == {"approved": ["draft"]}
-        row = await _status(platform, parent_id, "COMPLETED")
+        row = await wait_for_status(platform, parent_id, "COMPLETED")
         assert row.outputs == {"approved": ["draft"]}
         assert row.stats["attempts"] == 2
 
@@ -262,9 +238,9 @@ async def test_a_rejection_in_a_sub_agent_routes_the_data_and_both_complete(
         parent = await _parent(client, _review_child())
         parent_id = await _run(client, parent, "draft")
         review = await _parked(platform, client, parent_id)
-        await _decide(client, node_exec_id=review["node_exec_id"], approved=False, message="no")
-        await _status(platform, review["graph_exec_id"], "COMPLETED")
-        row = await _status(platform, parent_id, "COMPLETED")
+        await decide(client, node_exec_id=review["node_exec_id"], approved=False, message="no")
+        await wait_for_status(platform, review["graph_exec_id"], "COMPLETED")
+        row = await wait_for_status(platform, parent_id, "COMPLETED")
         assert row.outputs == {"rejected": ["draft"], "said": ["no"]}
 
 
@@ -282,16 +258,16 @@ async def test_a_sensitive_action_in_a_sub_agent_waits_under_the_parents_safe_mo
         review = await _parked(platform, client, parent_id)
         assert review["payload"] == {"message": "hello"} and poster.posted == []
     async with _platform(autoplat_database_url, tmp_path / "b") as (platform, client, poster):
-        await _decide(
+        await decide(
             client,
             node_exec_id=review["node_exec_id"],
             approved=True,
             reviewed_data={"message": "hello, world"},
         )
-        row = await _status(platform, parent_id, "COMPLETED")
+        row = await wait_for_status(platform, parent_id, "COMPLETED")
         assert row.outputs == {"posted": ["hello, world"]}
         assert poster.posted == ["hello, world"]  # the action ran once, on the new process
-        child = await _status(platform, review["graph_exec_id"], "COMPLETED")
+        child = await wait_for_status(platform, review["graph_exec_id"], "COMPLETED")
         assert child.outputs == {"posted": ["hello, world"]}
 
 
@@ -305,12 +281,12 @@ async def test_a_rejected_sensitive_action_in_a_sub_agent_fails_child_and_parent
         )
         parent_id = await _run(client, parent, "rude")
         review = await _parked(platform, client, parent_id)
-        await _decide(
+        await decide(
             client, node_exec_id=review["node_exec_id"], approved=False, message="too rude"
         )
-        child = await _status(platform, review["graph_exec_id"], "FAILED")
+        child = await wait_for_status(platform, review["graph_exec_id"], "FAILED")
         assert "too rude" in str(child.error)
-        row = await _status(platform, parent_id, "FAILED")
+        row = await wait_for_status(platform, parent_id, "FAILED")
         assert poster.posted == []
         [agent] = [
             n
@@ -331,20 +307,20 @@ async def test_stopping_a_parent_waiting_on_its_sub_agent_stops_the_child(
         review = await _parked(platform, client, parent_id)
         stopped = await client.post(f"/api/graphs/{parent['id']}/executions/{parent_id}/stop")
         assert stopped.status_code in (200, 202), stopped.text
-        await _status(platform, parent_id, "TERMINATED")
-        child = await _status(platform, review["graph_exec_id"], "TERMINATED")
+        await wait_for_status(platform, parent_id, "TERMINATED")
+        child = await wait_for_status(platform, review["graph_exec_id"], "TERMINATED")
         assert child.ended_at is not None
         child_nodes = await platform.db.executions.get_nodes(child.id)
         assert "REVIEW" not in {n.status for n in child_nodes}
         # Its review is closed (no list keeps offering it) and a late decision does nothing.
-        assert await _pending(client) == []
+        assert await pending_reviews(client) == []
         listed = await client.get(f"/api/review/execution/{child.id}")
         [closed] = listed.json()["reviews"]
         assert closed["status"] == "REJECTED" and closed["message"]
-        late = await _decide(client, node_exec_id=review["node_exec_id"], approved=True)
+        late = await decide(client, node_exec_id=review["node_exec_id"], approved=True)
         assert late == {"decided": 0, "resumed": []}
         await asyncio.sleep(0.2)
-        assert (await _status(platform, parent_id, "TERMINATED")).ended_at is not None
+        assert (await wait_for_status(platform, parent_id, "TERMINATED")).ended_at is not None
 
 
 async def _busy_parent(
@@ -371,7 +347,7 @@ async def _busy_parent(
     await asyncio.wait_for(lingers.started.wait(), 10)
     pending: list[dict[str, Any]] = []
     for _ in range(500):
-        pending = await _pending(client)
+        pending = await pending_reviews(client)
         nodes = await platform.db.executions.get_nodes(parent_id)
         if pending and "REVIEW" in {n.status for n in nodes}:
             break
@@ -388,10 +364,10 @@ async def test_a_decision_taken_while_the_parent_is_still_busy_resumes_it_once_i
     lingers = Lingers()
     async with _platform(autoplat_database_url, tmp_path, lingers) as (platform, client, _):
         _, parent_id, review = await _busy_parent(platform, client, lingers)
-        decided = await _decide(client, node_exec_id=review["node_exec_id"], approved=True)
+        decided = await decide(client, node_exec_id=review["node_exec_id"], approved=True)
         assert decided == {"decided": 1, "resumed": []}  # the parent is not waiting yet
         lingers.release.set()
-        row = await _status(platform, parent_id, "COMPLETED")
+        row = await wait_for_status(platform, parent_id, "COMPLETED")
         assert row.outputs == {"approved": ["draft"], "lingered": ["draft"]}
 
 
@@ -449,7 +425,7 @@ async def test_a_sub_agent_run_as_a_tool_cannot_wait_for_a_review_and_the_model_
         url_run = f"/api/graphs/{parent['id']}/execute/{parent['version']}"
         answer = await client.post(url_run, json={"inputs": {"task": "Review it"}})
         assert answer.status_code == 200, answer.text
-        row = await _status(platform, answer.json()["id"], "COMPLETED")
+        row = await wait_for_status(platform, answer.json()["id"], "COMPLETED")
         assert row.outputs == {"answer": ["The review could not happen."]}
         told = fake.requests[1]["messages"][-1]
         assert told["tool_call_id"] == "c1"
@@ -462,9 +438,9 @@ async def test_a_sub_agent_run_as_a_tool_cannot_wait_for_a_review_and_the_model_
         ]
         assert tool.status == "FAILED"
         child_id = str((tool.stats or {})["sub_agent_run"])
-        child_row = await _status(platform, child_id, "TERMINATED")
+        child_row = await wait_for_status(platform, child_id, "TERMINATED")
         assert "cannot wait for" in str(child_row.error)
-        assert await _pending(client) == []
+        assert await pending_reviews(client) == []
 
 
 async def test_stopping_a_busy_parent_stops_the_sub_agent_parked_under_it(
@@ -475,10 +451,10 @@ async def test_stopping_a_busy_parent_stops_the_sub_agent_parked_under_it(
         parent, parent_id, review = await _busy_parent(platform, client, lingers)
         stopped = await client.post(f"/api/graphs/{parent['id']}/executions/{parent_id}/stop")
         assert stopped.status_code in (200, 202), stopped.text
-        await _status(platform, parent_id, "TERMINATED")
-        child = await _status(platform, review["graph_exec_id"], "TERMINATED")
+        await wait_for_status(platform, parent_id, "TERMINATED")
+        child = await wait_for_status(platform, review["graph_exec_id"], "TERMINATED")
         assert child.error == "its parent run ended"
-        assert await _pending(client) == []
+        assert await pending_reviews(client) == []
 
 
 async def test_a_review_two_sub_agents_deep_parks_every_run_above_it_and_approval_completes_all(
@@ -489,24 +465,26 @@ async def test_a_review_two_sub_agents_deep_parks_every_run_above_it_and_approva
         middle = await _new_graph(client, _parent_of(inner))
         top = await _new_graph(client, _parent_of(middle))
         top_id = await _run(client, top, "deep")
-        await _status(platform, top_id, "REVIEW")
-        [review] = await _pending(client)
-        inner_run = await _status(platform, review["graph_exec_id"], "REVIEW")
+        await wait_for_status(platform, top_id, "REVIEW")
+        [review] = await pending_reviews(client)
+        inner_run = await wait_for_status(platform, review["graph_exec_id"], "REVIEW")
         # The run between them is parked too, under the top run's sub-agent node.
         async with platform.db.engine.connect() as conn:
             middle_id = await conn.scalar(
                 select(NODES.c.graph_exec_id).where(NODES.c.id == inner_run.parent_node_exec_id)
             )
-        middle_run = await _status(platform, str(middle_id), "REVIEW")
+        middle_run = await wait_for_status(platform, str(middle_id), "REVIEW")
         [agent] = [
             n
             for n in await platform.db.executions.get_nodes(top_id)
             if n.block_id == catalog.AGENT_EXECUTOR
         ]
         assert middle_run.parent_node_exec_id == agent.id and agent.status == "REVIEW"
-        decided = await _decide(client, node_exec_id=review["node_exec_id"], approved=True)
+        decided = await decide(client, node_exec_id=review["node_exec_id"], approved=True)
         assert decided == {"decided": 1, "resumed": [top_id]}
-        row = await _status(platform, top_id, "COMPLETED")
+        row = await wait_for_status(platform, top_id, "COMPLETED")
         assert row.outputs == {"approved": ["deep"]}
         for run_id in (inner_run.id, middle_run.id):
-            assert (await _status(platform, run_id, "COMPLETED")).outputs == {"approved": ["deep"]}
+            assert (await wait_for_status(platform, run_id, "COMPLETED")).outputs == {
+                "approved": ["deep"]
+            }

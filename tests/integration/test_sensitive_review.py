@@ -25,6 +25,7 @@ from autoplat.platform import Platform
 from autoplat.testing import TEST_USER_ID, client_for
 from tests.support import graphs as tk
 from tests.support.graphs import input_node, link, node, output_node
+from tests.support.reviews import decide, pending_reviews, wait_for_status
 
 
 class SendsForTheUser(Block["SendsForTheUser.Input"]):
@@ -108,30 +109,6 @@ async def _run(client: httpx.AsyncClient, graph: dict[str, Any], inputs: dict[st
     return run_id
 
 
-async def _status(platform: Platform, run_id: str, status: str) -> Any:
-    row = None
-    for _ in range(500):
-        row = await platform.db.executions.get_run(run_id)
-        if row is not None and row.status == status:
-            return row
-        await asyncio.sleep(0.02)
-    raise AssertionError(
-        f"run {run_id} never reached {status} (last {row.status if row else None})"
-    )
-
-
-async def _pending(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    answer = await client.get("/api/review/pending")
-    assert answer.status_code == 200, answer.text
-    items: list[dict[str, Any]] = answer.json()["items"]
-    return items
-
-
-async def _decide(client: httpx.AsyncClient, **decision: Any) -> None:
-    answer = await client.post("/api/review/action", json={"reviews": [decision]})
-    assert answer.status_code == 200, answer.text
-
-
 async def _set(client: httpx.AsyncClient, graph_id: str, **modes: Any) -> httpx.Response:
     return await client.patch(f"/api/graphs/{graph_id}/settings", json=modes)
 
@@ -180,25 +157,25 @@ async def test_a_sensitive_action_waits_for_approval_and_runs_with_the_edited_in
         graph = await _new_graph(client, _sending_graph())
         # Off (the default): it runs at once.
         first = await _run(client, graph, {"text": "hello"})
-        assert (await _status(platform, first, "COMPLETED")).outputs == {"sent": ["hello"]}
+        assert (await wait_for_status(platform, first, "COMPLETED")).outputs == {"sent": ["hello"]}
         assert sender.sent == ["hello"]
 
         assert (await _set(client, graph["id"], sensitive_action_safe_mode=True)).status_code == 200
         run_id = await _run(client, graph, {"text": "draft"})
-        await _status(platform, run_id, "REVIEW")
+        await wait_for_status(platform, run_id, "REVIEW")
         await asyncio.sleep(0.1)
         assert run_id not in platform.executions.active  # waiting holds no worker
         assert sender.sent == ["hello"]  # the block has not run
-        [review] = await _pending(client)
+        [review] = await pending_reviews(client)
         assert review["payload"] == {"message": "draft"} and review["editable"]
         assert review["name"] == "SendsForTheUser" and review["graph_exec_id"] == run_id
-        await _decide(
+        await decide(
             client,
             node_exec_id=review["node_exec_id"],
             approved=True,
             reviewed_data={"message": "final"},
         )
-        row = await _status(platform, run_id, "COMPLETED")
+        row = await wait_for_status(platform, run_id, "COMPLETED")
         assert row.outputs == {"sent": ["final"]}
         assert sender.sent == ["hello", "final"]
 
@@ -211,12 +188,12 @@ async def test_a_rejected_sensitive_action_fails_its_node_with_the_reviewers_mes
         graph = await _new_graph(client, _sending_graph())
         await _set(client, graph["id"], sensitive_action_safe_mode=True)
         run_id = await _run(client, graph, {"text": "rude"})
-        await _status(platform, run_id, "REVIEW")
-        [review] = await _pending(client)
-        await _decide(
+        await wait_for_status(platform, run_id, "REVIEW")
+        [review] = await pending_reviews(client)
+        await decide(
             client, node_exec_id=review["node_exec_id"], approved=False, message="too rude"
         )
-        row = await _status(platform, run_id, "FAILED")
+        row = await wait_for_status(platform, run_id, "FAILED")
         assert sender.sent == []
         nodes = await platform.db.executions.get_nodes(run_id)
         [failed] = [n for n in nodes if n.block_id == SendsForTheUser.id]
@@ -226,10 +203,10 @@ async def test_a_rejected_sensitive_action_fails_its_node_with_the_reviewers_mes
 
         # Without a message, AutoGPT's words.
         again = await _run(client, graph, {"text": "rude"})
-        await _status(platform, again, "REVIEW")
-        [review] = await _pending(client)
-        await _decide(client, node_exec_id=review["node_exec_id"], approved=False)
-        await _status(platform, again, "FAILED")
+        await wait_for_status(platform, again, "REVIEW")
+        [review] = await pending_reviews(client)
+        await decide(client, node_exec_id=review["node_exec_id"], approved=False)
+        await wait_for_status(platform, again, "FAILED")
         nodes = await platform.db.executions.get_nodes(again)
         [failed] = [n for n in nodes if n.block_id == SendsForTheUser.id]
         assert failed.output_data["error"] == [
@@ -245,13 +222,13 @@ async def test_an_approval_after_a_restart_runs_the_action_on_the_new_process(
         graph = await _new_graph(client, _sending_graph())
         await _set(client, graph["id"], sensitive_action_safe_mode=True)
         run_id = await _run(client, graph, {"text": "later"})
-        await _status(platform, run_id, "REVIEW")
-        [review] = await _pending(client)
+        await wait_for_status(platform, run_id, "REVIEW")
+        [review] = await pending_reviews(client)
         assert sender.sent == []
     restarted = _settings(autoplat_database_url, tmp_path / "b")
     async with _platform(restarted, SendsForTheUser()) as (platform, client, sender):
-        await _decide(client, node_exec_id=review["node_exec_id"], approved=True)
-        row = await _status(platform, run_id, "COMPLETED")
+        await decide(client, node_exec_id=review["node_exec_id"], approved=True)
+        row = await wait_for_status(platform, run_id, "COMPLETED")
         assert row.outputs == {"sent": ["later"]} and sender.sent == ["later"]
 
 
@@ -263,19 +240,19 @@ async def test_human_in_the_loop_reviews_follow_their_safe_mode(
         graph = await _new_graph(client, _review_graph())
         # On (the default): a rejection routes the data and the message; the node completes.
         run_id = await _run(client, graph, {"profile": "draft"})
-        await _status(platform, run_id, "REVIEW")
-        [review] = await _pending(client)
-        await _decide(client, node_exec_id=review["node_exec_id"], approved=False, message="no")
-        row = await _status(platform, run_id, "COMPLETED")
+        await wait_for_status(platform, run_id, "REVIEW")
+        [review] = await pending_reviews(client)
+        await decide(client, node_exec_id=review["node_exec_id"], approved=False, message="no")
+        row = await wait_for_status(platform, run_id, "COMPLETED")
         assert row.outputs == {"rejected": ["draft"], "said": ["no"]}
         # Off: approved at once, and said so.
         assert (
             await _set(client, graph["id"], human_in_the_loop_safe_mode=False)
         ).status_code == 200
         quick = await _run(client, graph, {"profile": "draft"})
-        row = await _status(platform, quick, "COMPLETED")
+        row = await wait_for_status(platform, quick, "COMPLETED")
         assert row.outputs == {
             "approved": ["draft"],
             "said": ["Auto-approved (safe mode disabled)"],
         }
-        assert await _pending(client) == []
+        assert await pending_reviews(client) == []
